@@ -1,0 +1,359 @@
+//! The CP data area: `name=value` items, the sub-field names of HJ 212-2017 Table 4, and the
+//! tolerant tokeniser both the decoder and [`crate::Message`] use.
+//!
+//! The grammar in the standard is `group;group` with `item,item` inside a group, but the
+//! standard's own examples mix the delimiters, so items are read regardless of which delimiter
+//! separates them and grouped by their code prefix (`w01018-Rtd` belongs to `w01018`), not by
+//! the delimiter. Log text wrapped in `//…//` may contain `;`, `,` and `=`, so delimiters inside
+//! it are ignored. Spaces around names and values are trimmed; empty items (a trailing `;`) are
+//! skipped.
+
+/// A byte range in a packet's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub(crate) fn new(start: usize, end: usize) -> Self {
+        Self {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    pub(crate) fn get(self, text: &str) -> &str {
+        text.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn is_empty(self) -> bool {
+        self.start >= self.end
+    }
+}
+
+/// The sub-field of a pollutant or device item (the part after `-` in `w01018-Rtd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FieldKind {
+    /// `-Rtd`: real-time value.
+    Rtd,
+    /// `-Avg`: interval mean.
+    Avg,
+    /// `-Min`: interval minimum.
+    Min,
+    /// `-Max`: interval maximum.
+    Max,
+    /// `-Cou`: interval cumulative amount.
+    Cou,
+    /// `-Flag`: data flag.
+    Flag,
+    /// `-EFlag`: instrument-defined extended flag.
+    EFlag,
+    /// `-ZsRtd`: converted (折算) real-time value.
+    ZsRtd,
+    /// `-ZsAvg`: converted mean.
+    ZsAvg,
+    /// `-ZsMin`: converted minimum.
+    ZsMin,
+    /// `-ZsMax`: converted maximum.
+    ZsMax,
+    /// `-SampleTime`: sampling time of the value.
+    SampleTime,
+    /// `-Info`: field-unit information value.
+    Info,
+    /// `-Data`: noise value over the period.
+    Data,
+    /// `-DayData`: daytime noise value.
+    DayData,
+    /// `-NightData`: night-time noise value.
+    NightData,
+    /// `-SN`: instrument serial number.
+    Sn,
+    /// `-RS`: facility running state.
+    Rs,
+    /// `-RT`: facility running hours.
+    Rt,
+    /// Anything else (vendor suffixes such as `-ValidNum`, typos such as `-td`); kept as sent.
+    Other,
+}
+
+impl FieldKind {
+    /// Every known kind, in the order the codec writes them.
+    pub const KNOWN: [FieldKind; 19] = [
+        Self::SampleTime,
+        Self::Rtd,
+        Self::Min,
+        Self::Avg,
+        Self::Max,
+        Self::ZsRtd,
+        Self::ZsMin,
+        Self::ZsAvg,
+        Self::ZsMax,
+        Self::Cou,
+        Self::Data,
+        Self::DayData,
+        Self::NightData,
+        Self::Info,
+        Self::Sn,
+        Self::Rs,
+        Self::Rt,
+        Self::Flag,
+        Self::EFlag,
+    ];
+
+    /// The kind for a sub-field name as written in a packet (case-sensitive, as the standard is).
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "Rtd" => Self::Rtd,
+            "Avg" => Self::Avg,
+            "Min" => Self::Min,
+            "Max" => Self::Max,
+            "Cou" => Self::Cou,
+            "Flag" => Self::Flag,
+            "EFlag" => Self::EFlag,
+            "ZsRtd" => Self::ZsRtd,
+            "ZsAvg" => Self::ZsAvg,
+            "ZsMin" => Self::ZsMin,
+            "ZsMax" => Self::ZsMax,
+            "SampleTime" => Self::SampleTime,
+            "Info" => Self::Info,
+            "Data" => Self::Data,
+            "DayData" => Self::DayData,
+            "NightData" => Self::NightData,
+            "SN" => Self::Sn,
+            "RS" => Self::Rs,
+            "RT" => Self::Rt,
+            _ => Self::Other,
+        }
+    }
+
+    /// The name as written in packets (`Rtd`, `ZsAvg`, ...); empty for [`FieldKind::Other`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rtd => "Rtd",
+            Self::Avg => "Avg",
+            Self::Min => "Min",
+            Self::Max => "Max",
+            Self::Cou => "Cou",
+            Self::Flag => "Flag",
+            Self::EFlag => "EFlag",
+            Self::ZsRtd => "ZsRtd",
+            Self::ZsAvg => "ZsAvg",
+            Self::ZsMin => "ZsMin",
+            Self::ZsMax => "ZsMax",
+            Self::SampleTime => "SampleTime",
+            Self::Info => "Info",
+            Self::Data => "Data",
+            Self::DayData => "DayData",
+            Self::NightData => "NightData",
+            Self::Sn => "SN",
+            Self::Rs => "RS",
+            Self::Rt => "RT",
+            Self::Other => "",
+        }
+    }
+
+    /// The snake-case name used in JSON (`rtd`, `zs_avg`, `sample_time`, ...).
+    pub fn json_name(self) -> &'static str {
+        match self {
+            Self::Rtd => "rtd",
+            Self::Avg => "avg",
+            Self::Min => "min",
+            Self::Max => "max",
+            Self::Cou => "cou",
+            Self::Flag => "flag",
+            Self::EFlag => "eflag",
+            Self::ZsRtd => "zs_rtd",
+            Self::ZsAvg => "zs_avg",
+            Self::ZsMin => "zs_min",
+            Self::ZsMax => "zs_max",
+            Self::SampleTime => "sample_time",
+            Self::Info => "info",
+            Self::Data => "data",
+            Self::DayData => "day_data",
+            Self::NightData => "night_data",
+            Self::Sn => "sn",
+            Self::Rs => "rs",
+            Self::Rt => "rt",
+            Self::Other => "",
+        }
+    }
+
+    /// The kind for a JSON name (the inverse of [`FieldKind::json_name`]).
+    pub fn from_json_name(name: &str) -> Option<Self> {
+        Self::KNOWN.into_iter().find(|k| k.json_name() == name)
+    }
+
+    /// True for fields whose value is a measurement number.
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            Self::Rtd
+                | Self::Avg
+                | Self::Min
+                | Self::Max
+                | Self::Cou
+                | Self::ZsRtd
+                | Self::ZsAvg
+                | Self::ZsMin
+                | Self::ZsMax
+                | Self::Data
+                | Self::DayData
+                | Self::NightData
+                | Self::Rt
+                | Self::Rs
+        )
+    }
+}
+
+/// One `name=value` token of a data area, as byte offsets into the text it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token {
+    /// The name, trimmed.
+    pub name: Span,
+    /// The value, trimmed (empty when the token had no `=`).
+    pub value: Span,
+    /// False when the token had no `=`.
+    pub has_eq: bool,
+    /// The delimiter before this token (`;`, `,`), or 0 for the first.
+    pub delimiter: u8,
+    /// True when spaces were trimmed from the name or value.
+    pub trimmed: bool,
+}
+
+fn trim_span(text: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    while start < end && text[start].is_ascii_whitespace() {
+        start += 1;
+    }
+    while end > start && text[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    (start, end)
+}
+
+/// Splits `text[start..end]` into tokens, calling `each` for every non-empty one.
+pub(crate) fn tokenize(text: &str, start: usize, end: usize, mut each: impl FnMut(Token)) {
+    let b = text.as_bytes();
+    let mut token_start = start;
+    let mut delimiter = 0u8;
+    let mut eq: Option<usize> = None;
+    let mut in_log = false;
+    let mut i = start;
+    let mut emit = |token_start: usize, token_end: usize, eq: Option<usize>, delimiter: u8| {
+        let (ts, te) = trim_span(b, token_start, token_end);
+        if ts == te {
+            return;
+        }
+        let token = match eq {
+            Some(e) => {
+                let (ns, ne) = trim_span(b, ts, e);
+                let (vs, ve) = trim_span(b, e + 1, te);
+                Token {
+                    name: Span::new(ns, ne),
+                    value: Span::new(vs, ve),
+                    has_eq: true,
+                    delimiter,
+                    trimmed: ns != ts || ne != e || vs != e + 1 || ve != te || ts != token_start,
+                }
+            }
+            None => Token {
+                name: Span::new(ts, te),
+                value: Span::new(te, te),
+                has_eq: false,
+                delimiter,
+                trimmed: false,
+            },
+        };
+        each(token);
+    };
+    while i < end {
+        match b[i] {
+            b'=' if eq.is_none() && !in_log => {
+                eq = Some(i);
+                // `//` right after `=` opens log text (2017 Table C.40).
+                let mut j = i + 1;
+                while j < end && b[j] == b' ' {
+                    j += 1;
+                }
+                if j + 1 < end && b[j] == b'/' && b[j + 1] == b'/' {
+                    in_log = true;
+                    i = j + 2;
+                    continue;
+                }
+            }
+            b'/' if in_log && i + 1 < end && b[i + 1] == b'/' => {
+                in_log = false;
+                i += 2;
+                continue;
+            }
+            b';' | b',' if !in_log => {
+                emit(token_start, i, eq, delimiter);
+                delimiter = b[i];
+                token_start = i + 1;
+                eq = None;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    emit(token_start, end, eq, delimiter);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(text: &str) -> Vec<(String, String, char)> {
+        let mut out = Vec::new();
+        tokenize(text, 0, text.len(), |t| {
+            out.push((
+                t.name.get(text).to_owned(),
+                t.value.get(text).to_owned(),
+                if t.delimiter == 0 {
+                    ' '
+                } else {
+                    char::from(t.delimiter)
+                },
+            ));
+        });
+        out
+    }
+
+    #[test]
+    fn mixed_delimiters_spaces_and_trailing() {
+        let t = tokens("DataTime=1; LA -Rtd =50.1,LA-Flag=N;;");
+        assert_eq!(
+            t,
+            vec![
+                ("DataTime".into(), "1".into(), ' '),
+                ("LA -Rtd".into(), "50.1".into(), ';'),
+                ("LA-Flag".into(), "N".into(), ','),
+            ]
+        );
+    }
+
+    #[test]
+    fn log_text_keeps_delimiters() {
+        let t = tokens("PolId=w01018;i11001-Info=//a;b,c=d//;x=1");
+        assert_eq!(t[1].1, "//a;b,c=d//");
+        assert_eq!(t[2].0, "x");
+        let chinese = tokens("i11001-Info=//清洗管路//");
+        assert_eq!(chinese[0].1, "//清洗管路//");
+    }
+
+    #[test]
+    fn item_without_equals() {
+        let t = tokens("a=1;junk;b=2");
+        assert_eq!(t[1], ("junk".into(), "".into(), ';'));
+    }
+
+    #[test]
+    fn field_kind_names_round_trip() {
+        for k in FieldKind::KNOWN {
+            assert_eq!(FieldKind::from_name(k.name()), k);
+            assert_eq!(FieldKind::from_json_name(k.json_name()), Some(k));
+        }
+        assert_eq!(FieldKind::from_name("td"), FieldKind::Other);
+    }
+}
