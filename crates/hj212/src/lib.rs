@@ -44,14 +44,18 @@
 //! ```
 
 pub mod codes;
+pub mod command;
 pub mod cp;
 pub mod crc;
+pub mod exchange;
 pub mod frame;
 pub mod message;
 pub mod number;
 pub mod packet;
+pub mod reassembly;
 pub mod time;
 
+pub use command::{Command, CommandError, HistoryKind, Target};
 pub use cp::FieldKind;
 pub use crc::{CrcVariant, CrcVerdict};
 pub use frame::{Frame, FrameConfig, FrameDecoder, FrameError, FrameEvent, Terminator};
