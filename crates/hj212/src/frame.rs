@@ -344,13 +344,12 @@ fn scan_structure(buf: &[u8], confirm: bool) -> Scan {
     }
 }
 
-impl Decoder for FrameDecoder {
-    type Item = FrameEvent;
-    type Error = StreamError;
-
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<FrameEvent>, StreamError> {
+impl FrameDecoder {
+    /// One decoding step; at the end of the stream (`eof`) nothing more can arrive, so a
+    /// structural frame end needs no confirmation by a following terminator.
+    fn step(&mut self, buf: &mut BytesMut, eof: bool) -> Option<FrameEvent> {
         if !self.absorb_tail(buf) {
-            return Ok(None);
+            return None;
         }
         match find_start(buf) {
             Some(i) => {
@@ -361,53 +360,41 @@ impl Decoder for FrameDecoder {
                 let keep = usize::from(buf.last() == Some(&b'#'));
                 self.skipped += buf.len() - keep;
                 buf.advance(buf.len() - keep);
-                return Ok(None);
+                return None;
             }
         }
         if buf.len() < 6 {
-            return Ok(None);
+            return None;
         }
         let Some(declared) = parse_len(&buf[2..6]) else {
             let field = String::from_utf8_lossy(&buf[2..6]).into_owned();
-            return Ok(Some(self.reject(
-                buf,
-                2,
-                FrameError::InvalidLengthField { field },
-            )));
+            return Some(self.reject(buf, 2, FrameError::InvalidLengthField { field }));
         };
         let limit = self.config.max_data_len.min(MAX_DATA_LEN);
         if declared > limit {
-            return Ok(Some(self.reject(
-                buf,
-                2,
-                FrameError::LengthOverLimit { declared, limit },
-            )));
+            return Some(self.reject(buf, 2, FrameError::LengthOverLimit { declared, limit }));
         }
         let declared_end = 6 + declared;
         let length_fits = buf.len() >= declared_end + 4;
         let end = if length_fits && declared >= 2 && &buf[declared_end - 2..declared_end] == b"&&" {
             declared_end
         } else {
-            match scan_structure(buf, !length_fits) {
+            match scan_structure(buf, !length_fits && !eof) {
                 Scan::End(end) => end,
                 Scan::Interrupted(at) => {
                     let error = FrameError::Truncated {
                         declared,
                         received: at - 6,
                     };
-                    return Ok(Some(self.reject(buf, at, error)));
+                    return Some(self.reject(buf, at, error));
                 }
                 Scan::Incomplete => {
                     let max = self.config.max_frame_len();
                     if buf.len() >= max {
-                        return Ok(Some(self.reject(
-                            buf,
-                            2,
-                            FrameError::Unterminated { limit: max },
-                        )));
+                        return Some(self.reject(buf, 2, FrameError::Unterminated { limit: max }));
                     }
                     buf.reserve((declared_end + 6).min(max).saturating_sub(buf.len()));
-                    return Ok(None);
+                    return None;
                 }
             }
         };
@@ -417,35 +404,36 @@ impl Decoder for FrameDecoder {
             [b'\n', ..] => (Terminator::Lf, 1, Tail::None),
             [b'\r'] => (Terminator::Unseen, 1, Tail::Lf),
             [b'\r', ..] => (Terminator::Cr, 1, Tail::None),
+            [] if eof => (Terminator::Missing, 0, Tail::None),
             [] => (Terminator::Unseen, 0, Tail::Any),
             _ => (Terminator::Missing, 0, Tail::None),
         };
         self.tail = tail;
         let raw = buf.split_to(crc_end + consumed).freeze();
-        Ok(Some(FrameEvent::Frame(Frame {
+        Some(FrameEvent::Frame(Frame {
             raw,
             data_start: 6,
             data_end: end,
             declared_len: declared,
             terminator,
             skipped_before: std::mem::take(&mut self.skipped),
-        })))
+        }))
+    }
+}
+
+impl Decoder for FrameDecoder {
+    type Item = FrameEvent;
+    type Error = StreamError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<FrameEvent>, StreamError> {
+        Ok(self.step(buf, false))
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<FrameEvent>, StreamError> {
-        if let Some(event) = self.decode(buf)? {
-            let event = match event {
-                FrameEvent::Frame(mut f) if f.terminator == Terminator::Unseen => {
-                    if self.tail == Tail::Any {
-                        f.terminator = Terminator::Missing;
-                    }
-                    self.tail = Tail::None;
-                    FrameEvent::Frame(f)
-                }
-                other => other,
-            };
+        if let Some(event) = self.step(buf, true) {
             return Ok(Some(event));
         }
+        self.tail = Tail::None;
         if buf.is_empty() {
             if self.skipped > 0 {
                 let bytes = std::mem::take(&mut self.skipped);

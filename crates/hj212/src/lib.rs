@@ -65,3 +65,8 @@ pub use packet::{
     DecodeError, Deviation, Flag, Packet, Pollutant, Severity, TextEncoding, Value, Version,
 };
 pub use time::LocalTime;
+
+#[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
+mod proptests;
