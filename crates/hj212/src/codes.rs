@@ -6,6 +6,8 @@
 //! printed in the standard (Appendix B prints ng/m³ for PM2.5, stations send µg/m³), so the
 //! platform treats units as per-station configuration and this table only as a default.
 
+use crate::cp::key8;
+
 /// One monitoring factor of the dictionary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FactorInfo {
@@ -46,7 +48,9 @@ const G: Option<&str> = Some("g");
 const M3: Option<&str> = Some("m³");
 
 /// The built-in factor dictionary, sorted by code.
-pub static FACTORS: &[FactorInfo] = &[
+pub static FACTORS: &[FactorInfo] = FACTOR_TABLE;
+
+const FACTOR_TABLE: &[FactorInfo] = &[
     f(
         "L10",
         "累计百分声级L10",
@@ -397,10 +401,39 @@ pub static FACTORS: &[FactorInfo] = &[
 /// Looks a factor code up in the built-in dictionary. Instance-numbered codes
 /// (`SB1`, `e10101`, `i12001`) are not factors and are not in it.
 pub fn factor(code: &str) -> Option<&'static FactorInfo> {
-    FACTORS
-        .binary_search_by(|f| f.code.cmp(code))
+    factor_by_key(key8(code.as_bytes()), code.len())
+}
+
+/// [`factor`] for a code already turned into its [`key8`] (the decoder's hot path).
+pub(crate) fn factor_by_key(key: u64, len: usize) -> Option<&'static FactorInfo> {
+    FACTOR_KEYS
+        .binary_search(&key)
         .ok()
-        .map(|i| &FACTORS[i])
+        .map(|i| &FACTOR_TABLE[i])
+        .filter(|f| f.code.len() == len)
+}
+
+/// The factor codes packed into integers, in table order (packing keeps the order), so a
+/// lookup is a binary search over integers: it runs for every group of every packet.
+static FACTOR_KEYS: [u64; FACTOR_TABLE.len()] = factor_keys(false);
+/// The 2005 codes packed the same way (0 where a factor has none).
+static FACTOR_KEYS_2005: [u64; FACTOR_TABLE.len()] = factor_keys(true);
+
+const fn factor_keys(old: bool) -> [u64; FACTOR_TABLE.len()] {
+    let mut keys = [0u64; FACTOR_TABLE.len()];
+    let mut i = 0;
+    while i < FACTOR_TABLE.len() {
+        keys[i] = if old {
+            match FACTOR_TABLE[i].code_2005 {
+                Some(c) => key8(c.as_bytes()),
+                None => 0,
+            }
+        } else {
+            key8(FACTOR_TABLE[i].code.as_bytes())
+        };
+        i += 1;
+    }
+    keys
 }
 
 /// True when `code` names something the protocol defines even though it is not in the
@@ -419,9 +452,19 @@ pub fn is_structural_code(code: &str) -> bool {
 
 /// The HJ 212-2017 code for an HJ/T 212-2005 code (2017 Appendix B, column 原编码).
 pub fn code_2017_for_2005(old: &str) -> Option<&'static str> {
-    FACTORS
+    code_2017_by_key(key8(old.as_bytes()), old.len())
+}
+
+/// [`code_2017_for_2005`] for a code already turned into its [`key8`].
+pub(crate) fn code_2017_by_key(key: u64, len: usize) -> Option<&'static str> {
+    if key == 0 || key == u64::MAX {
+        return None;
+    }
+    FACTOR_KEYS_2005
         .iter()
-        .find(|f| f.code_2005 == Some(old))
+        .position(|k| *k == key)
+        .map(|i| FACTOR_TABLE[i])
+        .filter(|f| f.code_2005.is_some_and(|c| c.len() == len))
         .map(|f| f.code)
 }
 
@@ -483,7 +526,9 @@ pub enum CommandKind {
 }
 
 /// Command codes known to the codec: `(CN, kind, description)`.
-pub static COMMANDS: &[(&str, CommandKind, &str)] = &[
+pub static COMMANDS: &[(&str, CommandKind, &str)] = COMMAND_TABLE;
+
+const COMMAND_TABLE: &[(&str, CommandKind, &str)] = &[
     ("1000", CommandKind::Request, "set timeout and retry count"),
     (
         "1001",
@@ -635,11 +680,36 @@ pub static COMMANDS: &[(&str, CommandKind, &str)] = &[
 
 /// Looks a command code up.
 pub fn command(cn: &str) -> Option<(CommandKind, &'static str)> {
-    COMMANDS
+    let b = cn.as_bytes();
+    if b.len() != 4 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = b
         .iter()
-        .find(|(c, _, _)| *c == cn)
-        .map(|&(_, k, d)| (k, d))
+        .fold(0u16, |acc, &d| acc * 10 + u16::from(d - b'0'));
+    COMMAND_NUMBERS
+        .binary_search(&n)
+        .ok()
+        .map(|i| (COMMAND_TABLE[i].1, COMMAND_TABLE[i].2))
 }
+
+/// The CNs of [`COMMANDS`] as numbers, for a binary search (the table is sorted).
+static COMMAND_NUMBERS: [u16; COMMAND_TABLE.len()] = {
+    let mut out = [0u16; COMMAND_TABLE.len()];
+    let mut i = 0;
+    while i < COMMAND_TABLE.len() {
+        let b = COMMAND_TABLE[i].0.as_bytes();
+        let mut n = 0u16;
+        let mut j = 0;
+        while j < b.len() {
+            n = n * 10 + (b[j] - b'0') as u16;
+            j += 1;
+        }
+        out[i] = n;
+        i += 1;
+    }
+    out
+};
 
 /// Request-answer codes (QnRtn, HJ 212-2017 Table 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -803,6 +873,17 @@ mod tests {
         assert_eq!(factor("w01018").map(|f| f.name_zh), Some("化学需氧量"));
         assert_eq!(factor("a05024").map(|f| f.name_en), Some("ozone"));
         assert!(factor("a34006").is_none());
+    }
+
+    #[test]
+    fn command_table_is_sorted() {
+        for pair in COMMANDS.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{} {}", pair[0].0, pair[1].0);
+        }
+        assert_eq!(command("2011").map(|c| c.0), Some(CommandKind::Data));
+        assert_eq!(command("201"), None);
+        assert_eq!(command("9999"), None);
+        assert_eq!(command("20a1"), None);
     }
 
     #[test]

@@ -33,6 +33,42 @@ impl Span {
     }
 }
 
+/// An order-preserving integer key for a name of at most 8 bytes (big-endian, zero-padded),
+/// so that codes compare and binary-search as integers; longer names give `u64::MAX`.
+pub(crate) const fn key8(b: &[u8]) -> u64 {
+    if b.len() > 8 {
+        return u64::MAX;
+    }
+    let mut v: u64 = 0;
+    let mut i = 0;
+    while i < 8 {
+        v <<= 8;
+        if i < b.len() {
+            v |= b[i] as u64;
+        }
+        i += 1;
+    }
+    v
+}
+
+/// [`key8`] of `text[start..end]`, reading one 8-byte word from the text when it can (the hot
+/// path: every item of every packet) instead of assembling bytes one by one.
+#[inline]
+pub(crate) fn key8_at(text: &[u8], start: usize, end: usize) -> u64 {
+    let len = end.saturating_sub(start);
+    if len > 8 {
+        return u64::MAX;
+    }
+    match text.get(start..start + 8) {
+        Some(word) if len > 0 => {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            u64::from_be_bytes(w) & (u64::MAX << (8 * (8 - len)))
+        }
+        _ => key8(text.get(start..end).unwrap_or_default()),
+    }
+}
+
 /// The sub-field of a pollutant or device item (the part after `-` in `w01018-Rtd`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FieldKind {
@@ -104,27 +140,80 @@ impl FieldKind {
 
     /// The kind for a sub-field name as written in a packet (case-sensitive, as the standard is).
     pub fn from_name(name: &str) -> Self {
-        match name {
-            "Rtd" => Self::Rtd,
-            "Avg" => Self::Avg,
-            "Min" => Self::Min,
-            "Max" => Self::Max,
-            "Cou" => Self::Cou,
-            "Flag" => Self::Flag,
-            "EFlag" => Self::EFlag,
-            "ZsRtd" => Self::ZsRtd,
-            "ZsAvg" => Self::ZsAvg,
-            "ZsMin" => Self::ZsMin,
-            "ZsMax" => Self::ZsMax,
-            "SampleTime" => Self::SampleTime,
-            "Info" => Self::Info,
-            "Data" => Self::Data,
-            "DayData" => Self::DayData,
-            "NightData" => Self::NightData,
-            "SN" => Self::Sn,
-            "RS" => Self::Rs,
-            "RT" => Self::Rt,
+        match name.as_bytes() {
+            b"Rtd" => Self::Rtd,
+            b"Avg" => Self::Avg,
+            b"Min" => Self::Min,
+            b"Max" => Self::Max,
+            b"Cou" => Self::Cou,
+            b"Flag" => Self::Flag,
+            b"EFlag" => Self::EFlag,
+            b"ZsRtd" => Self::ZsRtd,
+            b"ZsAvg" => Self::ZsAvg,
+            b"ZsMin" => Self::ZsMin,
+            b"ZsMax" => Self::ZsMax,
+            b"SampleTime" => Self::SampleTime,
+            b"Info" => Self::Info,
+            b"Data" => Self::Data,
+            b"DayData" => Self::DayData,
+            b"NightData" => Self::NightData,
+            b"SN" => Self::Sn,
+            b"RS" => Self::Rs,
+            b"RT" => Self::Rt,
             _ => Self::Other,
+        }
+    }
+
+    /// [`FieldKind::from_name`] for a name given as its [`key8`] (the decoder's hot path: an
+    /// integer match instead of string comparisons).
+    pub(crate) fn from_key(key: u64, name: &[u8]) -> Self {
+        const RTD: u64 = key8(b"Rtd");
+        const AVG: u64 = key8(b"Avg");
+        const MIN: u64 = key8(b"Min");
+        const MAX: u64 = key8(b"Max");
+        const COU: u64 = key8(b"Cou");
+        const FLAG: u64 = key8(b"Flag");
+        const EFLAG: u64 = key8(b"EFlag");
+        const ZS_RTD: u64 = key8(b"ZsRtd");
+        const ZS_AVG: u64 = key8(b"ZsAvg");
+        const ZS_MIN: u64 = key8(b"ZsMin");
+        const ZS_MAX: u64 = key8(b"ZsMax");
+        const INFO: u64 = key8(b"Info");
+        const DATA: u64 = key8(b"Data");
+        const DAY_DATA: u64 = key8(b"DayData");
+        const SN: u64 = key8(b"SN");
+        const RS: u64 = key8(b"RS");
+        const RT: u64 = key8(b"RT");
+        let kind = match key {
+            RTD => Self::Rtd,
+            AVG => Self::Avg,
+            MIN => Self::Min,
+            MAX => Self::Max,
+            COU => Self::Cou,
+            FLAG => Self::Flag,
+            EFLAG => Self::EFlag,
+            ZS_RTD => Self::ZsRtd,
+            ZS_AVG => Self::ZsAvg,
+            ZS_MIN => Self::ZsMin,
+            ZS_MAX => Self::ZsMax,
+            INFO => Self::Info,
+            DATA => Self::Data,
+            DAY_DATA => Self::DayData,
+            SN => Self::Sn,
+            RS => Self::Rs,
+            RT => Self::Rt,
+            u64::MAX => match name {
+                b"SampleTime" => Self::SampleTime,
+                b"NightData" => Self::NightData,
+                _ => Self::Other,
+            },
+            _ => Self::Other,
+        };
+        // Keys are zero-padded: "Rtd" and "Rtd\0" share one, the length tells them apart.
+        if kind.name().len() == name.len() {
+            kind
+        } else {
+            Self::Other
         }
     }
 
@@ -232,6 +321,35 @@ fn trim_span(text: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     (start, end)
 }
 
+/// The bytes the tokeniser acts on: `=`, `;`, `,` and `/`.
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'=' as usize] = true;
+    t[b';' as usize] = true;
+    t[b',' as usize] = true;
+    t[b'/' as usize] = true;
+    t
+};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Marks the bytes of `x` that are zero (the lowest mark is always exact).
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Offset of the first byte of `word` (little-endian load) that is `=`, `;`, `,` or `/`.
+#[inline]
+fn first_special(word: u64) -> Option<usize> {
+    let marks = zero_bytes(word ^ (ONES * u64::from(b'=')))
+        | zero_bytes(word ^ (ONES * u64::from(b';')))
+        | zero_bytes(word ^ (ONES * u64::from(b',')))
+        | zero_bytes(word ^ (ONES * u64::from(b'/')));
+    (marks != 0).then(|| (marks.trailing_zeros() / 8) as usize)
+}
+
 /// Splits `text[start..end]` into tokens, calling `each` for every non-empty one.
 pub(crate) fn tokenize(text: &str, start: usize, end: usize, mut each: impl FnMut(Token)) {
     let b = text.as_bytes();
@@ -241,45 +359,64 @@ pub(crate) fn tokenize(text: &str, start: usize, end: usize, mut each: impl FnMu
     let mut in_log = false;
     let mut i = start;
     let mut emit = |token_start: usize, token_end: usize, eq: Option<usize>, delimiter: u8| {
-        let (ts, te) = trim_span(b, token_start, token_end);
-        if ts == te {
-            return;
-        }
         let token = match eq {
             Some(e) => {
-                let (ns, ne) = trim_span(b, ts, e);
-                let (vs, ve) = trim_span(b, e + 1, te);
+                let (ns, ne) = trim_span(b, token_start, e);
+                let (vs, ve) = trim_span(b, e + 1, token_end);
                 Token {
                     name: Span::new(ns, ne),
                     value: Span::new(vs, ve),
                     has_eq: true,
                     delimiter,
-                    trimmed: ns != ts || ne != e || vs != e + 1 || ve != te || ts != token_start,
+                    trimmed: ns != token_start || ne != e || vs != e + 1 || ve != token_end,
                 }
             }
-            None => Token {
-                name: Span::new(ts, te),
-                value: Span::new(te, te),
-                has_eq: false,
-                delimiter,
-                trimmed: false,
-            },
+            None => {
+                let (ts, te) = trim_span(b, token_start, token_end);
+                if ts == te {
+                    return;
+                }
+                Token {
+                    name: Span::new(ts, te),
+                    value: Span::new(te, te),
+                    has_eq: false,
+                    delimiter,
+                    trimmed: false,
+                }
+            }
         };
         each(token);
     };
     while i < end {
+        // Most bytes are digits and letters: skip eight at a time, then one at a time.
+        if let Some(word) = b.get(i..i + 8).filter(|_| i + 8 <= end) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            match first_special(u64::from_le_bytes(w)) {
+                None => {
+                    i += 8;
+                    continue;
+                }
+                Some(k) => i += k,
+            }
+        } else if !SPECIAL[usize::from(b[i])] {
+            i += 1;
+            continue;
+        }
         match b[i] {
             b'=' if eq.is_none() && !in_log => {
                 eq = Some(i);
                 // `//` right after `=` opens log text (2017 Table C.40).
-                let mut j = i + 1;
-                while j < end && b[j] == b' ' {
-                    j += 1;
-                }
-                if j + 1 < end && b[j] == b'/' && b[j + 1] == b'/' {
-                    in_log = true;
-                    i = j + 2;
-                    continue;
+                if matches!(b.get(i + 1), Some(b'/' | b' ')) {
+                    let mut j = i + 1;
+                    while j < end && b[j] == b' ' {
+                        j += 1;
+                    }
+                    if j + 1 < end && b[j] == b'/' && b[j + 1] == b'/' {
+                        in_log = true;
+                        i = j + 2;
+                        continue;
+                    }
                 }
             }
             b'/' if in_log && i + 1 < end && b[i + 1] == b'/' => {
@@ -349,11 +486,57 @@ mod tests {
     }
 
     #[test]
+    fn word_scan_finds_the_first_special_byte() {
+        for (text, expected) in [
+            (b"abcdefgh", None),
+            (b"=bcdefgh", Some(0)),
+            (b"abc;e=gh", Some(3)),
+            (b"abcdefg/", Some(7)),
+            (b"\x01\x00,x====", Some(2)),
+        ] {
+            let w = u64::from_le_bytes(text[..8].try_into().expect("8"));
+            assert_eq!(first_special(w), expected);
+        }
+        for v in 0u8..=255 {
+            let w = u64::from_le_bytes([b'a', v, b'a', b'a', b'a', b'a', b'a', v]);
+            let expected = SPECIAL[usize::from(v)].then_some(1);
+            assert_eq!(first_special(w), expected, "{v}");
+        }
+    }
+
+    #[test]
+    fn keys_agree_and_keep_order() {
+        let text = b"w01018-Rtd=1;L5-Data=2;L50-Data=3;LA-Rtd=4;abcdefghi-Rtd=5";
+        for (s, e) in [(0, 6), (13, 15), (24, 27), (35, 37), (44, 53), (0, 0)] {
+            assert_eq!(key8_at(text, s, e), key8(&text[s..e]), "{s}..{e}");
+        }
+        let rtd = text.len() - 5;
+        assert_eq!(
+            key8_at(text, rtd, rtd + 3),
+            key8(b"Rtd"),
+            "near the end of the text"
+        );
+        assert!(key8(b"L5") < key8(b"L50"));
+        assert!(key8(b"L50") < key8(b"LA"));
+        assert_eq!(key8(b"abcdefghi"), u64::MAX);
+    }
+
+    #[test]
     fn field_kind_names_round_trip() {
         for k in FieldKind::KNOWN {
             assert_eq!(FieldKind::from_name(k.name()), k);
+            let n = k.name().as_bytes();
+            assert_eq!(FieldKind::from_key(key8(n), n), k);
             assert_eq!(FieldKind::from_json_name(k.json_name()), Some(k));
         }
         assert_eq!(FieldKind::from_name("td"), FieldKind::Other);
+        assert_eq!(
+            FieldKind::from_key(key8(b"Rtd\0"), b"Rtd\0"),
+            FieldKind::Other
+        );
+        assert_eq!(
+            FieldKind::from_key(u64::MAX, b"ValidNumber"),
+            FieldKind::Other
+        );
     }
 }

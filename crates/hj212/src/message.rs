@@ -224,7 +224,7 @@ impl Message {
     /// Re-reads a decoded packet as a message (header order and CP grouping kept).
     pub fn from_packet(packet: &Packet) -> Self {
         let text = packet.text();
-        let cp_at = text.find("CP=").unwrap_or(text.len());
+        let cp_at = crate::packet::find_cp(text.as_bytes()).unwrap_or(text.len());
         let mut header = Vec::new();
         cp::tokenize(text, 0, cp_at, |t| {
             header.push((t.name.get(text).to_owned(), t.value.get(text).to_owned()));

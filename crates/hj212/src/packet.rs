@@ -401,6 +401,8 @@ struct Item {
 
 #[derive(Debug, Clone, Copy)]
 struct Group {
+    /// The code's [`cp::key8`], for fast comparison (`u64::MAX` when longer than 8 bytes).
+    key: u64,
     code: Span,
     /// The `PolId` value scoping this group, if any.
     scope: Span,
@@ -449,6 +451,19 @@ pub struct Packet {
     deviations: Vec<Deviation>,
 }
 
+/// Position of the first `CP=` (a plain byte scan: cheaper than a substring searcher here).
+pub(crate) fn find_cp(b: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = b[from..].iter().position(|&c| c == b'C') {
+        let at = from + i;
+        if b.get(at + 1..at + 3) == Some(b"P=") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit())
 }
@@ -462,6 +477,20 @@ fn parse_packet_number(s: &str) -> Option<u16> {
 }
 
 const HEADER_FIELDS: [&str; 8] = ["QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO"];
+
+fn header_index(name: &[u8]) -> Option<usize> {
+    Some(match name {
+        b"QN" => 0,
+        b"ST" => 1,
+        b"CN" => 2,
+        b"PW" => 3,
+        b"MN" => 4,
+        b"Flag" => 5,
+        b"PNUM" => 6,
+        b"PNO" => 7,
+        _ => return None,
+    })
+}
 
 impl Packet {
     /// Decodes a framed packet: checks the CRC and length, decodes the text, reads the header
@@ -537,7 +566,7 @@ impl Packet {
 
     fn parse_header(&mut self) -> Result<(), DecodeError> {
         let text = &*self.text;
-        let cp_at = text.find("CP=").ok_or(DecodeError::NoDataArea)?;
+        let cp_at = find_cp(text.as_bytes()).ok_or(DecodeError::NoDataArea)?;
         let header_end = cp_at;
         let mut seen = [false; HEADER_FIELDS.len()];
         let mut deviations = std::mem::take(&mut self.deviations);
@@ -546,7 +575,7 @@ impl Packet {
         let mut pno_text = None;
         cp::tokenize(text, 0, header_end, |t| {
             let name = t.name.get(text);
-            let index = HEADER_FIELDS.iter().position(|f| *f == name).or_else(|| {
+            let index = header_index(name.as_bytes()).or_else(|| {
                 let i = HEADER_FIELDS
                     .iter()
                     .position(|f| f.eq_ignore_ascii_case(name))?;
@@ -715,7 +744,7 @@ impl Packet {
                 });
             }
             let value = t.value.get(text);
-            let Some(dash) = name.rfind('-') else {
+            let Some(dash) = name.bytes().rposition(|c| c == b'-') else {
                 if name == "PolId" {
                     scope = t.value;
                 }
@@ -733,11 +762,24 @@ impl Packet {
                 return;
             };
             let base = t.name.start as usize;
-            let code_text = name[..dash].trim_end();
-            let field_text = name[dash + 1..].trim_start();
-            let code = Span::new(base, base + code_text.len());
-            let field = Span::new(base + name.len() - field_text.len(), t.name.end as usize);
-            let kind = FieldKind::from_name(field_text);
+            let nb = name.as_bytes();
+            let mut code_end = dash;
+            while code_end > 0 && nb[code_end - 1] == b' ' {
+                code_end -= 1;
+            }
+            let mut field_start = dash + 1;
+            while field_start < nb.len() && nb[field_start] == b' ' {
+                field_start += 1;
+            }
+            let code = Span::new(base, base + code_end);
+            let field = Span::new(base + field_start, t.name.end as usize);
+            let code_text = code.get(text);
+            let bytes = text.as_bytes();
+            let field_bytes = &bytes[field.start as usize..field.end as usize];
+            let kind = FieldKind::from_key(
+                cp::key8_at(bytes, field.start as usize, field.end as usize),
+                field_bytes,
+            );
             if kind == FieldKind::Other {
                 deviations.push(Deviation::UnknownField {
                     name: name.to_owned(),
@@ -757,7 +799,14 @@ impl Packet {
                 None
             };
             // Find the group: usually the last one.
-            let same = |g: &Group| g.code.get(text) == code_text && g.scope == scope;
+            let key = cp::key8_at(text.as_bytes(), code.start as usize, code.end as usize);
+            let code_len = code.end - code.start;
+            let same = |g: &Group| {
+                g.key == key
+                    && g.code.end - g.code.start == code_len
+                    && g.scope == scope
+                    && (key != u64::MAX || g.code.get(text) == code_text)
+            };
             let group = match groups.last_mut() {
                 Some(g) if same(g) && g.end as usize == items.len() => {
                     g.end += 1;
@@ -770,6 +819,7 @@ impl Packet {
                     }
                     None => {
                         groups.push(Group {
+                            key,
                             code,
                             scope,
                             first: items.len() as u32,
@@ -852,9 +902,9 @@ impl Packet {
         }
         for g in &groups {
             let code = g.code.get(text);
-            if codes::factor(code).is_none()
+            if codes::factor_by_key(g.key, code.len()).is_none()
                 && !codes::is_structural_code(code)
-                && codes::code_2017_for_2005(code).is_none()
+                && codes::code_2017_by_key(g.key, code.len()).is_none()
             {
                 deviations.push(Deviation::UnknownCode {
                     code: code.to_owned(),
