@@ -309,9 +309,16 @@ pub(crate) struct Token {
     pub delimiter: u8,
     /// True when spaces were trimmed from the name or value.
     pub trimmed: bool,
+    /// Position of the last `-` in the name (`u32::MAX` if none): the code/field split.
+    pub dash: u32,
 }
 
+#[inline]
 fn trim_span(text: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    let edge_space = |i: usize| text.get(i).is_some_and(u8::is_ascii_whitespace);
+    if start >= end || !(edge_space(start) || edge_space(end - 1)) {
+        return (start, end);
+    }
     while start < end && text[start].is_ascii_whitespace() {
         start += 1;
     }
@@ -321,9 +328,10 @@ fn trim_span(text: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     (start, end)
 }
 
-/// The bytes the tokeniser acts on: `=`, `;`, `,` and `/`.
+/// The bytes the tokeniser acts on: `=`, `;`, `,`, `/` and `-`.
 static SPECIAL: [bool; 256] = {
     let mut t = [false; 256];
+    t[b'-' as usize] = true;
     t[b'=' as usize] = true;
     t[b';' as usize] = true;
     t[b',' as usize] = true;
@@ -331,110 +339,85 @@ static SPECIAL: [bool; 256] = {
     t
 };
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// Marks the bytes of `x` that are zero (the lowest mark is always exact).
-#[inline]
-fn zero_bytes(x: u64) -> u64 {
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
-/// Offset of the first byte of `word` (little-endian load) that is `=`, `;`, `,` or `/`.
-#[inline]
-fn first_special(word: u64) -> Option<usize> {
-    let marks = zero_bytes(word ^ (ONES * u64::from(b'=')))
-        | zero_bytes(word ^ (ONES * u64::from(b';')))
-        | zero_bytes(word ^ (ONES * u64::from(b',')))
-        | zero_bytes(word ^ (ONES * u64::from(b'/')));
-    (marks != 0).then(|| (marks.trailing_zeros() / 8) as usize)
-}
-
 /// Splits `text[start..end]` into tokens, calling `each` for every non-empty one.
 pub(crate) fn tokenize(text: &str, start: usize, end: usize, mut each: impl FnMut(Token)) {
     let b = text.as_bytes();
+    let end = end.min(b.len());
     let mut token_start = start;
     let mut delimiter = 0u8;
     let mut eq: Option<usize> = None;
-    let mut in_log = false;
-    let mut i = start;
-    let mut emit = |token_start: usize, token_end: usize, eq: Option<usize>, delimiter: u8| {
-        let token = match eq {
-            Some(e) => {
-                let (ns, ne) = trim_span(b, token_start, e);
-                let (vs, ve) = trim_span(b, e + 1, token_end);
-                Token {
-                    name: Span::new(ns, ne),
-                    value: Span::new(vs, ve),
-                    has_eq: true,
-                    delimiter,
-                    trimmed: ns != token_start || ne != e || vs != e + 1 || ve != token_end,
+    let mut dash = u32::MAX;
+    let mut emit =
+        |token_start: usize, token_end: usize, eq: Option<usize>, delimiter: u8, dash: u32| {
+            let token = match eq {
+                Some(e) => {
+                    let (ns, ne) = trim_span(b, token_start, e);
+                    let (vs, ve) = trim_span(b, e + 1, token_end);
+                    let trimmed = ns != token_start || ne != e || vs != e + 1 || ve != token_end;
+                    Token {
+                        name: Span::new(ns, ne),
+                        value: Span::new(vs, ve),
+                        has_eq: true,
+                        delimiter,
+                        trimmed,
+                        dash,
+                    }
                 }
-            }
-            None => {
-                let (ts, te) = trim_span(b, token_start, token_end);
-                if ts == te {
-                    return;
-                }
-                Token {
-                    name: Span::new(ts, te),
-                    value: Span::new(te, te),
-                    has_eq: false,
-                    delimiter,
-                    trimmed: false,
-                }
-            }
-        };
-        each(token);
-    };
-    while i < end {
-        // Most bytes are digits and letters: skip eight at a time, then one at a time.
-        if let Some(word) = b.get(i..i + 8).filter(|_| i + 8 <= end) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(word);
-            match first_special(u64::from_le_bytes(w)) {
                 None => {
-                    i += 8;
-                    continue;
+                    let (ts, te) = trim_span(b, token_start, token_end);
+                    if ts == te {
+                        return;
+                    }
+                    Token {
+                        name: Span::new(ts, te),
+                        value: Span::new(te, te),
+                        has_eq: false,
+                        delimiter,
+                        trimmed: false,
+                        dash,
+                    }
                 }
-                Some(k) => i += k,
-            }
-        } else if !SPECIAL[usize::from(b[i])] {
-            i += 1;
+            };
+            each(token);
+        };
+    let mut p = start;
+    while p < end {
+        // Most bytes are digits and letters: one table test each, well predicted.
+        if !SPECIAL[usize::from(b[p])] {
+            p += 1;
             continue;
         }
-        match b[i] {
-            b'=' if eq.is_none() && !in_log => {
-                eq = Some(i);
-                // `//` right after `=` opens log text (2017 Table C.40).
-                if matches!(b.get(i + 1), Some(b'/' | b' ')) {
-                    let mut j = i + 1;
+        match b[p] {
+            b'=' if eq.is_none() => {
+                eq = Some(p);
+                // `//` right after `=` opens log text (2017 Table C.40): skip to its end.
+                if matches!(b.get(p + 1), Some(b'/' | b' ')) {
+                    let mut j = p + 1;
                     while j < end && b[j] == b' ' {
                         j += 1;
                     }
                     if j + 1 < end && b[j] == b'/' && b[j + 1] == b'/' {
-                        in_log = true;
-                        i = j + 2;
+                        p = b[j + 2..end]
+                            .windows(2)
+                            .position(|w| w == b"//")
+                            .map_or(end, |k| j + 2 + k + 2);
                         continue;
                     }
                 }
             }
-            b'/' if in_log && i + 1 < end && b[i + 1] == b'/' => {
-                in_log = false;
-                i += 2;
-                continue;
-            }
-            b';' | b',' if !in_log => {
-                emit(token_start, i, eq, delimiter);
-                delimiter = b[i];
-                token_start = i + 1;
+            b'-' if eq.is_none() => dash = p as u32,
+            b';' | b',' => {
+                emit(token_start, p, eq, delimiter, dash);
+                delimiter = b[p];
+                token_start = p + 1;
                 eq = None;
+                dash = u32::MAX;
             }
             _ => {}
         }
-        i += 1;
+        p += 1;
     }
-    emit(token_start, end, eq, delimiter);
+    emit(token_start, end, eq, delimiter, dash);
 }
 
 #[cfg(test)]
@@ -486,22 +469,11 @@ mod tests {
     }
 
     #[test]
-    fn word_scan_finds_the_first_special_byte() {
-        for (text, expected) in [
-            (b"abcdefgh", None),
-            (b"=bcdefgh", Some(0)),
-            (b"abc;e=gh", Some(3)),
-            (b"abcdefg/", Some(7)),
-            (b"\x01\x00,x====", Some(2)),
-        ] {
-            let w = u64::from_le_bytes(text[..8].try_into().expect("8"));
-            assert_eq!(first_special(w), expected);
-        }
-        for v in 0u8..=255 {
-            let w = u64::from_le_bytes([b'a', v, b'a', b'a', b'a', b'a', b'a', v]);
-            let expected = SPECIAL[usize::from(v)].then_some(1);
-            assert_eq!(first_special(w), expected, "{v}");
-        }
+    fn dash_marks_the_code_field_split() {
+        let text = "w01018-Rtd=-1.5,LA -Rtd=2;DataTime=x";
+        let mut dashes = Vec::new();
+        tokenize(text, 0, text.len(), |t| dashes.push(t.dash));
+        assert_eq!(dashes, vec![6, 19, u32::MAX]);
     }
 
     #[test]

@@ -35,7 +35,11 @@ const POW10: [f64; 19] = [
 impl Decimal {
     /// Parses `[+-]digits[.digits]` (also `.5` and `5.`), at most 18 digits in all.
     pub fn parse(text: &str) -> Result<Self, NumberError> {
-        let b = text.as_bytes();
+        Self::parse_bytes(text.as_bytes())
+    }
+
+    /// [`Decimal::parse`] over bytes.
+    pub fn parse_bytes(b: &[u8]) -> Result<Self, NumberError> {
         let (negative, rest) = match b.first() {
             Some(b'-') => (true, &b[1..]),
             Some(b'+') => (false, &b[1..]),

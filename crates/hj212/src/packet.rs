@@ -13,6 +13,10 @@
 
 use std::fmt;
 
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
 use crate::codes::{self, CommandKind, DataFlag};
 use crate::cp::{self, FieldKind, Span};
 use crate::crc::{CrcVariant, CrcVerdict};
@@ -390,7 +394,7 @@ pub enum DecodeError {
 /// One CP item, by offsets into the packet text.
 #[derive(Debug, Clone, Copy)]
 struct Item {
-    name: Span,
+    /// The sub-field name (after `-`), or the whole name of a plain parameter.
     field: Span,
     kind: FieldKind,
     value: Span,
@@ -429,7 +433,9 @@ impl Value<'_> {
 /// A decoded HJ 212 packet. Owns a copy of its text; everything else refers into it.
 #[derive(Debug, Clone)]
 pub struct Packet {
-    text: Box<str>,
+    /// The text, always valid UTF-8: the frame's own bytes when they were UTF-8 (no copy),
+    /// else the GBK decoding.
+    text: Bytes,
     encoding: TextEncoding,
     qn: Span,
     st: Span,
@@ -532,7 +538,7 @@ impl Packet {
         }
         let (text, encoding) = decode_text(frame.data(), &mut deviations);
         let mut packet = Packet {
-            text,
+            text: Bytes::new(),
             encoding,
             qn: Span::default(),
             st: Span::default(),
@@ -553,8 +559,12 @@ impl Packet {
             terminator: frame.terminator,
             deviations,
         };
-        packet.parse_header()?;
-        packet.parse_data_area();
+        packet.parse_header(&text)?;
+        packet.parse_data_area(&text);
+        packet.text = match text {
+            Cow::Borrowed(_) => frame.data_bytes(),
+            Cow::Owned(s) => Bytes::from(s.into_bytes()),
+        };
         Ok(packet)
     }
 
@@ -564,8 +574,7 @@ impl Packet {
         Ok(Packet::decode(&frame)?)
     }
 
-    fn parse_header(&mut self) -> Result<(), DecodeError> {
-        let text = &*self.text;
+    fn parse_header(&mut self, text: &str) -> Result<(), DecodeError> {
         let cp_at = find_cp(text.as_bytes()).ok_or(DecodeError::NoDataArea)?;
         let header_end = cp_at;
         let mut seen = [false; HEADER_FIELDS.len()];
@@ -726,8 +735,7 @@ impl Packet {
         Ok(())
     }
 
-    fn parse_data_area(&mut self) {
-        let text = &*self.text;
+    fn parse_data_area(&mut self, text: &str) {
         let mut items: Vec<Item> = Vec::with_capacity(32);
         let mut groups: Vec<Group> = Vec::with_capacity(16);
         let mut deviations = std::mem::take(&mut self.deviations);
@@ -735,24 +743,23 @@ impl Packet {
         let mut regroup = false;
         let mut whitespace = false;
         let mut data_time: Option<Span> = None;
+        let bytes = text.as_bytes();
+        let slice = |s: Span| &bytes[s.start as usize..s.end as usize];
         cp::tokenize(text, self.cp.start as usize, self.cp.end as usize, |t| {
             whitespace |= t.trimmed;
-            let name = t.name.get(text);
+            let name = slice(t.name);
             if !t.has_eq {
                 deviations.push(Deviation::MalformedItem {
-                    item: name.to_owned(),
+                    item: t.name.get(text).to_owned(),
                 });
             }
-            let value = t.value.get(text);
-            let Some(dash) = name.bytes().rposition(|c| c == b'-') else {
-                if name == "PolId" {
-                    scope = t.value;
-                }
-                if name == "DataTime" && data_time.is_none() {
-                    data_time = Some(t.value);
+            if t.dash == u32::MAX || t.dash < t.name.start || t.dash >= t.name.end {
+                match name {
+                    b"PolId" => scope = t.value,
+                    b"DataTime" if data_time.is_none() => data_time = Some(t.value),
+                    _ => {}
                 }
                 items.push(Item {
-                    name: t.name,
                     field: t.name,
                     kind: FieldKind::Other,
                     value: t.value,
@@ -760,52 +767,53 @@ impl Packet {
                     group: 0,
                 });
                 return;
-            };
+            }
+            let dash = (t.dash - t.name.start) as usize;
             let base = t.name.start as usize;
-            let nb = name.as_bytes();
             let mut code_end = dash;
-            while code_end > 0 && nb[code_end - 1] == b' ' {
-                code_end -= 1;
+            if name.get(dash.wrapping_sub(1)) == Some(&b' ') {
+                while code_end > 0 && name[code_end - 1] == b' ' {
+                    code_end -= 1;
+                }
             }
             let mut field_start = dash + 1;
-            while field_start < nb.len() && nb[field_start] == b' ' {
-                field_start += 1;
+            if name.get(field_start) == Some(&b' ') {
+                while field_start < name.len() && name[field_start] == b' ' {
+                    field_start += 1;
+                }
             }
             let code = Span::new(base, base + code_end);
             let field = Span::new(base + field_start, t.name.end as usize);
-            let code_text = code.get(text);
-            let bytes = text.as_bytes();
-            let field_bytes = &bytes[field.start as usize..field.end as usize];
             let kind = FieldKind::from_key(
                 cp::key8_at(bytes, field.start as usize, field.end as usize),
-                field_bytes,
+                slice(field),
             );
             if kind == FieldKind::Other {
                 deviations.push(Deviation::UnknownField {
-                    name: name.to_owned(),
+                    name: t.name.get(text).to_owned(),
                 });
             }
             let number = if kind.is_numeric() {
-                let n = Decimal::parse(value).ok();
+                let n = Decimal::parse_bytes(slice(t.value)).ok();
                 if n.is_none() {
                     deviations.push(Deviation::InvalidNumber {
-                        name: name.to_owned(),
+                        name: t.name.get(text).to_owned(),
                     });
                 }
                 n
             } else if kind == FieldKind::Info {
-                Decimal::parse(value).ok()
+                Decimal::parse_bytes(slice(t.value)).ok()
             } else {
                 None
             };
             // Find the group: usually the last one.
-            let key = cp::key8_at(text.as_bytes(), code.start as usize, code.end as usize);
+            let key = cp::key8_at(bytes, code.start as usize, code.end as usize);
             let code_len = code.end - code.start;
             let same = |g: &Group| {
                 g.key == key
                     && g.code.end - g.code.start == code_len
                     && g.scope == scope
-                    && (key != u64::MAX || g.code.get(text) == code_text)
+                    && (key != u64::MAX || slice(g.code) == slice(code))
             };
             let group = match groups.last_mut() {
                 Some(g) if same(g) && g.end as usize == items.len() => {
@@ -830,7 +838,6 @@ impl Packet {
                 },
             };
             items.push(Item {
-                name: t.name,
                 field,
                 kind,
                 value: t.value,
@@ -853,16 +860,23 @@ impl Packet {
                 }
             }
         }
-        // Duplicate fields within a group.
+        // Duplicate fields within a group: a bit per known kind, names compared for the rest.
         for g in &groups {
             let fields = &items[g.first as usize..g.end as usize];
+            let mut seen = 0u32;
             for (i, a) in fields.iter().enumerate() {
-                if fields[..i]
-                    .iter()
-                    .any(|b| b.kind == a.kind && (a.kind != FieldKind::Other || b.field == a.field))
-                {
+                let bit = 1u32 << (a.kind as u32);
+                let duplicate = if a.kind == FieldKind::Other {
+                    fields[..i]
+                        .iter()
+                        .any(|b| b.kind == a.kind && b.field.get(text) == a.field.get(text))
+                } else {
+                    seen & bit != 0
+                };
+                seen |= bit;
+                if duplicate {
                     deviations.push(Deviation::DuplicateField {
-                        name: a.name.get(text).to_owned(),
+                        name: format!("{}-{}", g.code.get(text), a.field.get(text)),
                     });
                 }
             }
@@ -918,7 +932,16 @@ impl Packet {
 
     /// The data segment as text (UTF-8, or decoded from GBK).
     pub fn text(&self) -> &str {
-        &self.text
+        std::str::from_utf8(&self.text).unwrap_or_default()
+    }
+
+    /// The text of a span. Spans start and end at ASCII delimiters of a UTF-8 text, so the
+    /// slice is always valid UTF-8; checking it again costs little for these short slices.
+    fn s(&self, span: Span) -> &str {
+        self.text
+            .get(span.start as usize..span.end as usize)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
     }
 
     /// How the text was decoded.
@@ -927,7 +950,7 @@ impl Packet {
     }
 
     fn header_field(&self, span: Span) -> Option<&str> {
-        (!span.is_empty()).then(|| span.get(&self.text))
+        (!span.is_empty()).then(|| self.s(span))
     }
 
     /// QN from the header.
@@ -947,7 +970,7 @@ impl Packet {
 
     /// CN, the command code.
     pub fn cn(&self) -> &str {
-        self.cn.get(&self.text)
+        self.s(self.cn)
     }
 
     /// PW, the access password.
@@ -1007,7 +1030,7 @@ impl Packet {
 
     /// The CP data area as sent, without the `&&` around it.
     pub fn cp_text(&self) -> &str {
-        self.cp.get(&self.text)
+        self.s(self.cp)
     }
 
     /// DataTime, when present and valid (17 digits are truncated to seconds).
@@ -1038,7 +1061,7 @@ impl Packet {
         self.items
             .iter()
             .filter(|i| i.group == 0)
-            .map(|i| (i.name.get(&self.text), i.value.get(&self.text)))
+            .map(|i| (self.s(i.field), self.s(i.value)))
     }
 
     /// The pollutant (or device, or facility) groups, in order of first appearance.
@@ -1078,7 +1101,7 @@ impl<'a> Pollutant<'a> {
 
     /// The code as sent (`w01018`, `SB1`, `i12001`, or a 2005 code such as `011`).
     pub fn code(&self) -> &'a str {
-        self.group.code.get(&self.packet.text)
+        self.packet.s(self.group.code)
     }
 
     /// The HJ 212-2017 code: the code itself, or its mapping when it is a 2005 code.
@@ -1094,14 +1117,14 @@ impl<'a> Pollutant<'a> {
     /// The `PolId` scoping this group in messages such as 3020, if any: a `PolId` item applies
     /// to the items after it, up to the next `PolId`.
     pub fn pol_id(&self) -> Option<&'a str> {
-        (!self.group.scope.is_empty()).then(|| self.group.scope.get(&self.packet.text))
+        (!self.group.scope.is_empty()).then(|| self.packet.s(self.group.scope))
     }
 
     /// The first value of a field.
     pub fn get(&self, kind: FieldKind) -> Option<Value<'a>> {
-        let text = &self.packet.text;
+        let packet = self.packet;
         self.items().iter().find(|i| i.kind == kind).map(|i| Value {
-            text: i.value.get(text),
+            text: packet.s(i.value),
             number: i.number,
         })
     }
@@ -1143,13 +1166,13 @@ impl<'a> Pollutant<'a> {
 
     /// Every field in order: `(sub-field name as sent, kind, value)`.
     pub fn fields(&self) -> impl Iterator<Item = (&'a str, FieldKind, Value<'a>)> + 'a {
-        let text: &'a str = &self.packet.text;
+        let packet: &'a Packet = self.packet;
         self.items().iter().map(move |i| {
             (
-                i.field.get(text),
+                packet.s(i.field),
                 i.kind,
                 Value {
-                    text: i.value.get(text),
+                    text: packet.s(i.value),
                     number: i.number,
                 },
             )
@@ -1168,9 +1191,12 @@ pub enum FrameBytesError {
     Decode(#[from] DecodeError),
 }
 
-fn decode_text(bytes: &[u8], deviations: &mut Vec<Deviation>) -> (Box<str>, TextEncoding) {
+fn decode_text<'a>(
+    bytes: &'a [u8],
+    deviations: &mut Vec<Deviation>,
+) -> (Cow<'a, str>, TextEncoding) {
     match std::str::from_utf8(bytes) {
-        Ok(s) => (s.into(), TextEncoding::Utf8),
+        Ok(s) => (Cow::Borrowed(s), TextEncoding::Utf8),
         Err(_) => {
             let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
             deviations.push(if had_errors {
@@ -1178,7 +1204,7 @@ fn decode_text(bytes: &[u8], deviations: &mut Vec<Deviation>) -> (Box<str>, Text
             } else {
                 Deviation::GbkText
             });
-            (text.into_owned().into_boxed_str(), TextEncoding::Gbk)
+            (Cow::Owned(text.into_owned()), TextEncoding::Gbk)
         }
     }
 }
