@@ -537,7 +537,8 @@ mod tests {
             assert_eq!(f.data_len(), 107);
             assert!(f.length_matches());
             // A read boundary right after the CRC delivers the frame before its CR LF.
-            let split_after_crc = (C1.len() - 2) % chunk == 0 || (C1.len() - 1) % chunk == 0;
+            let split_after_crc =
+                (C1.len() - 2).is_multiple_of(chunk) || (C1.len() - 1).is_multiple_of(chunk);
             if split_after_crc {
                 assert_eq!(f.terminator, Terminator::Unseen, "chunk {chunk}");
             } else {
@@ -659,7 +660,7 @@ mod tests {
             })
         ));
         let mut d = FrameDecoder::new(FrameConfig { max_data_len: 100 });
-        let mut buf = BytesMut::from(&C1[..]);
+        let mut buf = BytesMut::from(C1);
         assert!(matches!(
             d.decode(&mut buf).expect("no io"),
             Some(FrameEvent::Rejected(RejectedBytes {

@@ -736,115 +736,46 @@ impl Packet {
     }
 
     fn parse_data_area(&mut self, text: &str) {
-        let mut items: Vec<Item> = Vec::with_capacity(32);
-        let mut groups: Vec<Group> = Vec::with_capacity(16);
-        let mut deviations = std::mem::take(&mut self.deviations);
-        let mut scope = Span::default();
-        let mut regroup = false;
-        let mut whitespace = false;
-        let mut data_time: Option<Span> = None;
-        let bytes = text.as_bytes();
-        let slice = |s: Span| &bytes[s.start as usize..s.end as usize];
-        cp::tokenize(text, self.cp.start as usize, self.cp.end as usize, |t| {
-            whitespace |= t.trimmed;
-            let name = slice(t.name);
-            if !t.has_eq {
-                deviations.push(Deviation::MalformedItem {
-                    item: t.name.get(text).to_owned(),
-                });
-            }
-            if t.dash == u32::MAX || t.dash < t.name.start || t.dash >= t.name.end {
-                match name {
-                    b"PolId" => scope = t.value,
-                    b"DataTime" if data_time.is_none() => data_time = Some(t.value),
-                    _ => {}
-                }
-                items.push(Item {
-                    field: t.name,
-                    kind: FieldKind::Other,
-                    value: t.value,
-                    number: None,
-                    group: 0,
-                });
-                return;
-            }
-            let dash = (t.dash - t.name.start) as usize;
-            let base = t.name.start as usize;
-            let mut code_end = dash;
-            if name.get(dash.wrapping_sub(1)) == Some(&b' ') {
-                while code_end > 0 && name[code_end - 1] == b' ' {
-                    code_end -= 1;
-                }
-            }
-            let mut field_start = dash + 1;
-            if name.get(field_start) == Some(&b' ') {
-                while field_start < name.len() && name[field_start] == b' ' {
-                    field_start += 1;
-                }
-            }
-            let code = Span::new(base, base + code_end);
-            let field = Span::new(base + field_start, t.name.end as usize);
-            let kind = FieldKind::from_key(
-                cp::key8_at(bytes, field.start as usize, field.end as usize),
-                slice(field),
-            );
-            if kind == FieldKind::Other {
-                deviations.push(Deviation::UnknownField {
-                    name: t.name.get(text).to_owned(),
-                });
-            }
-            let number = if kind.is_numeric() {
-                let n = Decimal::parse_bytes(slice(t.value)).ok();
-                if n.is_none() {
-                    deviations.push(Deviation::InvalidNumber {
-                        name: t.name.get(text).to_owned(),
+        let (start, end) = (self.cp.start as usize, self.cp.end as usize);
+        let mut b = ItemBuilder {
+            text,
+            items: Vec::with_capacity(32),
+            groups: Vec::with_capacity(16),
+            deviations: std::mem::take(&mut self.deviations),
+            scope: Span::default(),
+            regroup: false,
+            whitespace: false,
+            data_time: None,
+        };
+        let before = b.deviations.len();
+        if !fast_items(text.as_bytes(), start, end, &mut b) {
+            // Something unusual (spaces, log text, a missing `=`...): start over with the
+            // general tokeniser, which handles everything.
+            b.items.clear();
+            b.groups.clear();
+            b.deviations.truncate(before);
+            b.scope = Span::default();
+            b.regroup = false;
+            b.data_time = None;
+            cp::tokenize(text, start, end, |t| {
+                b.whitespace |= t.trimmed;
+                if !t.has_eq {
+                    b.deviations.push(Deviation::MalformedItem {
+                        item: t.name.get(text).to_owned(),
                     });
                 }
-                n
-            } else if kind == FieldKind::Info {
-                Decimal::parse_bytes(slice(t.value)).ok()
-            } else {
-                None
-            };
-            // Find the group: usually the last one.
-            let key = cp::key8_at(bytes, code.start as usize, code.end as usize);
-            let code_len = code.end - code.start;
-            let same = |g: &Group| {
-                g.key == key
-                    && g.code.end - g.code.start == code_len
-                    && g.scope == scope
-                    && (key != u64::MAX || slice(g.code) == slice(code))
-            };
-            let group = match groups.last_mut() {
-                Some(g) if same(g) && g.end as usize == items.len() => {
-                    g.end += 1;
-                    groups.len()
-                }
-                _ => match groups.iter().position(same) {
-                    Some(i) => {
-                        regroup = true;
-                        i + 1
-                    }
-                    None => {
-                        groups.push(Group {
-                            key,
-                            code,
-                            scope,
-                            first: items.len() as u32,
-                            end: items.len() as u32 + 1,
-                        });
-                        groups.len()
-                    }
-                },
-            };
-            items.push(Item {
-                field,
-                kind,
-                value: t.value,
-                number,
-                group: group as u32,
+                b.add(t.name, t.dash, t.value);
             });
-        });
+        }
+        let ItemBuilder {
+            mut items,
+            mut groups,
+            mut deviations,
+            regroup,
+            whitespace,
+            data_time,
+            ..
+        } = b;
         if regroup {
             // A pollutant's fields came in several places: make each group contiguous.
             items.sort_by_key(|i| if i.group == 0 { u32::MAX } else { i.group });
@@ -1078,6 +1009,196 @@ impl Packet {
     }
 }
 
+/// Collects CP items into pollutant groups; fed by [`fast_items`] or by the general tokeniser.
+struct ItemBuilder<'t> {
+    text: &'t str,
+    items: Vec<Item>,
+    groups: Vec<Group>,
+    deviations: Vec<Deviation>,
+    scope: Span,
+    regroup: bool,
+    whitespace: bool,
+    data_time: Option<Span>,
+}
+
+impl ItemBuilder<'_> {
+    /// Adds one `name=value` item; `t_dash` is the position of the last `-` in the name.
+    fn add(&mut self, t_name: Span, t_dash: u32, t_value: Span) {
+        let text = self.text;
+        let bytes = text.as_bytes();
+        let slice = |s: Span| &bytes[s.start as usize..s.end as usize];
+        let name = slice(t_name);
+        if t_dash == u32::MAX || t_dash < t_name.start || t_dash >= t_name.end {
+            match name {
+                b"PolId" => self.scope = t_value,
+                b"DataTime" if self.data_time.is_none() => self.data_time = Some(t_value),
+                _ => {}
+            }
+            self.items.push(Item {
+                field: t_name,
+                kind: FieldKind::Other,
+                value: t_value,
+                number: None,
+                group: 0,
+            });
+            return;
+        }
+        let dash = (t_dash - t_name.start) as usize;
+        let base = t_name.start as usize;
+        let mut code_end = dash;
+        if name.get(dash.wrapping_sub(1)) == Some(&b' ') {
+            while code_end > 0 && name[code_end - 1] == b' ' {
+                code_end -= 1;
+            }
+        }
+        let mut field_start = dash + 1;
+        if name.get(field_start) == Some(&b' ') {
+            while field_start < name.len() && name[field_start] == b' ' {
+                field_start += 1;
+            }
+        }
+        let code = Span::new(base, base + code_end);
+        let field = Span::new(base + field_start, t_name.end as usize);
+        let kind = FieldKind::from_key(
+            cp::key8_at(bytes, field.start as usize, field.end as usize),
+            slice(field),
+        );
+        if kind == FieldKind::Other {
+            self.deviations.push(Deviation::UnknownField {
+                name: t_name.get(text).to_owned(),
+            });
+        }
+        let number = if kind.is_numeric() {
+            let n = Decimal::parse_bytes(slice(t_value)).ok();
+            if n.is_none() {
+                self.deviations.push(Deviation::InvalidNumber {
+                    name: t_name.get(text).to_owned(),
+                });
+            }
+            n
+        } else if kind == FieldKind::Info {
+            Decimal::parse_bytes(slice(t_value)).ok()
+        } else {
+            None
+        };
+        // Find the group: usually the last one.
+        let key = cp::key8_at(bytes, code.start as usize, code.end as usize);
+        let code_len = code.end - code.start;
+        let same = |g: &Group| {
+            g.key == key
+                && g.code.end - g.code.start == code_len
+                && g.scope == self.scope
+                && (key != u64::MAX || slice(g.code) == slice(code))
+        };
+        let group = match self.groups.last_mut() {
+            Some(g) if same(g) && g.end as usize == self.items.len() => {
+                g.end += 1;
+                self.groups.len()
+            }
+            _ => match self.groups.iter().position(same) {
+                Some(i) => {
+                    self.regroup = true;
+                    i + 1
+                }
+                None => {
+                    self.groups.push(Group {
+                        key,
+                        code,
+                        scope: self.scope,
+                        first: self.items.len() as u32,
+                        end: self.items.len() as u32 + 1,
+                    });
+                    self.groups.len()
+                }
+            },
+        };
+        self.items.push(Item {
+            field,
+            kind,
+            value: t_value,
+            number,
+            group: group as u32,
+        });
+    }
+}
+
+/// Byte classes for [`fast_items`].
+const ORDINARY: u8 = 0;
+const DASH: u8 = 1;
+const EQUALS: u8 = 2;
+const DELIMITER: u8 = 3;
+const UNUSUAL: u8 = 4;
+
+/// What a byte means in a name (`-` splits code and field, `=` ends the name).
+static NAME_CLASS: [u8; 256] = {
+    let mut t = [UNUSUAL; 256];
+    let mut c = 0x21;
+    while c < 0x7F {
+        t[c] = ORDINARY;
+        c += 1;
+    }
+    t[b'-' as usize] = DASH;
+    t[b'=' as usize] = EQUALS;
+    t[b';' as usize] = UNUSUAL;
+    t[b',' as usize] = UNUSUAL;
+    t[b'/' as usize] = UNUSUAL;
+    t[b'&' as usize] = UNUSUAL;
+    t
+};
+
+/// What a byte means in a value (`;` and `,` end it).
+static VALUE_CLASS: [u8; 256] = {
+    let mut t = [UNUSUAL; 256];
+    let mut c = 0x21;
+    while c < 0x7F {
+        t[c] = ORDINARY;
+        c += 1;
+    }
+    t[b';' as usize] = DELIMITER;
+    t[b',' as usize] = DELIMITER;
+    t[b'=' as usize] = UNUSUAL;
+    t[b'/' as usize] = UNUSUAL;
+    t[b'&' as usize] = UNUSUAL;
+    t
+};
+
+/// The fast path for the data areas nearly every device sends: `name=value` items of printable
+/// ASCII without spaces, log text or stray `=`, separated by `;` or `,`. Returns false as soon
+/// as anything else appears; the caller then starts over with the general tokeniser, so both
+/// paths give the same items for every input the fast path accepts.
+fn fast_items(b: &[u8], start: usize, end: usize, out: &mut ItemBuilder<'_>) -> bool {
+    let b = &b[..end.min(b.len())];
+    let mut i = start;
+    while i < b.len() {
+        let name_start = i;
+        let mut dash = u32::MAX;
+        loop {
+            match b.get(i).map(|&c| NAME_CLASS[usize::from(c)]) {
+                Some(ORDINARY) => i += 1,
+                Some(DASH) => {
+                    dash = i as u32;
+                    i += 1;
+                }
+                Some(EQUALS) if i > name_start => break,
+                _ => return false,
+            }
+        }
+        let eq = i;
+        i += 1;
+        while let Some(&c) = b.get(i) {
+            match VALUE_CLASS[usize::from(c)] {
+                ORDINARY => i += 1,
+                DELIMITER => break,
+                _ => return false,
+            }
+        }
+        out.add(Span::new(name_start, eq), dash, Span::new(eq + 1, i));
+        // Skip the delimiter; a trailing one ends the area like the general path's empty token.
+        i += 1;
+    }
+    true
+}
+
 /// One pollutant's (or device's) fields in a packet.
 #[derive(Clone, Copy)]
 pub struct Pollutant<'a> {
@@ -1284,5 +1405,78 @@ mod tests {
         );
         assert_eq!(log.pol_id(), Some("w01018"));
         assert!(p.is_valid());
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    type Row = (u32, u32, u32, u32, u32, Option<Decimal>);
+
+    fn via(text: &str, fast: bool) -> Option<Vec<Row>> {
+        let mut b = ItemBuilder {
+            text,
+            items: Vec::new(),
+            groups: Vec::new(),
+            deviations: Vec::new(),
+            scope: Span::default(),
+            regroup: false,
+            whitespace: false,
+            data_time: None,
+        };
+        if fast {
+            if !fast_items(text.as_bytes(), 0, text.len(), &mut b) {
+                return None;
+            }
+        } else {
+            cp::tokenize(text, 0, text.len(), |t| b.add(t.name, t.dash, t.value));
+        }
+        Some(
+            b.items
+                .iter()
+                .map(|i| {
+                    (
+                        i.field.start,
+                        i.field.end,
+                        i.value.start,
+                        i.value.end,
+                        i.group,
+                        i.number,
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Whenever the fast path accepts a data area, it reads exactly what the general
+        /// tokeniser reads.
+        #[test]
+        fn fast_path_agrees_with_the_general_tokeniser(
+            text in "([a-zA-Z0-9]{0,4}(-[A-Za-z]{0,3})?(=[-+0-9.a-zN/ ]{0,5})?[;,]?){0,8}"
+        ) {
+            if let Some(fast) = via(&text, true) {
+                prop_assert_eq!(Some(fast), via(&text, false));
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_declines_the_unusual() {
+        for text in [
+            "a = 1",
+            "a=//x;y//",
+            "junk;a=1",
+            "a=b=c",
+            "a=1;;b=2",
+            "=1",
+            "a-Rtd=清",
+        ] {
+            assert!(via(text, true).is_none(), "{text}");
+        }
+        assert!(via("a-Rtd=1.5,a-Flag=N;b=2;", true).is_some());
     }
 }
