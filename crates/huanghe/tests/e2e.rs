@@ -1,0 +1,130 @@
+//! End-to-end tests of the `huanghe` binary: the one integration-test binary of the workspace
+//! (each extra one re-links everything on a 2-core machine), so later features add modules here.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const PACKETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../hj212/testdata/packets.txt");
+
+fn huanghe(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_huanghe"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
+    child.wait_with_output().expect("the binary ends")
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+#[test]
+fn decode_the_packet_collection() {
+    let out = huanghe(&["hj212", "decode", PACKETS], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let objects = json_lines(&out);
+    assert_eq!(objects.len(), 78);
+    let valid = objects.iter().filter(|o| o["ok"] == true).count();
+    assert_eq!(
+        valid, 71,
+        "the collection has 71 frames with a valid CRC and length"
+    );
+    let swapped = objects
+        .iter()
+        .filter(|o| o["crc"]["variant"] == "modbus_swapped")
+        .count();
+    assert_eq!(swapped, 2);
+}
+
+#[test]
+fn strict_mode_fails_on_invalid_frames() {
+    let out = huanghe(&["hj212", "decode", "--strict", PACKETS], b"");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn raw_stream_from_stdin_split_and_with_garbage() {
+    let mut stream = b"\x00\x00garbage".to_vec();
+    stream.extend_from_slice(b"##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&1C80\r\n");
+    stream.extend_from_slice(b"##0087QN=20160801085857223;ST=91;CN=9014;PW=123456;MN=010000A8900016F000169DC0;Flag=4;CP=&&&&3240\r\n");
+    let out = huanghe(&["hj212", "decode", "--format", "raw"], &stream);
+    assert!(out.status.success());
+    let objects = json_lines(&out);
+    assert_eq!(objects.len(), 2);
+    assert_eq!(objects[0]["params"]["RtdInterval"], "30");
+    assert_eq!(objects[0]["deviations"][0]["kind"], "skipped_bytes");
+    assert_eq!(objects[1]["cn"], "9014");
+}
+
+#[test]
+fn decode_encode_round_trip_through_the_cli() {
+    let frame = b"##0325QN=20160801085000001;ST=32;CN=2051;PW=123456;MN=010000A8900016F000169DC0;Flag=5;CP=&&DataTime=20160801084000;w00000-Cou=10.5,w00000-Min=16.4,w00000-Avg=17.5,w00000-Max=20.1,w00000-Flag=N;w01001-Min=7.1,w01001-Avg=7.5,w01001-Max=7.8,w01001-Flag=N;w01018-Cou=10.5,w01018-Min=40.1,w01018-Avg=40.1,w01018-Max=40.1,w01018-Flag=N&&6180\r\n";
+    let decoded = huanghe(&["hj212", "decode", "--format", "raw"], frame);
+    assert!(decoded.status.success());
+    let encoded = huanghe(&["hj212", "encode"], &decoded.stdout);
+    assert!(
+        encoded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&encoded.stderr)
+    );
+    assert_eq!(encoded.stdout, frame);
+}
+
+#[test]
+fn encode_splits_and_reports_bad_json() {
+    let mut pollutants = serde_json::Map::new();
+    for i in 0..30 {
+        pollutants.insert(
+            format!("w{:05}", 1000 + i),
+            serde_json::json!({"avg": 12.5, "flag": "N"}),
+        );
+    }
+    let message = serde_json::json!({
+        "qn": "20160801085857534", "st": "32", "cn": "2061", "pw": "123456",
+        "mn": "010000A8900016F000169DC0", "flag": 5, "data_time": "20160801080000",
+        "pollutants": pollutants,
+    });
+    let out = huanghe(
+        &["hj212", "encode", "--split", "300"],
+        message.to_string().as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoded = huanghe(&["hj212", "decode", "--format", "raw"], &out.stdout);
+    let pieces = json_lines(&decoded);
+    assert!(pieces.len() > 2);
+    assert!(pieces.iter().all(|p| p["ok"] == true && p["flag"] == 7));
+    assert_eq!(pieces[1]["qn"], "20160801085857535");
+
+    let bad = huanghe(&["hj212", "encode"], br#"{"st": "32"}"#);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("missing \"cn\""));
+}
+
+#[test]
+fn crc_of_the_appendix_a_example() {
+    let out = huanghe(
+        &["hj212", "crc"],
+        b"QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&\n",
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1C80");
+}
