@@ -33,6 +33,22 @@ fn realtime_2011() -> Vec<u8> {
     message("22", "2011", cp)
 }
 
+/// A 2011 real-time packet of a wastewater outlet: 6 factors with -Rtd and -Flag (~300 bytes).
+fn realtime_2011_water() -> Vec<u8> {
+    let mut cp = DataArea::new().param("DataTime", "20260501100000");
+    for (code, v) in [
+        ("w00000", "12.35"),
+        ("w01001", "7.21"),
+        ("w01018", "35.6"),
+        ("w21003", "1.234"),
+        ("w21011", "0.215"),
+        ("w21001", "8.76"),
+    ] {
+        cp = cp.pollutant(code, &[(FieldKind::Rtd, v), (FieldKind::Flag, "N")]);
+    }
+    message("32", "2011", cp)
+}
+
 /// A 2051 minute packet of a flue-gas outlet: 6 factors with Cou/Min/Avg/Max/Flag (+ZsAvg).
 fn minute_2051() -> Vec<u8> {
     let mut cp = DataArea::new().param("DataTime", "20260501100000");
@@ -109,6 +125,14 @@ fn run(bencher: Bencher, frame: Vec<u8>) {
 fn decode_2011(bencher: Bencher) {
     let f = realtime_2011();
     eprintln!("2011 frame: {} bytes", f.len());
+    run(bencher, f);
+}
+
+/// Frame + CRC verification + full parse, 2011 wastewater packet.
+#[divan::bench]
+fn decode_2011_water(bencher: Bencher) {
+    let f = realtime_2011_water();
+    eprintln!("2011 water frame: {} bytes", f.len());
     run(bencher, f);
 }
 

@@ -45,29 +45,28 @@ impl Decimal {
             Some(b'+') => (false, &b[1..]),
             _ => (false, b),
         };
+        // One pass, five or so instructions a character; the digit count is checked after the
+        // loop (wrapping arithmetic cannot hurt: more than 18 digits is an error anyway).
         let mut mantissa: i64 = 0;
-        let mut digits = 0u32;
-        let mut scale: u8 = 0;
-        let mut seen_point = false;
-        for &c in rest {
-            match c {
-                b'0'..=b'9' => {
-                    if digits >= 18 {
-                        return Err(NumberError::TooManyDigits);
-                    }
-                    mantissa = mantissa * 10 + i64::from(c - b'0');
-                    digits += 1;
-                    if seen_point {
-                        scale += 1;
-                    }
-                }
-                b'.' if !seen_point => seen_point = true,
-                _ => return Err(NumberError::Syntax),
+        let mut point: Option<usize> = None;
+        for (i, &c) in rest.iter().enumerate() {
+            let d = c.wrapping_sub(b'0');
+            if d < 10 {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(i64::from(d));
+            } else if c == b'.' && point.is_none() {
+                point = Some(i);
+            } else {
+                return Err(NumberError::Syntax);
             }
         }
+        let digits = rest.len() - usize::from(point.is_some());
         if digits == 0 {
             return Err(NumberError::Syntax);
         }
+        if digits > 18 {
+            return Err(NumberError::TooManyDigits);
+        }
+        let scale = point.map_or(0, |p| rest.len() - p - 1) as u8;
         Ok(Self {
             mantissa: if negative { -mantissa } else { mantissa },
             scale,

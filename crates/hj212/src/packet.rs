@@ -1022,6 +1022,33 @@ struct ItemBuilder<'t> {
 }
 
 impl ItemBuilder<'_> {
+    #[cold]
+    #[inline(never)]
+    fn deviate_unknown_field(&mut self, name: Span) {
+        let name = name.get(self.text).to_owned();
+        self.deviations.push(Deviation::UnknownField { name });
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn deviate_invalid_number(&mut self, name: Span) {
+        let name = name.get(self.text).to_owned();
+        self.deviations.push(Deviation::InvalidNumber { name });
+    }
+
+    /// Starts a group for a code not seen before; returns its index + 1.
+    fn new_group(&mut self, key: u64, code: Span) -> usize {
+        let at = self.items.len() as u32;
+        self.groups.push(Group {
+            key,
+            code,
+            scope: self.scope,
+            first: at,
+            end: at + 1,
+        });
+        self.groups.len()
+    }
+
     /// Adds one `name=value` item; `t_dash` is the position of the last `-` in the name.
     fn add(&mut self, t_name: Span, t_dash: u32, t_value: Span) {
         let text = self.text;
@@ -1064,16 +1091,12 @@ impl ItemBuilder<'_> {
             slice(field),
         );
         if kind == FieldKind::Other {
-            self.deviations.push(Deviation::UnknownField {
-                name: t_name.get(text).to_owned(),
-            });
+            self.deviate_unknown_field(t_name);
         }
         let number = if kind.is_numeric() {
             let n = Decimal::parse_bytes(slice(t_value)).ok();
             if n.is_none() {
-                self.deviations.push(Deviation::InvalidNumber {
-                    name: t_name.get(text).to_owned(),
-                });
+                self.deviate_invalid_number(t_name);
             }
             n
         } else if kind == FieldKind::Info {
@@ -1100,16 +1123,7 @@ impl ItemBuilder<'_> {
                     self.regroup = true;
                     i + 1
                 }
-                None => {
-                    self.groups.push(Group {
-                        key,
-                        code,
-                        scope: self.scope,
-                        first: self.items.len() as u32,
-                        end: self.items.len() as u32 + 1,
-                    });
-                    self.groups.len()
-                }
+                None => self.new_group(key, code),
             },
         };
         self.items.push(Item {
