@@ -484,6 +484,12 @@ fn parse_packet_number(s: &str) -> Option<u16> {
 
 const HEADER_FIELDS: [&str; 8] = ["QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO"];
 
+/// The header fields found, by their index in [`HEADER_FIELDS`].
+#[derive(Default)]
+struct HeaderFields {
+    values: [Option<Span>; HEADER_FIELDS.len()],
+}
+
 fn header_index(name: &[u8]) -> Option<usize> {
     Some(match name {
         b"QN" => 0,
@@ -577,46 +583,55 @@ impl Packet {
     fn parse_header(&mut self, text: &str) -> Result<(), DecodeError> {
         let cp_at = find_cp(text.as_bytes()).ok_or(DecodeError::NoDataArea)?;
         let header_end = cp_at;
-        let mut seen = [false; HEADER_FIELDS.len()];
         let mut deviations = std::mem::take(&mut self.deviations);
-        let mut flag_text = None;
-        let mut pnum_text = None;
-        let mut pno_text = None;
-        cp::tokenize(text, 0, header_end, |t| {
-            let name = t.name.get(text);
-            let index = header_index(name.as_bytes()).or_else(|| {
-                let i = HEADER_FIELDS
-                    .iter()
-                    .position(|f| f.eq_ignore_ascii_case(name))?;
-                deviations.push(Deviation::HeaderNameCase {
-                    name: name.to_owned(),
+        let before = deviations.len();
+        let mut h = HeaderFields::default();
+        let on_token =
+            |h: &mut HeaderFields, deviations: &mut Vec<Deviation>, name: Span, value: Span| {
+                let name = name.get(text);
+                let index = header_index(name.as_bytes()).or_else(|| {
+                    let i = HEADER_FIELDS
+                        .iter()
+                        .position(|f| f.eq_ignore_ascii_case(name))?;
+                    deviations.push(Deviation::HeaderNameCase {
+                        name: name.to_owned(),
+                    });
+                    Some(i)
                 });
-                Some(i)
-            });
-            let Some(i) = index else {
-                deviations.push(Deviation::UnknownHeaderField {
-                    name: name.to_owned(),
-                });
-                return;
+                let Some(i) = index else {
+                    deviations.push(Deviation::UnknownHeaderField {
+                        name: name.to_owned(),
+                    });
+                    return;
+                };
+                if h.values[i].is_some() {
+                    deviations.push(Deviation::DuplicateHeaderField {
+                        name: HEADER_FIELDS[i],
+                    });
+                    return;
+                }
+                h.values[i] = Some(value);
             };
-            if seen[i] {
-                deviations.push(Deviation::DuplicateHeaderField {
-                    name: HEADER_FIELDS[i],
-                });
-                return;
-            }
-            seen[i] = true;
-            match i {
-                0 => self.qn = t.value,
-                1 => self.st = t.value,
-                2 => self.cn = t.value,
-                3 => self.pw = t.value,
-                4 => self.mn = t.value,
-                5 => flag_text = Some(t.value),
-                6 => pnum_text = Some(t.value),
-                _ => pno_text = Some(t.value),
-            }
+        let fast = fast_tokens(text.as_bytes(), 0, header_end, |name, _, value| {
+            on_token(&mut h, &mut deviations, name, value)
         });
+        if !fast {
+            h = HeaderFields::default();
+            deviations.truncate(before);
+            cp::tokenize(text, 0, header_end, |t| {
+                on_token(&mut h, &mut deviations, t.name, t.value)
+            });
+        }
+        let seen = h.values.map(|v| v.is_some());
+        let field = |i: usize| h.values[i].unwrap_or_default();
+        self.qn = field(0);
+        self.st = field(1);
+        self.cn = field(2);
+        self.pw = field(3);
+        self.mn = field(4);
+        let flag_text = h.values[5];
+        let pnum_text = h.values[6];
+        let pno_text = h.values[7];
         let before_cp = text[..header_end].trim_end();
         if !before_cp.is_empty() && !before_cp.ends_with([';', ',']) {
             deviations.push(Deviation::MissingDelimiterBeforeCp);
@@ -1176,11 +1191,12 @@ static VALUE_CLASS: [u8; 256] = {
     t
 };
 
-/// The fast path for the data areas nearly every device sends: `name=value` items of printable
-/// ASCII without spaces, log text or stray `=`, separated by `;` or `,`. Returns false as soon
-/// as anything else appears; the caller then starts over with the general tokeniser, so both
-/// paths give the same items for every input the fast path accepts.
-fn fast_items(b: &[u8], start: usize, end: usize, out: &mut ItemBuilder<'_>) -> bool {
+/// The fast path for the headers and data areas nearly every device sends: `name=value` items
+/// of printable ASCII without spaces, log text or stray `=`, separated by `;` or `,`; `each`
+/// gets the name, the position of its last `-` and the value. Returns false as soon as anything
+/// else appears; the caller then starts over with the general tokeniser, so both paths give the
+/// same items for every input the fast path accepts.
+fn fast_tokens(b: &[u8], start: usize, end: usize, mut each: impl FnMut(Span, u32, Span)) -> bool {
     let b = &b[..end.min(b.len())];
     let mut i = start;
     while i < b.len() {
@@ -1206,11 +1222,18 @@ fn fast_items(b: &[u8], start: usize, end: usize, out: &mut ItemBuilder<'_>) -> 
                 _ => return false,
             }
         }
-        out.add(Span::new(name_start, eq), dash, Span::new(eq + 1, i));
+        each(Span::new(name_start, eq), dash, Span::new(eq + 1, i));
         // Skip the delimiter; a trailing one ends the area like the general path's empty token.
         i += 1;
     }
     true
+}
+
+/// [`fast_tokens`] feeding the data area's items to `out`.
+fn fast_items(b: &[u8], start: usize, end: usize, out: &mut ItemBuilder<'_>) -> bool {
+    fast_tokens(b, start, end, |name, dash, value| {
+        out.add(name, dash, value)
+    })
 }
 
 /// One pollutant's (or device's) fields in a packet.
