@@ -406,15 +406,47 @@ pub fn factor(code: &str) -> Option<&'static FactorInfo> {
 
 /// [`factor`] for a code already turned into its [`key8`] (the decoder's hot path).
 pub(crate) fn factor_by_key(key: u64, len: usize) -> Option<&'static FactorInfo> {
-    FACTOR_KEYS
-        .binary_search(&key)
-        .ok()
-        .map(|i| &FACTOR_TABLE[i])
-        .filter(|f| f.code.len() == len)
+    let mut slot = hash_slot(key);
+    loop {
+        let entry = FACTOR_HASH[slot];
+        if entry == u8::MAX {
+            return None;
+        }
+        let f = &FACTOR_TABLE[usize::from(entry)];
+        if FACTOR_KEYS[usize::from(entry)] == key {
+            return (f.code.len() == len).then_some(f);
+        }
+        slot = (slot + 1) % HASH_SLOTS;
+    }
 }
 
-/// The factor codes packed into integers, in table order (packing keeps the order), so a
-/// lookup is a binary search over integers: it runs for every group of every packet.
+/// Slots of the factor hash table (a power of two, well above the table size).
+const HASH_SLOTS: usize = 256;
+
+#[inline]
+fn hash_slot(key: u64) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % HASH_SLOTS
+}
+
+/// Open-addressing table from a code's key to its row in the factor table (`u8::MAX`: empty),
+/// built at compile time: one multiply and usually one probe per lookup.
+static FACTOR_HASH: [u8; HASH_SLOTS] = {
+    assert!(FACTOR_TABLE.len() < 255);
+    let mut t = [u8::MAX; HASH_SLOTS];
+    let mut i = 0;
+    while i < FACTOR_TABLE.len() {
+        let key = key8(FACTOR_TABLE[i].code.as_bytes());
+        let mut slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % HASH_SLOTS;
+        while t[slot] != u8::MAX {
+            slot = (slot + 1) % HASH_SLOTS;
+        }
+        t[slot] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The factor codes packed into integers, in table order.
 static FACTOR_KEYS: [u64; FACTOR_TABLE.len()] = factor_keys(false);
 /// The 2005 codes packed the same way (0 where a factor has none).
 static FACTOR_KEYS_2005: [u64; FACTOR_TABLE.len()] = factor_keys(true);
@@ -870,7 +902,12 @@ mod tests {
                 pair[1].code
             );
         }
+        for f in FACTORS {
+            assert_eq!(factor(f.code), Some(f), "{}", f.code);
+        }
         assert_eq!(factor("w01018").map(|f| f.name_zh), Some("化学需氧量"));
+        assert_eq!(factor("w0101"), None);
+        assert_eq!(factor("w010188"), None);
         assert_eq!(factor("a05024").map(|f| f.name_en), Some("ozone"));
         assert!(factor("a34006").is_none());
     }

@@ -140,80 +140,34 @@ impl FieldKind {
 
     /// The kind for a sub-field name as written in a packet (case-sensitive, as the standard is).
     pub fn from_name(name: &str) -> Self {
-        match name.as_bytes() {
-            b"Rtd" => Self::Rtd,
-            b"Avg" => Self::Avg,
-            b"Min" => Self::Min,
-            b"Max" => Self::Max,
-            b"Cou" => Self::Cou,
-            b"Flag" => Self::Flag,
-            b"EFlag" => Self::EFlag,
-            b"ZsRtd" => Self::ZsRtd,
-            b"ZsAvg" => Self::ZsAvg,
-            b"ZsMin" => Self::ZsMin,
-            b"ZsMax" => Self::ZsMax,
-            b"SampleTime" => Self::SampleTime,
-            b"Info" => Self::Info,
-            b"Data" => Self::Data,
-            b"DayData" => Self::DayData,
-            b"NightData" => Self::NightData,
-            b"SN" => Self::Sn,
-            b"RS" => Self::Rs,
-            b"RT" => Self::Rt,
-            _ => Self::Other,
-        }
+        Self::from_bytes(name.as_bytes())
     }
 
-    /// [`FieldKind::from_name`] for a name given as its [`key8`] (the decoder's hot path: an
-    /// integer match instead of string comparisons).
-    pub(crate) fn from_key(key: u64, name: &[u8]) -> Self {
-        const RTD: u64 = key8(b"Rtd");
-        const AVG: u64 = key8(b"Avg");
-        const MIN: u64 = key8(b"Min");
-        const MAX: u64 = key8(b"Max");
-        const COU: u64 = key8(b"Cou");
-        const FLAG: u64 = key8(b"Flag");
-        const EFLAG: u64 = key8(b"EFlag");
-        const ZS_RTD: u64 = key8(b"ZsRtd");
-        const ZS_AVG: u64 = key8(b"ZsAvg");
-        const ZS_MIN: u64 = key8(b"ZsMin");
-        const ZS_MAX: u64 = key8(b"ZsMax");
-        const INFO: u64 = key8(b"Info");
-        const DATA: u64 = key8(b"Data");
-        const DAY_DATA: u64 = key8(b"DayData");
-        const SN: u64 = key8(b"SN");
-        const RS: u64 = key8(b"RS");
-        const RT: u64 = key8(b"RT");
-        let kind = match key {
-            RTD => Self::Rtd,
-            AVG => Self::Avg,
-            MIN => Self::Min,
-            MAX => Self::Max,
-            COU => Self::Cou,
-            FLAG => Self::Flag,
-            EFLAG => Self::EFlag,
-            ZS_RTD => Self::ZsRtd,
-            ZS_AVG => Self::ZsAvg,
-            ZS_MIN => Self::ZsMin,
-            ZS_MAX => Self::ZsMax,
-            INFO => Self::Info,
-            DATA => Self::Data,
-            DAY_DATA => Self::DayData,
-            SN => Self::Sn,
-            RS => Self::Rs,
-            RT => Self::Rt,
-            u64::MAX => match name {
-                b"SampleTime" => Self::SampleTime,
-                b"NightData" => Self::NightData,
-                _ => Self::Other,
-            },
+    /// [`FieldKind::from_name`] over bytes, written as array patterns so that it compiles to a
+    /// switch on the length and a few byte comparisons (the decoder's hot path).
+    #[inline]
+    pub(crate) fn from_bytes(name: &[u8]) -> Self {
+        match name {
+            [b'R', b't', b'd'] => Self::Rtd,
+            [b'A', b'v', b'g'] => Self::Avg,
+            [b'M', b'i', b'n'] => Self::Min,
+            [b'M', b'a', b'x'] => Self::Max,
+            [b'C', b'o', b'u'] => Self::Cou,
+            [b'F', b'l', b'a', b'g'] => Self::Flag,
+            [b'I', b'n', b'f', b'o'] => Self::Info,
+            [b'D', b'a', b't', b'a'] => Self::Data,
+            [b'E', b'F', b'l', b'a', b'g'] => Self::EFlag,
+            [b'Z', b's', b'R', b't', b'd'] => Self::ZsRtd,
+            [b'Z', b's', b'A', b'v', b'g'] => Self::ZsAvg,
+            [b'Z', b's', b'M', b'i', b'n'] => Self::ZsMin,
+            [b'Z', b's', b'M', b'a', b'x'] => Self::ZsMax,
+            [b'S', b'N'] => Self::Sn,
+            [b'R', b'S'] => Self::Rs,
+            [b'R', b'T'] => Self::Rt,
+            [b'D', b'a', b'y', b'D', b'a', b't', b'a'] => Self::DayData,
+            [b'N', b'i', b'g', b'h', b't', b'D', b'a', b't', b'a'] => Self::NightData,
+            [b'S', b'a', b'm', b'p', b'l', b'e', b'T', b'i', b'm', b'e'] => Self::SampleTime,
             _ => Self::Other,
-        };
-        // Keys are zero-padded: "Rtd" and "Rtd\0" share one, the length tells them apart.
-        if kind.name().len() == name.len() {
-            kind
-        } else {
-            Self::Other
         }
     }
 
@@ -498,17 +452,11 @@ mod tests {
         for k in FieldKind::KNOWN {
             assert_eq!(FieldKind::from_name(k.name()), k);
             let n = k.name().as_bytes();
-            assert_eq!(FieldKind::from_key(key8(n), n), k);
+            assert_eq!(FieldKind::from_bytes(n), k);
             assert_eq!(FieldKind::from_json_name(k.json_name()), Some(k));
         }
         assert_eq!(FieldKind::from_name("td"), FieldKind::Other);
-        assert_eq!(
-            FieldKind::from_key(key8(b"Rtd\0"), b"Rtd\0"),
-            FieldKind::Other
-        );
-        assert_eq!(
-            FieldKind::from_key(u64::MAX, b"ValidNumber"),
-            FieldKind::Other
-        );
+        assert_eq!(FieldKind::from_bytes(b"Rtd\0"), FieldKind::Other);
+        assert_eq!(FieldKind::from_bytes(b"ValidNumber"), FieldKind::Other);
     }
 }

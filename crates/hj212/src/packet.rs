@@ -1101,10 +1101,7 @@ impl ItemBuilder<'_> {
         }
         let code = Span::new(base, base + code_end);
         let field = Span::new(base + field_start, t_name.end as usize);
-        let kind = FieldKind::from_key(
-            cp::key8_at(bytes, field.start as usize, field.end as usize),
-            slice(field),
-        );
+        let kind = FieldKind::from_bytes(slice(field));
         if kind == FieldKind::Other {
             self.deviate_unknown_field(t_name);
         }
