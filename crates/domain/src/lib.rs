@@ -1,0 +1,206 @@
+//! # domain: the vocabulary shared by the gateway, the store and the API
+//!
+//! Plain data, no I/O: what a monitoring point is (the minimal registry of issue 3; the full
+//! registries come later), what an observation is once a packet has been accepted, and what
+//! the raw packet log keeps of every frame. Times are Unix seconds or milliseconds in UTC;
+//! conversion from and to Beijing time (the protocol's) happens at the edges.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What a monitoring point measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PointKind {
+    /// Flue-gas outlet of a pollution source (CEMS).
+    GasOutlet,
+    /// Wastewater outlet of a pollution source.
+    WaterOutlet,
+    /// Ambient air-quality station.
+    AirStation,
+    /// Surface-water section (automatic water station).
+    WaterSection,
+    /// Noise monitoring point.
+    Noise,
+    /// Radiation monitoring point.
+    Radiation,
+    /// Anything else.
+    #[default]
+    Other,
+}
+
+/// Settings of one monitored code at one point.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeSetting {
+    /// Emission or quality limit, in `unit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<f64>,
+    /// Reference O2 (%) for converted concentrations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_o2: Option<f64>,
+    /// Unit of the values this point sends for the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// A monitoring point: one data logger (MN) at one place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Point {
+    /// Stable identifier used in the API.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// The logger's MN, as it sends it.
+    pub mn: String,
+    /// The logger's access password (PW).
+    pub password: String,
+    /// The system code (ST) it reports under.
+    #[serde(default)]
+    pub st: String,
+    /// What it measures.
+    #[serde(default)]
+    pub kind: PointKind,
+    /// Longitude and latitude (WGS 84), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<[f64; 2]>,
+    /// Expected real-time report interval, seconds.
+    #[serde(default = "default_rtd_interval")]
+    pub rtd_interval_s: u32,
+    /// Expected minute-data interval, minutes.
+    #[serde(default = "default_min_interval")]
+    pub min_interval_min: u32,
+    /// CRC variants accepted from this logger (`hj212`, `modbus`, `modbus_swapped`).
+    #[serde(default = "default_crc")]
+    pub accepted_crc: Vec<String>,
+    /// Per-code settings.
+    #[serde(default)]
+    pub codes: BTreeMap<String, CodeSetting>,
+}
+
+fn default_rtd_interval() -> u32 {
+    30
+}
+
+fn default_min_interval() -> u32 {
+    10
+}
+
+fn default_crc() -> Vec<String> {
+    vec!["hj212".to_owned()]
+}
+
+/// Which series an upload belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataType {
+    /// 2011 real-time data.
+    Rtd,
+    /// 2051 minute data.
+    Min,
+    /// 2061 hourly data.
+    Hour,
+    /// 2031 daily data.
+    Day,
+}
+
+impl DataType {
+    /// The series a data upload's CN belongs to.
+    pub fn from_cn(cn: &str) -> Option<Self> {
+        Some(match cn {
+            "2011" => Self::Rtd,
+            "2051" => Self::Min,
+            "2061" => Self::Hour,
+            "2031" => Self::Day,
+            _ => return None,
+        })
+    }
+
+    /// A stable name (`rtd`, `min`, `hour`, `day`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rtd => "rtd",
+            Self::Min => "min",
+            Self::Hour => "hour",
+            Self::Day => "day",
+        }
+    }
+
+    /// The type for a name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Rtd, Self::Min, Self::Hour, Self::Day]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+
+    /// Small integer used as a storage key.
+    pub fn code(self) -> i64 {
+        match self {
+            Self::Rtd => 0,
+            Self::Min => 1,
+            Self::Hour => 2,
+            Self::Day => 3,
+        }
+    }
+}
+
+/// One pollutant's values at one time in one series, as accepted from a packet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// The point.
+    pub point_id: String,
+    /// The series.
+    pub data_type: DataType,
+    /// The factor code as sent (`w01018`).
+    pub code: String,
+    /// DataTime as Unix seconds (UTC), converted from Beijing time.
+    pub time: i64,
+    /// The fields as sent, by their JSON names (`rtd`, `avg`, `flag`, `zs_avg`, ...): exact text.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// What became of a received frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Disposition {
+    /// Its data were stored.
+    Stored,
+    /// A repeat of data already stored: nothing stored twice.
+    Duplicate,
+    /// Accepted, but it carries no series data (replies, commands' answers, heartbeats).
+    NoData,
+    /// Not stored as data; kept here with the reason.
+    Quarantined {
+        /// Why (`unknown_mn`, `wrong_password`, `crc`, `length`, `command`, `undecodable`, ...).
+        reason: String,
+    },
+}
+
+/// One frame of the raw packet log: every frame as received, with its verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PacketRecord {
+    /// Receive time, Unix milliseconds.
+    pub received_ms: i64,
+    /// Peer address.
+    pub peer: String,
+    /// MN, if it could be read.
+    pub mn: Option<String>,
+    /// CN, if it could be read.
+    pub cn: Option<String>,
+    /// QN, if any.
+    pub qn: Option<String>,
+    /// The CRC the frame carried (hex), if readable.
+    pub crc_given: Option<String>,
+    /// The HJ 212 CRC of its data segment (hex).
+    pub crc_computed: Option<String>,
+    /// The CRC variant that matched, if any.
+    pub crc_variant: Option<String>,
+    /// Deviations from the standard (their kinds).
+    pub deviations: Vec<String>,
+    /// What became of it.
+    pub disposition: Disposition,
+    /// The frame as received (text, lossless for UTF-8; GBK bytes are shown decoded).
+    pub raw: String,
+}
