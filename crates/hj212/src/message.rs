@@ -306,6 +306,16 @@ impl Message {
             out.push_str(value);
             out.push(';');
         }
+        // A header that itself contains `CP=` (a name like `FlagCP` written as `FlagCP=`)
+        // would be read back with the data area starting there: refuse it.
+        if let Some(at) = out.find("CP=") {
+            let name = out[..at + 2]
+                .rsplit(';')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            return Err(EncodeError::InvalidName { name });
+        }
         out.push_str("CP=&&");
         out.push_str(&self.cp.to_text());
         out.push_str("&&");

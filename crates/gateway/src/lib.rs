@@ -1,0 +1,566 @@
+//! # gateway: the HJ 212 TCP front door
+//!
+//! Data loggers connect and keep a TCP connection open. For each connection the gateway cuts
+//! frames with [`hj212::FrameDecoder`], decodes them, authenticates MN and PW against the point
+//! registry, and asks [`hj212::exchange::host_decide`] what to do. Accepted data become
+//! [`domain::Observation`]s; every frame, accepted or not, becomes a raw-log record.
+//!
+//! **Durable acknowledgement.** Nothing is answered before it is committed: the connection hands
+//! its frame to the [`Writer`] and waits; the writer thread commits whatever frames are waiting
+//! from all connections in one transaction (group commit, so many frames share one fsync), and
+//! only then are the replies (9014, 9013, or 9011 with a QnRtn) written to the sockets. A frame
+//! whose commit fails is not answered, so the device sends it again.
+//!
+//! **Defences.** A cap on connections and on connections per source address, an idle timeout,
+//! a deadline for finishing a started frame (against slow senders), TCP keepalive, and the frame
+//! decoder's own cap (one unfinished frame of at most 10 KB per connection).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use domain::{DataType, Disposition, Observation, PacketRecord, Point};
+use hj212::exchange::{self, Authentication, HostDecision, HostPolicy};
+use hj212::{CrcVariant, FieldKind, FrameConfig, FrameDecoder, FrameEvent, Message, Packet};
+use store::{Ingest, IngestResult, Store, StoreError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::codec::Decoder;
+
+/// Gateway settings.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Most concurrent device connections.
+    pub max_connections: usize,
+    /// Most concurrent connections from one source address.
+    pub max_connections_per_ip: usize,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// A started frame must be complete within this time, or the connection is closed.
+    pub frame_timeout: Duration,
+    /// TCP keepalive idle time.
+    pub keepalive: Duration,
+    /// Largest data segment accepted (at most 9999).
+    pub max_data_len: usize,
+    /// Most frames committed in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 20_000,
+            max_connections_per_ip: 20_000,
+            idle_timeout: Duration::from_secs(600),
+            frame_timeout: Duration::from_secs(60),
+            keepalive: Duration::from_secs(120),
+            max_data_len: hj212::frame::MAX_DATA_LEN,
+            max_batch: 1024,
+        }
+    }
+}
+
+/// A gateway failure that stops it (per-connection problems never do).
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Accepting connections failed.
+    #[error("listener: {0}")]
+    Listener(#[from] std::io::Error),
+    /// The store failed while loading the registry.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Connection state of one device (by MN), for the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceState {
+    /// The MN.
+    pub mn: String,
+    /// Connected now.
+    pub online: bool,
+    /// Peer address of the last connection.
+    pub peer: String,
+    /// Last frame received, Unix milliseconds.
+    pub last_packet_ms: i64,
+    /// Frames received since the gateway started.
+    pub packets: u64,
+}
+
+struct Job {
+    ingest: Ingest,
+    done: oneshot::Sender<Result<IngestResult, String>>,
+}
+
+/// The single writer: commits frames from all connections in batches.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer thread over `store`; it ends when every `Writer` clone is dropped,
+    /// after committing what was queued.
+    pub fn start(
+        store: Arc<dyn Store>,
+        max_batch: usize,
+    ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
+        let (jobs, mut rx) = mpsc::channel::<Job>(max_batch.max(1) * 4);
+        let handle = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || {
+                while let Some(first) = rx.blocking_recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < max_batch {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    let ingests: Vec<Ingest> = batch.iter().map(|j| j.ingest.clone()).collect();
+                    match store.commit(&ingests) {
+                        Ok(results) => {
+                            for (job, result) in batch.into_iter().zip(results) {
+                                let _ = job.done.send(Ok(result));
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, frames = batch.len(), "commit failed; frames not acknowledged");
+                            for job in batch {
+                                let _ = job.done.send(Err(e.to_string()));
+                            }
+                        }
+                    }
+                }
+            })?;
+        Ok((Self { jobs }, handle))
+    }
+
+    /// Queues a frame and waits until it is durably committed.
+    pub async fn commit(&self, ingest: Ingest) -> Result<IngestResult, String> {
+        let (done, wait) = oneshot::channel();
+        self.jobs
+            .send(Job { ingest, done })
+            .await
+            .map_err(|_| "writer stopped".to_owned())?;
+        wait.await.map_err(|_| "writer stopped".to_owned())?
+    }
+}
+
+/// What the gateway shares between connections.
+pub struct Gateway {
+    config: GatewayConfig,
+    store: Arc<dyn Store>,
+    writer: Writer,
+    points: RwLock<HashMap<String, Point>>,
+    devices: Mutex<HashMap<String, DeviceState>>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    connections: tokio::sync::Semaphore,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn hex4(v: u16) -> String {
+    format!("{v:04X}")
+}
+
+impl Gateway {
+    /// A gateway over `store`, committing through `writer`; loads the point registry.
+    pub fn new(
+        config: GatewayConfig,
+        store: Arc<dyn Store>,
+        writer: Writer,
+    ) -> Result<Arc<Self>, GatewayError> {
+        let g = Arc::new(Self {
+            connections: tokio::sync::Semaphore::new(config.max_connections),
+            config,
+            store,
+            writer,
+            points: RwLock::new(HashMap::new()),
+            devices: Mutex::new(HashMap::new()),
+            per_ip: Mutex::new(HashMap::new()),
+        });
+        g.reload_points()?;
+        Ok(g)
+    }
+
+    /// Re-reads the point registry (after the API changed it).
+    pub fn reload_points(&self) -> Result<(), GatewayError> {
+        let map = self
+            .store
+            .points()?
+            .into_iter()
+            .map(|p| (p.mn.clone(), p))
+            .collect();
+        if let Ok(mut points) = self.points.write() {
+            *points = map;
+        }
+        Ok(())
+    }
+
+    /// Connection state of every device seen since start.
+    pub fn devices(&self) -> Vec<DeviceState> {
+        let mut list: Vec<DeviceState> = self
+            .devices
+            .lock()
+            .map(|d| d.values().cloned().collect())
+            .unwrap_or_default();
+        list.sort_by(|a, b| a.mn.cmp(&b.mn));
+        list
+    }
+
+    /// Accepts connections until `shutdown` turns true, then waits for open connections to
+    /// finish the frame they are handling and close.
+    pub async fn run(
+        self: Arc<Self>,
+        listener: TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), GatewayError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            // Out of file descriptors and the like: wait a little, keep serving.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let Some(guard) = self.admit(peer) else {
+                        drop(stream);
+                        continue;
+                    };
+                    let gw = Arc::clone(&self);
+                    let stop = shutdown.clone();
+                    tasks.spawn(async move {
+                        let _guard = guard;
+                        gw.connection(stream, peer, stop).await;
+                    });
+                }
+                _ = shutdown.changed() => break,
+            }
+            while tasks.try_join_next().is_some() {}
+        }
+        drop(listener);
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+
+    fn admit(self: &Arc<Self>, peer: SocketAddr) -> Option<Admission> {
+        let Ok(slot) = self.connections.try_acquire() else {
+            tracing::warn!(%peer, "connection refused: too many connections");
+            return None;
+        };
+        slot.forget();
+        let ip = peer.ip();
+        let mut per_ip = self.per_ip.lock().ok()?;
+        let n = per_ip.entry(ip).or_insert(0);
+        if *n >= self.config.max_connections_per_ip {
+            self.connections.add_permits(1);
+            tracing::warn!(%peer, "connection refused: too many connections from this address");
+            return None;
+        }
+        *n += 1;
+        Some(Admission {
+            gateway: Arc::clone(self),
+            ip,
+        })
+    }
+
+    async fn connection(
+        &self,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let sock = socket2::SockRef::from(&stream);
+        let _ = sock.set_tcp_keepalive(
+            &socket2::TcpKeepalive::new()
+                .with_time(self.config.keepalive)
+                .with_interval(Duration::from_secs(30)),
+        );
+        let peer_text = peer.to_string();
+        let mut decoder = FrameDecoder::new(FrameConfig {
+            max_data_len: self.config.max_data_len,
+        });
+        let mut buf = BytesMut::with_capacity(4096);
+        let mut partial_since: Option<Instant> = None;
+        let mut seen_mns: Vec<String> = Vec::new();
+        'conn: loop {
+            let deadline = match partial_since {
+                Some(t) => {
+                    (t + self.config.frame_timeout).min(Instant::now() + self.config.idle_timeout)
+                }
+                None => Instant::now() + self.config.idle_timeout,
+            };
+            buf.reserve(4096);
+            let read = tokio::select! {
+                r = tokio::time::timeout_at(deadline.into(), stream.read_buf(&mut buf)) => r,
+                _ = stop.changed() => break 'conn,
+            };
+            let eof = match read {
+                Err(_) => break 'conn, // idle, or a frame started too long ago
+                Ok(Err(_)) => break 'conn,
+                Ok(Ok(0)) => true,
+                Ok(Ok(_)) => false,
+            };
+            loop {
+                let event = if eof {
+                    decoder.decode_eof(&mut buf)
+                } else {
+                    decoder.decode(&mut buf)
+                };
+                let event = match event {
+                    Ok(Some(e)) => e,
+                    Ok(None) => break,
+                    Err(_) => break 'conn,
+                };
+                let reply = self.handle(event, &peer_text, &mut seen_mns).await;
+                match reply {
+                    Ok(Some(bytes)) => {
+                        if stream.write_all(&bytes).await.is_err() {
+                            break 'conn;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(()) => break 'conn, // not committed: close, the device will resend
+                }
+            }
+            if eof {
+                break;
+            }
+            partial_since = if buf.is_empty() {
+                None
+            } else {
+                partial_since.or(Some(Instant::now()))
+            };
+        }
+        if let Ok(mut devices) = self.devices.lock() {
+            for mn in seen_mns {
+                if let Some(d) = devices.get_mut(&mn)
+                    && d.peer == peer_text
+                {
+                    d.online = false;
+                }
+            }
+        }
+    }
+
+    /// Handles one decoder event: commits its record, then returns the reply to send.
+    async fn handle(
+        &self,
+        event: FrameEvent,
+        peer: &str,
+        seen_mns: &mut Vec<String>,
+    ) -> Result<Option<Vec<u8>>, ()> {
+        let received_ms = now_ms();
+        let frame = match event {
+            FrameEvent::Frame(f) => f,
+            FrameEvent::Rejected(r) => {
+                let record = PacketRecord {
+                    received_ms,
+                    peer: peer.to_owned(),
+                    mn: None,
+                    cn: None,
+                    qn: None,
+                    crc_given: None,
+                    crc_computed: None,
+                    crc_variant: None,
+                    deviations: vec![],
+                    disposition: Disposition::Quarantined {
+                        reason: format!("frame: {}", r.error),
+                    },
+                    raw: String::from_utf8_lossy(&r.raw).into_owned(),
+                };
+                self.commit(record, vec![]).await?;
+                return Ok(None);
+            }
+        };
+        let packet = match Packet::decode(&frame) {
+            Ok(p) => p,
+            Err(e) => {
+                let crc = frame.verify_crc();
+                let record = PacketRecord {
+                    received_ms,
+                    peer: peer.to_owned(),
+                    mn: None,
+                    cn: None,
+                    qn: None,
+                    crc_given: crc.given.map(hex4),
+                    crc_computed: Some(hex4(crc.computed)),
+                    crc_variant: crc.variant.map(|v| v.name().to_owned()),
+                    deviations: vec![],
+                    disposition: Disposition::Quarantined {
+                        reason: format!("undecodable: {e}"),
+                    },
+                    raw: String::from_utf8_lossy(frame.raw()).into_owned(),
+                };
+                self.commit(record, vec![]).await?;
+                return Ok(None);
+            }
+        };
+        let point = packet
+            .mn()
+            .and_then(|mn| self.points.read().ok().and_then(|p| p.get(mn).cloned()));
+        let auth = match &point {
+            None => Authentication::UnknownMn,
+            Some(p) if packet.pw() != Some(p.password.as_str()) => Authentication::WrongPassword,
+            Some(_) => Authentication::Ok,
+        };
+        let policy = HostPolicy {
+            accepted_crc: point
+                .as_ref()
+                .map(|p| {
+                    p.accepted_crc
+                        .iter()
+                        .filter_map(|v| v.parse::<CrcVariant>().ok())
+                        .collect()
+                })
+                .unwrap_or_else(|| vec![CrcVariant::Hj212]),
+            ..HostPolicy::default()
+        };
+        let decision = exchange::host_decide(&packet, auth, &policy);
+        let crc = packet.crc();
+        let mut record = PacketRecord {
+            received_ms,
+            peer: peer.to_owned(),
+            mn: packet.mn().map(str::to_owned),
+            cn: Some(packet.cn().to_owned()),
+            qn: packet.exchange_qn().map(str::to_owned),
+            crc_given: crc.given.map(hex4),
+            crc_computed: Some(hex4(crc.computed)),
+            crc_variant: crc.variant.map(|v| v.name().to_owned()),
+            deviations: packet
+                .deviations()
+                .iter()
+                .map(|d| d.kind().to_owned())
+                .collect(),
+            disposition: Disposition::NoData,
+            raw: String::from_utf8_lossy(frame.raw()).into_owned(),
+        };
+        if let (Some(mn), Some(_)) = (packet.mn(), &point) {
+            self.touch(mn, peer, received_ms, seen_mns);
+        }
+        let (reply, variant, observations) = match decision {
+            HostDecision::Reject { reason, reply, crc } => {
+                record.disposition = Disposition::Quarantined {
+                    reason: reason.name().to_owned(),
+                };
+                (reply, crc, vec![])
+            }
+            HostDecision::Accept { reply, crc } => {
+                let observations = match (&point, DataType::from_cn(packet.cn())) {
+                    (Some(p), Some(data_type)) => match packet.data_time() {
+                        Some(t) => {
+                            record.disposition = Disposition::Stored;
+                            observations(&packet, &p.id, data_type, t.unix_seconds())
+                        }
+                        None => {
+                            record.disposition = Disposition::Quarantined {
+                                reason: "no_data_time".into(),
+                            };
+                            vec![]
+                        }
+                    },
+                    _ => vec![],
+                };
+                (reply, crc, observations)
+            }
+        };
+        self.commit(record, observations).await?;
+        Ok(reply.and_then(|m: Message| m.encode_with(variant).ok()))
+    }
+
+    async fn commit(
+        &self,
+        record: PacketRecord,
+        observations: Vec<Observation>,
+    ) -> Result<IngestResult, ()> {
+        self.writer
+            .commit(Ingest {
+                record,
+                observations,
+            })
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "frame not committed; not acknowledged");
+            })
+    }
+
+    fn touch(&self, mn: &str, peer: &str, at: i64, seen: &mut Vec<String>) {
+        if !seen.iter().any(|m| m == mn) {
+            seen.push(mn.to_owned());
+        }
+        if let Ok(mut devices) = self.devices.lock() {
+            let d = devices.entry(mn.to_owned()).or_insert_with(|| DeviceState {
+                mn: mn.to_owned(),
+                online: true,
+                peer: peer.to_owned(),
+                last_packet_ms: at,
+                packets: 0,
+            });
+            d.online = true;
+            d.peer = peer.to_owned();
+            d.last_packet_ms = at;
+            d.packets += 1;
+        }
+    }
+}
+
+/// Turns a packet's pollutant groups into observations of one series.
+pub fn observations(
+    packet: &Packet,
+    point_id: &str,
+    data_type: DataType,
+    time: i64,
+) -> Vec<Observation> {
+    packet
+        .pollutants()
+        .map(|g| Observation {
+            point_id: point_id.to_owned(),
+            data_type,
+            code: g.code().to_owned(),
+            time,
+            fields: g
+                .fields()
+                .map(|(name, kind, value)| {
+                    let key = match kind {
+                        FieldKind::Other => name.to_owned(),
+                        k => k.json_name().to_owned(),
+                    };
+                    (key, value.text.to_owned())
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Holds a connection slot; gives it back when the connection ends.
+struct Admission {
+    gateway: Arc<Gateway>,
+    ip: IpAddr,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.gateway.connections.add_permits(1);
+        if let Ok(mut per_ip) = self.gateway.per_ip.lock()
+            && let Some(n) = per_ip.get_mut(&self.ip)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
