@@ -641,6 +641,13 @@ mod tests {
             Message::default().data_segment(),
             Err(EncodeError::NoCommand)
         );
+        // Fuzz finding: a header name ending in "CP" would re-read as the data area.
+        let mut m = Message::new(None, "32", "2011", None, None, None);
+        m.header.push(("FlagCP".into(), String::new()));
+        assert!(matches!(
+            m.data_segment(),
+            Err(EncodeError::InvalidName { .. })
+        ));
     }
 
     #[test]
