@@ -288,23 +288,9 @@ impl Store for SqliteStore {
                             )?
                             .query_row(key, |r| Ok((r.get(0)?, r.get(1)?)))
                             .optional()?;
-                        match existing {
-                            None => {
-                                tx.prepare_cached(
-                                    "INSERT INTO observations (point_id, data_type, code, ts, fields, packet_id)
-                                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                                )?
-                                .execute(params![
-                                    o.point_id,
-                                    o.data_type.code(),
-                                    o.code,
-                                    o.time,
-                                    fields,
-                                    packet_id
-                                ])?;
-                                inserted += 1;
-                            }
-                            Some((old, _)) if old == fields => {}
+                        match &existing {
+                            None => inserted += 1,
+                            Some((old, _)) if *old == fields => continue,
                             Some((old, old_packet)) => {
                                 tx.prepare_cached(
                                     "INSERT INTO observation_history
@@ -320,21 +306,23 @@ impl Store for SqliteStore {
                                     old,
                                     old_packet
                                 ])?;
-                                tx.prepare_cached(
-                                    "UPDATE observations SET fields = ?5, packet_id = ?6
-                                     WHERE point_id = ?1 AND data_type = ?2 AND code = ?3 AND ts = ?4",
-                                )?
-                                .execute(params![
-                                    o.point_id,
-                                    o.data_type.code(),
-                                    o.code,
-                                    o.time,
-                                    fields,
-                                    packet_id
-                                ])?;
                                 replaced += 1;
                             }
                         }
+                        tx.prepare_cached(
+                            "INSERT INTO observations (point_id, data_type, code, ts, fields, packet_id)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                             ON CONFLICT (point_id, data_type, code, ts)
+                             DO UPDATE SET fields = excluded.fields, packet_id = excluded.packet_id",
+                        )?
+                        .execute(params![
+                            o.point_id,
+                            o.data_type.code(),
+                            o.code,
+                            o.time,
+                            fields,
+                            packet_id
+                        ])?;
                     }
                     if inserted + replaced == 0 {
                         disposition = Disposition::Duplicate;
