@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -89,6 +90,120 @@ pub struct DeviceState {
     pub packets: u64,
 }
 
+/// Counters of what the gateway has done since it started (for `/metrics`).
+#[derive(Debug, Default)]
+pub struct GatewayStats {
+    /// Connections accepted.
+    pub connections_accepted: AtomicU64,
+    /// Connections refused by the total or per-address cap.
+    pub connections_refused: AtomicU64,
+    /// Connections open now.
+    pub connections_open: AtomicU64,
+    /// Connections closed for idleness or an unfinished frame past its deadline.
+    pub connections_timed_out: AtomicU64,
+    /// Frames (and rejected byte runs) received.
+    pub frames_received: AtomicU64,
+    /// Frames whose data were stored.
+    pub frames_stored: AtomicU64,
+    /// Frames that repeated data already stored.
+    pub frames_duplicate: AtomicU64,
+    /// Frames kept in quarantine.
+    pub frames_quarantined: AtomicU64,
+    /// Observations newly stored.
+    pub observations_stored: AtomicU64,
+    /// Observations that replaced an earlier value.
+    pub observations_replaced: AtomicU64,
+    /// Replies written to devices.
+    pub replies_sent: AtomicU64,
+    /// Frames not committed (store failure); not acknowledged.
+    pub commit_failures: AtomicU64,
+}
+
+impl GatewayStats {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Every counter with its Prometheus name, help text and type.
+    pub fn samples(&self) -> Vec<(&'static str, &'static str, &'static str, u64)> {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        vec![
+            (
+                "huanghe_hj212_connections_accepted_total",
+                "HJ 212 connections accepted",
+                "counter",
+                get(&self.connections_accepted),
+            ),
+            (
+                "huanghe_hj212_connections_refused_total",
+                "HJ 212 connections refused by a connection cap",
+                "counter",
+                get(&self.connections_refused),
+            ),
+            (
+                "huanghe_hj212_connections_open",
+                "HJ 212 connections open now",
+                "gauge",
+                get(&self.connections_open),
+            ),
+            (
+                "huanghe_hj212_connections_timed_out_total",
+                "HJ 212 connections closed by the idle or frame deadline",
+                "counter",
+                get(&self.connections_timed_out),
+            ),
+            (
+                "huanghe_hj212_frames_received_total",
+                "HJ 212 frames and rejected byte runs received",
+                "counter",
+                get(&self.frames_received),
+            ),
+            (
+                "huanghe_hj212_frames_stored_total",
+                "HJ 212 frames whose data were stored",
+                "counter",
+                get(&self.frames_stored),
+            ),
+            (
+                "huanghe_hj212_frames_duplicate_total",
+                "HJ 212 frames repeating stored data",
+                "counter",
+                get(&self.frames_duplicate),
+            ),
+            (
+                "huanghe_hj212_frames_quarantined_total",
+                "HJ 212 frames kept in quarantine",
+                "counter",
+                get(&self.frames_quarantined),
+            ),
+            (
+                "huanghe_observations_stored_total",
+                "observations newly stored",
+                "counter",
+                get(&self.observations_stored),
+            ),
+            (
+                "huanghe_observations_replaced_total",
+                "observations that replaced an earlier value",
+                "counter",
+                get(&self.observations_replaced),
+            ),
+            (
+                "huanghe_hj212_replies_sent_total",
+                "HJ 212 replies written to devices",
+                "counter",
+                get(&self.replies_sent),
+            ),
+            (
+                "huanghe_commit_failures_total",
+                "frames not committed and therefore not acknowledged",
+                "counter",
+                get(&self.commit_failures),
+            ),
+        ]
+    }
+}
+
 struct Job {
     ingest: Ingest,
     done: oneshot::Sender<Result<IngestResult, String>>,
@@ -158,6 +273,7 @@ pub struct Gateway {
     devices: Mutex<HashMap<String, DeviceState>>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     connections: tokio::sync::Semaphore,
+    stats: GatewayStats,
 }
 
 fn now_ms() -> i64 {
@@ -185,6 +301,7 @@ impl Gateway {
             points: RwLock::new(HashMap::new()),
             devices: Mutex::new(HashMap::new()),
             per_ip: Mutex::new(HashMap::new()),
+            stats: GatewayStats::default(),
         });
         g.reload_points()?;
         Ok(g)
@@ -202,6 +319,16 @@ impl Gateway {
             *points = map;
         }
         Ok(())
+    }
+
+    /// What the gateway has done since it started.
+    pub fn stats(&self) -> &GatewayStats {
+        &self.stats
+    }
+
+    /// The store the gateway commits to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// Connection state of every device seen since start.
@@ -257,19 +384,26 @@ impl Gateway {
 
     fn admit(self: &Arc<Self>, peer: SocketAddr) -> Option<Admission> {
         let Ok(slot) = self.connections.try_acquire() else {
+            GatewayStats::add(&self.stats.connections_refused, 1);
             tracing::warn!(%peer, "connection refused: too many connections");
             return None;
         };
         slot.forget();
         let ip = peer.ip();
-        let mut per_ip = self.per_ip.lock().ok()?;
+        let mut per_ip = self
+            .per_ip
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = per_ip.entry(ip).or_insert(0);
         if *n >= self.config.max_connections_per_ip {
             self.connections.add_permits(1);
+            GatewayStats::add(&self.stats.connections_refused, 1);
             tracing::warn!(%peer, "connection refused: too many connections from this address");
             return None;
         }
         *n += 1;
+        GatewayStats::add(&self.stats.connections_accepted, 1);
+        GatewayStats::add(&self.stats.connections_open, 1);
         Some(Admission {
             gateway: Arc::clone(self),
             ip,
@@ -309,7 +443,11 @@ impl Gateway {
                 _ = stop.changed() => break 'conn,
             };
             let eof = match read {
-                Err(_) => break 'conn, // idle, or a frame started too long ago
+                Err(_) => {
+                    // idle, or a frame started too long ago
+                    GatewayStats::add(&self.stats.connections_timed_out, 1);
+                    break 'conn;
+                }
                 Ok(Err(_)) => break 'conn,
                 Ok(Ok(0)) => true,
                 Ok(Ok(_)) => false,
@@ -331,6 +469,7 @@ impl Gateway {
                         if stream.write_all(&bytes).await.is_err() {
                             break 'conn;
                         }
+                        GatewayStats::add(&self.stats.replies_sent, 1);
                     }
                     Ok(None) => {}
                     Err(()) => break 'conn, // not committed: close, the device will resend
@@ -364,6 +503,7 @@ impl Gateway {
         seen_mns: &mut Vec<String>,
     ) -> Result<Option<Vec<u8>>, ()> {
         let received_ms = now_ms();
+        GatewayStats::add(&self.stats.frames_received, 1);
         let frame = match event {
             FrameEvent::Frame(f) => f,
             FrameEvent::Rejected(r) => {
@@ -492,7 +632,23 @@ impl Gateway {
                 observations,
             })
             .await
+            .map(|r| {
+                let s = &self.stats;
+                let counter = match r.disposition {
+                    Disposition::Stored => Some(&s.frames_stored),
+                    Disposition::Duplicate => Some(&s.frames_duplicate),
+                    Disposition::Quarantined { .. } => Some(&s.frames_quarantined),
+                    Disposition::NoData => None,
+                };
+                if let Some(c) = counter {
+                    GatewayStats::add(c, 1);
+                }
+                GatewayStats::add(&s.observations_stored, r.inserted as u64);
+                GatewayStats::add(&s.observations_replaced, r.replaced as u64);
+                r
+            })
             .map_err(|e| {
+                GatewayStats::add(&self.stats.commit_failures, 1);
                 tracing::warn!(error = %e, "frame not committed; not acknowledged");
             })
     }
@@ -554,6 +710,10 @@ struct Admission {
 impl Drop for Admission {
     fn drop(&mut self) {
         self.gateway.connections.add_permits(1);
+        self.gateway
+            .stats
+            .connections_open
+            .fetch_sub(1, Ordering::Relaxed);
         if let Ok(mut per_ip) = self.gateway.per_ip.lock()
             && let Some(n) = per_ip.get_mut(&self.ip)
         {

@@ -16,9 +16,15 @@
 //! kept in `observation_history` with the time of the replacement. The QN is deliberately not a
 //! key: devices reuse QNs (HJ 212 research, pitfall P10), and a QN-only check would drop data.
 //!
-//! Layout (today): `observations` is a `WITHOUT ROWID` table keyed by (point, series, code, time)
-//! holding the fields as JSON text. The compressed chunk layout that issue 3 asks for (at most 4
-//! bytes per value) is not built yet.
+//! Layout: recent observations are rows of `observations` (a `WITHOUT ROWID` table keyed by
+//! point, series, code and time, fields as JSON text), which makes ingest and the idempotence
+//! check one indexed lookup each. [`Store::maintain`] moves every row whose chunk window (one
+//! Beijing day for real-time and minute data, 32 days for hourly, 366 for daily data) ended
+//! more than [`COMPACTION_LAG_S`] ago into `chunks`: one row per (point, series, code, window)
+//! holding a column-wise, delta-encoded blob ([`chunk`]), 1–2 bytes per value for realistic
+//! minute data. A key lives in exactly one of the two places: data arriving for a window that
+//! is already compressed (a logger re-sending last week) is merged into its chunk, with the
+//! same duplicate and history rules. Reads merge both places.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,6 +32,8 @@ use std::sync::Mutex;
 
 use domain::{DataType, Disposition, Observation, PacketRecord, Point};
 use rusqlite::{Connection, OptionalExtension, params};
+
+pub mod chunk;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +112,66 @@ pub struct PacketQuery {
     pub limit: usize,
 }
 
+/// How long each kind of data is kept; `None` keeps it forever.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// The raw packet log (every frame, including quarantine), days.
+    pub packets_days: Option<u32>,
+    /// Real-time data (2011), days.
+    pub rtd_days: Option<u32>,
+    /// Minute data (2051), days.
+    pub min_days: Option<u32>,
+    /// Hourly data (2061), days.
+    pub hour_days: Option<u32>,
+    /// Daily data (2031), days.
+    pub day_days: Option<u32>,
+}
+
+impl Retention {
+    /// The retention of one series.
+    pub fn of(&self, data_type: DataType) -> Option<u32> {
+        match data_type {
+            DataType::Rtd => self.rtd_days,
+            DataType::Min => self.min_days,
+            DataType::Hour => self.hour_days,
+            DataType::Day => self.day_days,
+        }
+    }
+}
+
+/// What one maintenance pass did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Maintenance {
+    /// Raw-log frames removed by retention.
+    pub packets_pruned: usize,
+    /// Observations removed by retention.
+    pub observations_pruned: usize,
+    /// Observations moved into compressed chunks.
+    pub observations_compacted: usize,
+}
+
+/// How many observations of one code a point delivered on one day (Beijing time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyCount {
+    /// The factor code.
+    pub code: String,
+    /// Unix second of the day's start (00:00 Beijing time).
+    pub day_start: i64,
+    /// Distinct DataTimes stored that day.
+    pub count: u64,
+}
+
+/// Size of the stored data.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoreStats {
+    /// Bytes the engine occupies on disk.
+    pub bytes_on_disk: u64,
+    /// Observations stored.
+    pub observations: u64,
+    /// Values stored (fields of all observations).
+    pub values: u64,
+}
+
 /// Storage for the gateway and the API. See the [crate docs](crate).
 pub trait Store: Send + Sync + 'static {
     /// Commits a batch in one durable transaction and says what became of each frame.
@@ -124,6 +192,18 @@ pub trait Store: Send + Sync + 'static {
     fn packets(&self, q: &PacketQuery) -> Result<Vec<(i64, PacketRecord)>, StoreError>;
     /// Earlier values replaced by later ones for a point (newest replacement first).
     fn history(&self, point_id: &str, limit: usize) -> Result<Vec<(i64, Observation)>, StoreError>;
+    /// Distinct DataTimes per code and Beijing day of one series in `[from, to)` (Unix seconds).
+    fn daily_counts(
+        &self,
+        point_id: &str,
+        data_type: DataType,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<DailyCount>, StoreError>;
+    /// Applies retention (relative to `now_ms`) and any engine housekeeping.
+    fn maintain(&self, now_ms: i64, retention: &Retention) -> Result<Maintenance, StoreError>;
+    /// Size of what is stored.
+    fn stats(&self) -> Result<StoreStats, StoreError>;
 }
 
 /// The embedded SQLite engine. See the [crate docs](crate).
@@ -168,6 +248,18 @@ CREATE TABLE IF NOT EXISTS observation_history (
     packet_id INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_by_point ON observation_history (point_id, replaced_at_ms);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    point_id TEXT NOT NULL,
+    data_type INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    n_values INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    UNIQUE (point_id, data_type, code, start)
+);
 "#;
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -257,89 +349,396 @@ fn row_observation(
     })
 }
 
+/// Length of a chunk's window for each series (seconds), aligned on Beijing midnight.
+///
+/// A chunk holds one (point, series, code) for one window. Real-time and minute data get a
+/// day (2,880 and 1,440 rows at the usual intervals); hourly data a 32-day window (768 rows);
+/// daily data a 366-day window. Retention removes whole chunks.
+pub fn chunk_span(data_type: DataType) -> i64 {
+    match data_type {
+        DataType::Rtd | DataType::Min => 86_400,
+        DataType::Hour => 32 * 86_400,
+        DataType::Day => 366 * 86_400,
+    }
+}
+
+/// Start (Unix seconds) of the chunk window holding `ts`.
+pub fn chunk_start(data_type: DataType, ts: i64) -> i64 {
+    let span = chunk_span(data_type);
+    let bj = BEIJING_OFFSET;
+    (ts + bj).div_euclid(span) * span - bj
+}
+
+const BEIJING_OFFSET: i64 = 8 * 3600;
+
+/// Rows stay uncompressed in `observations` until their chunk window ended this long ago, so
+/// ordinary late reports land in the cheap row table.
+pub const COMPACTION_LAG_S: i64 = 2 * 3600;
+
+/// Most hot rows moved into chunks per transaction (keeps the writer lock short).
+const COMPACTION_BATCH: usize = 20_000;
+
+type ChunkKey = (String, i64, String, i64);
+
+struct OpenChunk {
+    rows: Vec<chunk::Row>,
+    dirty: bool,
+}
+
+fn chunk_err(e: chunk::ChunkError) -> StoreError {
+    StoreError::Corrupt {
+        table: "chunks",
+        detail: e.to_string(),
+    }
+}
+
+fn load_chunk(
+    tx: &rusqlite::Transaction<'_>,
+    key: &ChunkKey,
+) -> Result<Option<OpenChunk>, StoreError> {
+    let blob: Option<Vec<u8>> = tx
+        .prepare_cached(
+            "SELECT body FROM chunks WHERE point_id = ?1 AND data_type = ?2 AND code = ?3 AND start = ?4",
+        )?
+        .query_row(params![key.0, key.1, key.2, key.3], |r| r.get(0))
+        .optional()?;
+    blob.map(|b| {
+        Ok(OpenChunk {
+            rows: chunk::decode(&b).map_err(chunk_err)?,
+            dirty: false,
+        })
+    })
+    .transpose()
+}
+
+fn save_chunk(
+    tx: &rusqlite::Transaction<'_>,
+    key: &ChunkKey,
+    rows: &[chunk::Row],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        tx.prepare_cached(
+            "DELETE FROM chunks WHERE point_id = ?1 AND data_type = ?2 AND code = ?3 AND start = ?4",
+        )?
+        .execute(params![key.0, key.1, key.2, key.3])?;
+        return Ok(());
+    }
+    let body = chunk::encode(rows);
+    let values: usize = rows.iter().map(|r| r.fields.len()).sum();
+    let last = rows.last().map_or(key.3, |r| r.ts);
+    tx.prepare_cached(
+        "INSERT INTO chunks (point_id, data_type, code, start, last_ts, rows, n_values, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (point_id, data_type, code, start) DO UPDATE SET
+           last_ts = excluded.last_ts, rows = excluded.rows, n_values = excluded.n_values,
+           body = excluded.body",
+    )?
+    .execute(params![
+        key.0,
+        key.1,
+        key.2,
+        key.3,
+        last,
+        rows.len() as i64,
+        values as i64,
+        body
+    ])?;
+    Ok(())
+}
+
+/// What storing one observation did.
+enum Outcome {
+    Inserted,
+    Replaced,
+    Same,
+}
+
+fn record_history(
+    tx: &rusqlite::Transaction<'_>,
+    replaced_at: i64,
+    o: &Observation,
+    old_fields: &str,
+    old_packet: i64,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO observation_history
+         (replaced_at_ms, point_id, data_type, code, ts, fields, packet_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        replaced_at,
+        o.point_id,
+        o.data_type.code(),
+        o.code,
+        o.time,
+        old_fields,
+        old_packet
+    ])?;
+    Ok(())
+}
+
+/// Stores one observation in the row table (its chunk does not exist yet).
+fn store_hot(
+    tx: &rusqlite::Transaction<'_>,
+    o: &Observation,
+    packet_id: i64,
+    replaced_at: i64,
+) -> Result<Outcome, StoreError> {
+    let fields = serde_json::to_string(&o.fields).map_err(json_err("observations"))?;
+    let existing: Option<(String, i64)> = tx
+        .prepare_cached(
+            "SELECT fields, packet_id FROM observations
+             WHERE point_id = ?1 AND data_type = ?2 AND code = ?3 AND ts = ?4",
+        )?
+        .query_row(
+            params![o.point_id, o.data_type.code(), o.code, o.time],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let outcome = match &existing {
+        None => Outcome::Inserted,
+        Some((old, _)) if *old == fields => return Ok(Outcome::Same),
+        Some((old, old_packet)) => {
+            record_history(tx, replaced_at, o, old, *old_packet)?;
+            Outcome::Replaced
+        }
+    };
+    tx.prepare_cached(
+        "INSERT INTO observations (point_id, data_type, code, ts, fields, packet_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (point_id, data_type, code, ts)
+         DO UPDATE SET fields = excluded.fields, packet_id = excluded.packet_id",
+    )?
+    .execute(params![
+        o.point_id,
+        o.data_type.code(),
+        o.code,
+        o.time,
+        fields,
+        packet_id
+    ])?;
+    Ok(outcome)
+}
+
+/// Stores one observation into an already compressed chunk (late data).
+fn store_in_chunk(
+    tx: &rusqlite::Transaction<'_>,
+    open: &mut OpenChunk,
+    o: &Observation,
+    packet_id: i64,
+    replaced_at: i64,
+) -> Result<Outcome, StoreError> {
+    match open.rows.binary_search_by_key(&o.time, |r| r.ts) {
+        Ok(i) if open.rows[i].fields == o.fields => Ok(Outcome::Same),
+        Ok(i) => {
+            let old = serde_json::to_string(&open.rows[i].fields).map_err(json_err("chunks"))?;
+            record_history(tx, replaced_at, o, &old, open.rows[i].packet_id)?;
+            open.rows[i].fields = o.fields.clone();
+            open.rows[i].packet_id = packet_id;
+            open.dirty = true;
+            Ok(Outcome::Replaced)
+        }
+        Err(i) => {
+            open.rows.insert(
+                i,
+                chunk::Row {
+                    ts: o.time,
+                    packet_id,
+                    fields: o.fields.clone(),
+                },
+            );
+            open.dirty = true;
+            Ok(Outcome::Inserted)
+        }
+    }
+}
+
+fn chunk_key(o: &Observation) -> ChunkKey {
+    (
+        o.point_id.clone(),
+        o.data_type.code(),
+        o.code.clone(),
+        chunk_start(o.data_type, o.time),
+    )
+}
+
+fn observation_of(point_id: &str, data_type: DataType, code: &str, row: chunk::Row) -> Observation {
+    Observation {
+        point_id: point_id.to_owned(),
+        data_type,
+        code: code.to_owned(),
+        time: row.ts,
+        fields: row.fields,
+    }
+}
+
+impl SqliteStore {
+    /// Moves rows of chunk windows that ended more than [`COMPACTION_LAG_S`] before `now_s`
+    /// into compressed chunks, one bounded transaction at a time. Returns the rows moved.
+    pub fn compact(&self, now_s: i64) -> Result<usize, StoreError> {
+        let mut moved = 0;
+        for data_type in [DataType::Rtd, DataType::Min, DataType::Hour, DataType::Day] {
+            // Every row before the start of the window holding (now - lag) is in a closed window.
+            let cutoff = chunk_start(data_type, now_s - COMPACTION_LAG_S);
+            loop {
+                let n = self.compact_some(data_type, cutoff)?;
+                moved += n;
+                if n < COMPACTION_BATCH {
+                    break;
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    fn compact_some(&self, data_type: DataType, cutoff: i64) -> Result<usize, StoreError> {
+        self.with_writer(|conn| {
+            let tx = conn.transaction()?;
+            let mut groups: BTreeMap<ChunkKey, Vec<chunk::Row>> = BTreeMap::new();
+            let mut n = 0;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT point_id, code, ts, fields, packet_id FROM observations
+                     WHERE data_type = ?1 AND ts < ?2 ORDER BY point_id, code, ts LIMIT ?3",
+                )?;
+                let mut rows =
+                    stmt.query(params![data_type.code(), cutoff, COMPACTION_BATCH as i64])?;
+                while let Some(r) = rows.next()? {
+                    let (point_id, code, ts): (String, String, i64) =
+                        (r.get(0)?, r.get(1)?, r.get(2)?);
+                    let fields: String = r.get(3)?;
+                    let row = chunk::Row {
+                        ts,
+                        packet_id: r.get(4)?,
+                        fields: serde_json::from_str(&fields).map_err(json_err("observations"))?,
+                    };
+                    groups
+                        .entry((point_id, data_type.code(), code, chunk_start(data_type, ts)))
+                        .or_default()
+                        .push(row);
+                    n += 1;
+                }
+            }
+            let span = chunk_span(data_type);
+            for (key, rows) in groups {
+                let (first, last) = (rows[0].ts, rows[rows.len() - 1].ts);
+                let merged = match load_chunk(&tx, &key)? {
+                    None => rows,
+                    Some(open) => {
+                        // The hot rows are newer than anything in the chunk for the same time.
+                        let mut by_ts: BTreeMap<i64, chunk::Row> =
+                            open.rows.into_iter().map(|r| (r.ts, r)).collect();
+                        by_ts.extend(rows.into_iter().map(|r| (r.ts, r)));
+                        by_ts.into_values().collect()
+                    }
+                };
+                debug_assert!(last < key.3 + span);
+                save_chunk(&tx, &key, &merged)?;
+                tx.prepare_cached(
+                    "DELETE FROM observations
+                     WHERE point_id = ?1 AND data_type = ?2 AND code = ?3 AND ts BETWEEN ?4 AND ?5",
+                )?
+                .execute(params![key.0, key.1, key.2, first, last])?;
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+    }
+
+    fn chunk_rows(
+        conn: &Connection,
+        point_id: &str,
+        data_type: DataType,
+        code: Option<&str>,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Observation>, StoreError> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT code, body FROM chunks
+             WHERE point_id = ?1 AND data_type = ?2 AND (?3 IS NULL OR code = ?3)
+               AND start <= ?5 AND start > ?4 - ?6",
+        )?;
+        let mut rows = stmt.query(params![
+            point_id,
+            data_type.code(),
+            code,
+            from,
+            to,
+            chunk_span(data_type)
+        ])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let code: String = r.get(0)?;
+            let body: Vec<u8> = r.get(1)?;
+            for row in chunk::decode(&body).map_err(chunk_err)? {
+                if (from..=to).contains(&row.ts) {
+                    out.push(observation_of(point_id, data_type, &code, row));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl Store for SqliteStore {
     fn commit(&self, batch: &[Ingest]) -> Result<Vec<IngestResult>, StoreError> {
         self.with_writer(|conn| {
             let tx = conn.transaction()?;
             let mut results = Vec::with_capacity(batch.len());
             let replaced_at = now_ms();
+            let mut open_chunks: BTreeMap<ChunkKey, OpenChunk> = BTreeMap::new();
             for ingest in batch {
-                let rec = &ingest.record;
-                let mut disposition = rec.disposition.clone();
-                let mut inserted = 0;
-                let mut replaced = 0;
-                let mut record = rec.clone();
-                record.disposition = disposition.clone();
+                let mut record = ingest.record.clone();
                 let body = serde_json::to_string(&record).map_err(json_err("packets"))?;
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO packets (received_ms, mn, cn, qn, status, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![rec.received_ms, rec.mn, rec.cn, rec.qn, status_name(&disposition), body],
-                )?;
+                )?
+                .execute(params![
+                    record.received_ms,
+                    record.mn,
+                    record.cn,
+                    record.qn,
+                    status_name(&record.disposition),
+                    body
+                ])?;
                 let packet_id = tx.last_insert_rowid();
-                if disposition == Disposition::Stored {
+                let (mut inserted, mut replaced) = (0, 0);
+                if record.disposition == Disposition::Stored {
                     for o in &ingest.observations {
-                        let fields =
-                            serde_json::to_string(&o.fields).map_err(json_err("observations"))?;
-                        let key = params![o.point_id, o.data_type.code(), o.code, o.time];
-                        let existing: Option<(String, i64)> = tx
-                            .prepare_cached(
-                                "SELECT fields, packet_id FROM observations
-                                 WHERE point_id = ?1 AND data_type = ?2 AND code = ?3 AND ts = ?4",
-                            )?
-                            .query_row(key, |r| Ok((r.get(0)?, r.get(1)?)))
-                            .optional()?;
-                        match &existing {
-                            None => inserted += 1,
-                            Some((old, _)) if *old == fields => continue,
-                            Some((old, old_packet)) => {
-                                tx.prepare_cached(
-                                    "INSERT INTO observation_history
-                                     (replaced_at_ms, point_id, data_type, code, ts, fields, packet_id)
-                                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                                )?
-                                .execute(params![
-                                    replaced_at,
-                                    o.point_id,
-                                    o.data_type.code(),
-                                    o.code,
-                                    o.time,
-                                    old,
-                                    old_packet
-                                ])?;
-                                replaced += 1;
-                            }
+                        let key = chunk_key(o);
+                        if !open_chunks.contains_key(&key)
+                            && let Some(open) = load_chunk(&tx, &key)?
+                        {
+                            open_chunks.insert(key.clone(), open);
                         }
-                        tx.prepare_cached(
-                            "INSERT INTO observations (point_id, data_type, code, ts, fields, packet_id)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                             ON CONFLICT (point_id, data_type, code, ts)
-                             DO UPDATE SET fields = excluded.fields, packet_id = excluded.packet_id",
-                        )?
-                        .execute(params![
-                            o.point_id,
-                            o.data_type.code(),
-                            o.code,
-                            o.time,
-                            fields,
-                            packet_id
-                        ])?;
+                        let outcome = match open_chunks.get_mut(&key) {
+                            Some(open) => store_in_chunk(&tx, open, o, packet_id, replaced_at)?,
+                            None => store_hot(&tx, o, packet_id, replaced_at)?,
+                        };
+                        match outcome {
+                            Outcome::Inserted => inserted += 1,
+                            Outcome::Replaced => replaced += 1,
+                            Outcome::Same => {}
+                        }
                     }
                     if inserted + replaced == 0 {
-                        disposition = Disposition::Duplicate;
-                        record.disposition = disposition.clone();
+                        record.disposition = Disposition::Duplicate;
                         let body = serde_json::to_string(&record).map_err(json_err("packets"))?;
-                        tx.execute(
-                            "UPDATE packets SET status = ?2, body = ?3 WHERE id = ?1",
-                            params![packet_id, status_name(&disposition), body],
-                        )?;
+                        tx.prepare_cached("UPDATE packets SET status = ?2, body = ?3 WHERE id = ?1")?
+                            .execute(params![packet_id, status_name(&record.disposition), body])?;
                     }
                 }
                 results.push(IngestResult {
                     packet_id,
-                    disposition,
+                    disposition: record.disposition,
                     inserted,
                     replaced,
                 });
+            }
+            for (key, open) in &open_chunks {
+                if open.dirty {
+                    save_chunk(&tx, key, &open.rows)?;
+                }
             }
             tx.commit()?;
             Ok(results)
@@ -384,7 +783,7 @@ impl Store for SqliteStore {
 
     fn points(&self) -> Result<Vec<Point>, StoreError> {
         self.with_reader(|conn| {
-            let mut stmt = conn.prepare("SELECT body FROM points ORDER BY id")?;
+            let mut stmt = conn.prepare_cached("SELECT body FROM points ORDER BY id")?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             let mut out = Vec::new();
             for body in rows {
@@ -406,7 +805,15 @@ impl Store for SqliteStore {
 
     fn series(&self, q: &SeriesQuery) -> Result<Vec<Observation>, StoreError> {
         self.with_reader(|conn| {
-            let mut stmt = conn.prepare(
+            let mut out = Self::chunk_rows(
+                conn,
+                &q.point_id,
+                q.data_type,
+                q.code.as_deref(),
+                q.from,
+                q.to,
+            )?;
+            let mut stmt = conn.prepare_cached(
                 "SELECT point_id, data_type, code, ts, fields FROM observations
                  WHERE point_id = ?1 AND data_type = ?2 AND (?3 IS NULL OR code = ?3)
                    AND ts BETWEEN ?4 AND ?5
@@ -423,39 +830,57 @@ impl Store for SqliteStore {
                 ],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )?;
-            let mut out = Vec::new();
             for row in rows {
                 let (p, t, c, ts, f) = row?;
                 out.push(row_observation(p, t, c, ts, f)?);
             }
+            out.sort_by(|a, b| (a.time, &a.code).cmp(&(b.time, &b.code)));
+            out.truncate(q.limit);
             Ok(out)
         })
     }
 
     fn latest(&self, point_id: &str) -> Result<Vec<Observation>, StoreError> {
         self.with_reader(|conn| {
-            let mut stmt = conn.prepare(
+            let mut newest: BTreeMap<(i64, String), Observation> = BTreeMap::new();
+            let mut stmt = conn.prepare_cached(
+                "SELECT data_type, code, MAX(last_ts) FROM chunks WHERE point_id = ?1
+                 GROUP BY data_type, code",
+            )?;
+            let tops: Vec<(i64, String, i64)> = stmt
+                .query_map([point_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            for (t, code, last) in tops {
+                let data_type = data_type_of(t)?;
+                let rows = Self::chunk_rows(conn, point_id, data_type, Some(&code), last, last)?;
+                if let Some(o) = rows.into_iter().next() {
+                    newest.insert((t, code), o);
+                }
+            }
+            let mut stmt = conn.prepare_cached(
                 "SELECT o.point_id, o.data_type, o.code, o.ts, o.fields FROM observations o
                  JOIN (SELECT data_type, code, MAX(ts) AS ts FROM observations WHERE point_id = ?1
                        GROUP BY data_type, code) m
                    ON o.data_type = m.data_type AND o.code = m.code AND o.ts = m.ts
-                 WHERE o.point_id = ?1 ORDER BY o.data_type, o.code",
+                 WHERE o.point_id = ?1",
             )?;
             let rows = stmt.query_map([point_id], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?;
-            let mut out = Vec::new();
             for row in rows {
-                let (p, t, c, ts, f) = row?;
-                out.push(row_observation(p, t, c, ts, f)?);
+                let (p, t, c, ts, f): (String, i64, String, i64, String) = row?;
+                let key = (t, c.clone());
+                if newest.get(&key).is_none_or(|o| o.time < ts) {
+                    newest.insert(key, row_observation(p, t, c, ts, f)?);
+                }
             }
-            Ok(out)
+            Ok(newest.into_values().collect())
         })
     }
 
     fn packets(&self, q: &PacketQuery) -> Result<Vec<(i64, PacketRecord)>, StoreError> {
         self.with_reader(|conn| {
-            let mut stmt = conn.prepare(
+            let mut stmt = conn.prepare_cached(
                 "SELECT id, body FROM packets
                  WHERE (?1 IS NULL OR mn = ?1) AND (?2 IS NULL OR received_ms >= ?2)
                    AND (?3 IS NULL OR received_ms <= ?3) AND (?4 = 0 OR status = 'quarantined')
@@ -485,7 +910,7 @@ impl Store for SqliteStore {
 
     fn history(&self, point_id: &str, limit: usize) -> Result<Vec<(i64, Observation)>, StoreError> {
         self.with_reader(|conn| {
-            let mut stmt = conn.prepare(
+            let mut stmt = conn.prepare_cached(
                 "SELECT replaced_at_ms, point_id, data_type, code, ts, fields FROM observation_history
                  WHERE point_id = ?1 ORDER BY replaced_at_ms DESC, rowid DESC LIMIT ?2",
             )?;
@@ -505,6 +930,127 @@ impl Store for SqliteStore {
                 out.push((at, row_observation(p, t, c, ts, f)?));
             }
             Ok(out)
+        })
+    }
+
+    fn daily_counts(
+        &self,
+        point_id: &str,
+        data_type: DataType,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<DailyCount>, StoreError> {
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        let mut counts: BTreeMap<(String, i64), u64> = BTreeMap::new();
+        let day = |ts: i64| (ts + BEIJING_OFFSET).div_euclid(86_400) * 86_400 - BEIJING_OFFSET;
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT code, body FROM chunks
+                 WHERE point_id = ?1 AND data_type = ?2 AND start < ?4 AND start > ?3 - ?5",
+            )?;
+            let mut rows = stmt.query(params![
+                point_id,
+                data_type.code(),
+                from,
+                to,
+                chunk_span(data_type)
+            ])?;
+            while let Some(r) = rows.next()? {
+                let code: String = r.get(0)?;
+                let body: Vec<u8> = r.get(1)?;
+                for ts in chunk::decode_times(&body).map_err(chunk_err)? {
+                    if (from..to).contains(&ts) {
+                        *counts.entry((code.clone(), day(ts))).or_default() += 1;
+                    }
+                }
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT code, ts FROM observations
+                 WHERE point_id = ?1 AND data_type = ?2 AND ts >= ?3 AND ts < ?4",
+            )?;
+            let mut rows = stmt.query(params![point_id, data_type.code(), from, to])?;
+            while let Some(r) = rows.next()? {
+                let (code, ts): (String, i64) = (r.get(0)?, r.get(1)?);
+                *counts.entry((code, day(ts))).or_default() += 1;
+            }
+            Ok(())
+        })?;
+        Ok(counts
+            .into_iter()
+            .map(|((code, day_start), count)| DailyCount {
+                code,
+                day_start,
+                count,
+            })
+            .collect())
+    }
+
+    fn maintain(&self, now_ms: i64, retention: &Retention) -> Result<Maintenance, StoreError> {
+        let mut report = Maintenance::default();
+        let now_s = now_ms.div_euclid(1000);
+        self.with_writer(|conn| {
+            let tx = conn.transaction()?;
+            if let Some(days) = retention.packets_days {
+                let cutoff = now_ms - i64::from(days) * 86_400_000;
+                report.packets_pruned =
+                    tx.execute("DELETE FROM packets WHERE received_ms < ?1", [cutoff])?;
+            }
+            for data_type in [DataType::Rtd, DataType::Min, DataType::Hour, DataType::Day] {
+                let Some(days) = retention.of(data_type) else {
+                    continue;
+                };
+                let cutoff = now_s - i64::from(days) * 86_400;
+                let t = data_type.code();
+                report.observations_pruned += tx.execute(
+                    "DELETE FROM observations WHERE data_type = ?1 AND ts < ?2",
+                    params![t, cutoff],
+                )?;
+                let rows: i64 = tx.query_row(
+                    "SELECT COALESCE(SUM(rows), 0) FROM chunks
+                     WHERE data_type = ?1 AND start + ?3 <= ?2",
+                    params![t, cutoff, chunk_span(data_type)],
+                    |r| r.get(0),
+                )?;
+                tx.execute(
+                    "DELETE FROM chunks WHERE data_type = ?1 AND start + ?3 <= ?2",
+                    params![t, cutoff, chunk_span(data_type)],
+                )?;
+                report.observations_pruned += rows as usize;
+                tx.execute(
+                    "DELETE FROM observation_history WHERE data_type = ?1 AND ts < ?2",
+                    params![t, cutoff],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })?;
+        report.observations_compacted = self.compact(now_s)?;
+        Ok(report)
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.with_reader(|conn| {
+            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+            let (hot_rows, hot_values): (i64, i64) = conn.query_row(
+                "SELECT COUNT(*), COALESCE(SUM((SELECT COUNT(*) FROM json_each(fields))), 0)
+                 FROM observations",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let (chunk_rows, chunk_values): (i64, i64) = conn.query_row(
+                "SELECT COALESCE(SUM(rows), 0), COALESCE(SUM(n_values), 0) FROM chunks",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok(StoreStats {
+                bytes_on_disk: ((pages - free) * page_size) as u64,
+                observations: (hot_rows + chunk_rows) as u64,
+                values: (hot_values + chunk_values) as u64,
+            })
         })
     }
 }

@@ -62,7 +62,7 @@ fn all(s: &SqliteStore) -> Vec<Observation> {
         code: None,
         from: 0,
         to: i64::MAX,
-        limit: 1000,
+        limit: 100_000,
     })
     .expect("query")
 }
@@ -182,4 +182,126 @@ fn data_survives_reopening() {
     }
     let s = SqliteStore::open(&path).expect("reopens");
     assert_eq!(all(&s).len(), 1);
+}
+
+fn ingest(qn: &str, observations: Vec<Observation>) -> Ingest {
+    Ingest {
+        record: record(Disposition::Stored, qn),
+        observations,
+    }
+}
+
+const DAY: i64 = 86_400;
+/// 2023-11-14 00:00 Beijing time.
+const MIDNIGHT: i64 = 1_699_891_200;
+
+#[test]
+fn compaction_keeps_every_value_and_late_data_still_follow_the_rules() {
+    let (_d, s) = store();
+    // Two days of 30-second data for two codes, then one row of today.
+    let mut batch = Vec::new();
+    for i in 0..(2 * 2880) {
+        let t = MIDNIGHT + i * 30;
+        batch.push(ingest(
+            &format!("q{i}"),
+            vec![
+                obs("w01018", t, &format!("{}.{}", 40 + i % 7, i % 10)),
+                obs("w01001", t, "7.12"),
+            ],
+        ));
+    }
+    let today = MIDNIGHT + 5 * DAY;
+    batch.push(ingest("today", vec![obs("w01018", today, "1.0")]));
+    s.commit(&batch).expect("commit");
+    let before = all(&s);
+    assert_eq!(before.len(), 2 * 2 * 2880 + 1);
+
+    let report = s
+        .maintain((today + 60) * 1000, &Retention::default())
+        .expect("maintain");
+    assert_eq!(report.observations_compacted, 2 * 2 * 2880);
+    assert_eq!(all(&s), before, "compaction changes nothing a reader sees");
+    let stats = s.stats().expect("stats");
+    assert_eq!(stats.observations, before.len() as u64);
+    assert_eq!(stats.values, 2 * before.len() as u64);
+
+    // A logger re-sends a compressed day: nothing twice; a changed value is replaced with history;
+    // a missing time is filled in.
+    let t = MIDNIGHT + 30;
+    let r = s
+        .commit(&[ingest("again", vec![obs("w01001", t, "7.12")])])
+        .expect("commit");
+    assert_eq!(r[0].disposition, Disposition::Duplicate);
+    let r = s
+        .commit(&[ingest("fix", vec![obs("w01001", t, "7.30")])])
+        .expect("commit");
+    assert_eq!(r[0].replaced, 1);
+    assert_eq!(
+        s.history("p1", 5).expect("history")[0].1.fields["rtd"],
+        "7.12"
+    );
+    let r = s
+        .commit(&[ingest("gap", vec![obs("w01001", t + 1, "7.5")])])
+        .expect("commit");
+    assert_eq!(r[0].inserted, 1);
+    let day0 = s
+        .series(&SeriesQuery {
+            point_id: "p1".into(),
+            data_type: DataType::Rtd,
+            code: Some("w01001".into()),
+            from: t,
+            to: t + 1,
+            limit: 10,
+        })
+        .expect("series");
+    let values: Vec<&str> = day0.iter().map(|o| o.fields["rtd"].as_str()).collect();
+    assert_eq!(values, ["7.30", "7.5"]);
+
+    let counts = s
+        .daily_counts("p1", DataType::Rtd, MIDNIGHT, MIDNIGHT + 6 * DAY)
+        .expect("counts");
+    let of = |code: &str, day: i64| {
+        counts
+            .iter()
+            .find(|c| c.code == code && c.day_start == MIDNIGHT + day * DAY)
+            .map(|c| c.count)
+    };
+    assert_eq!(of("w01001", 0), Some(2881));
+    assert_eq!(of("w01018", 1), Some(2880));
+    assert_eq!(of("w01018", 5), Some(1));
+    assert_eq!(of("w01001", 5), None);
+
+    let latest = s.latest("p1").expect("latest");
+    let so2 = latest.iter().find(|o| o.code == "w01001").expect("w01001");
+    assert_eq!(
+        so2.time,
+        MIDNIGHT + DAY + 2879 * 30,
+        "latest comes from a chunk"
+    );
+}
+
+#[test]
+fn retention_removes_old_data_and_old_frames() {
+    let (_d, s) = store();
+    s.commit(&[
+        ingest("old", vec![obs("w01018", MIDNIGHT, "1.0")]),
+        ingest("new", vec![obs("w01018", MIDNIGHT + 10 * DAY, "2.0")]),
+    ])
+    .expect("commit");
+    let now_ms = (MIDNIGHT + 10 * DAY + 60) * 1000;
+    // Compact first, so that retention has to remove a chunk.
+    s.maintain(now_ms, &Retention::default()).expect("compact");
+    let retention = Retention {
+        rtd_days: Some(5),
+        packets_days: Some(1),
+        ..Retention::default()
+    };
+    let report = s.maintain(now_ms, &retention).expect("prune");
+    assert_eq!(report.observations_pruned, 1);
+    assert_eq!(
+        report.packets_pruned, 2,
+        "both frames were received long ago"
+    );
+    let left: Vec<i64> = all(&s).iter().map(|o| o.time).collect();
+    assert_eq!(left, [MIDNIGHT + 10 * DAY]);
 }
