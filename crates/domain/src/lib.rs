@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a monitoring point measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PointKind {
     /// Flue-gas outlet of a pollution source (CEMS).
@@ -32,6 +33,7 @@ pub enum PointKind {
 
 /// Settings of one monitored code at one point.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CodeSetting {
     /// Emission or quality limit, in `unit`.
@@ -47,6 +49,7 @@ pub struct CodeSetting {
 
 /// A monitoring point: one data logger (MN) at one place.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Point {
     /// Stable identifier used in the API.
@@ -94,6 +97,7 @@ fn default_crc() -> Vec<String> {
 
 /// Which series an upload belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DataType {
     /// 2011 real-time data.
@@ -148,6 +152,7 @@ impl DataType {
 
 /// One pollutant's values at one time in one series, as accepted from a packet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Observation {
     /// The point.
     pub point_id: String,
@@ -163,6 +168,7 @@ pub struct Observation {
 
 /// What became of a received frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum Disposition {
     /// Its data were stored.
@@ -180,6 +186,7 @@ pub enum Disposition {
 
 /// One frame of the raw packet log: every frame as received, with its verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PacketRecord {
     /// Receive time, Unix milliseconds.
     pub received_ms: i64,

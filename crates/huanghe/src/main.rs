@@ -1,10 +1,13 @@
 //! `huanghe`: the smart ecological Yellow River supervision platform, as one binary.
 //!
-//! Subcommands are added as the platform grows; today they are the HJ 212 tools
-//! (`huanghe hj212 decode|encode|crc`). Errors are reported with context and a non-zero exit
-//! code; nothing here panics on bad input.
+//! Subcommands: `serve` (the platform: HJ 212 gateway, store, HTTP API), `bench ingest` (drives
+//! a real server and measures it), `openapi` (prints the API document) and the HJ 212 tools
+//! (`hj212 decode|encode|crc`). Errors are reported with context and a non-zero exit code;
+//! nothing here panics on bad input.
 
+mod bench;
 mod hj212_cli;
+mod serve_cli;
 
 use std::process::ExitCode;
 
@@ -23,12 +26,22 @@ enum Command {
     /// HJ 212 protocol tools: decode frames to JSON, encode JSON to frames, compute CRCs.
     #[command(subcommand)]
     Hj212(hj212_cli::Hj212Command),
+    /// Run the platform: HJ 212 listener, store and HTTP API, until Ctrl-C or SIGTERM.
+    Serve(serve_cli::ServeArgs),
+    /// Print the HTTP API's OpenAPI document (JSON).
+    Openapi,
+    /// Measure the platform.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Hj212(cmd) => hj212_cli::run(cmd),
+        Command::Serve(args) => serve_cli::serve(args),
+        Command::Openapi => serve_cli::openapi(),
+        Command::Bench(cmd) => bench::run(cmd),
     };
     match result {
         Ok(code) => code,

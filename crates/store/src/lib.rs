@@ -164,8 +164,12 @@ pub struct DailyCount {
 /// Size of the stored data.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoreStats {
-    /// Bytes the engine occupies on disk.
+    /// Bytes the engine occupies on disk (pages in use, every table and index).
     pub bytes_on_disk: u64,
+    /// Bytes of the series (row table, chunks and their indexes).
+    pub series_bytes: u64,
+    /// Bytes of the raw packet log and its indexes.
+    pub packet_log_bytes: u64,
     /// Observations stored.
     pub observations: u64,
     /// Values stored (fields of all observations).
@@ -1046,8 +1050,22 @@ impl Store for SqliteStore {
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
+            let mut series_bytes = 0i64;
+            let mut packet_log_bytes = 0i64;
+            let mut stmt = conn.prepare("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (name, bytes): (String, i64) = (r.get(0)?, r.get(1)?);
+                if name == "observations" || name.contains("chunks") {
+                    series_bytes += bytes;
+                } else if name.starts_with("packets") {
+                    packet_log_bytes += bytes;
+                }
+            }
             Ok(StoreStats {
                 bytes_on_disk: ((pages - free) * page_size) as u64,
+                series_bytes: series_bytes as u64,
+                packet_log_bytes: packet_log_bytes as u64,
                 observations: (hot_rows + chunk_rows) as u64,
                 values: (hot_values + chunk_values) as u64,
             })

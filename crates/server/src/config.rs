@@ -1,0 +1,267 @@
+//! The server's configuration: one TOML file, every key optional, with defaults that work out
+//! of the box. The binary overlays `HUANGHE_*` environment variables and flags on top (flags
+//! win), for the handful of deployment knobs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::ServeError;
+
+/// Everything `huanghe serve` needs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The data directory: the store lives in `huanghe.db` inside it.
+    pub data_dir: PathBuf,
+    /// A TOML file of monitoring points (`[[points]]` tables) loaded into the registry at start
+    /// (created or replaced by id); the API manages them afterwards.
+    pub points_file: Option<PathBuf>,
+    /// The HJ 212 listener.
+    pub hj212: Hj212Config,
+    /// The HTTP API.
+    pub http: HttpConfig,
+    /// Storage housekeeping and retention.
+    pub store: StoreConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("huanghe-data"),
+            points_file: None,
+            hj212: Hj212Config::default(),
+            http: HttpConfig::default(),
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+/// The HJ 212 TCP listener and its defences.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hj212Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Most concurrent device connections.
+    pub max_connections: usize,
+    /// Most concurrent connections from one source address. Loggers behind one NAT share an
+    /// address, so this is generous by default.
+    pub max_connections_per_ip: usize,
+    /// Seconds without a byte before a connection is closed. Loggers report at least every
+    /// few minutes and send heartbeats; the default leaves room for a 10-minute interval.
+    pub idle_timeout_s: u64,
+    /// Seconds within which a started frame must be complete (defence against slow senders).
+    pub frame_timeout_s: u64,
+    /// TCP keepalive idle time, seconds.
+    pub keepalive_s: u64,
+    /// Most frames committed in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for Hj212Config {
+    fn default() -> Self {
+        let gw = gateway::GatewayConfig::default();
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9212)),
+            max_connections: gw.max_connections,
+            max_connections_per_ip: gw.max_connections_per_ip,
+            idle_timeout_s: gw.idle_timeout.as_secs(),
+            frame_timeout_s: gw.frame_timeout.as_secs(),
+            keepalive_s: gw.keepalive.as_secs(),
+            max_batch: gw.max_batch,
+        }
+    }
+}
+
+impl Hj212Config {
+    /// The gateway's settings.
+    pub fn gateway(&self) -> gateway::GatewayConfig {
+        gateway::GatewayConfig {
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            idle_timeout: Duration::from_secs(self.idle_timeout_s),
+            frame_timeout: Duration::from_secs(self.frame_timeout_s),
+            keepalive: Duration::from_secs(self.keepalive_s),
+            max_data_len: hj212::frame::MAX_DATA_LEN,
+            max_batch: self.max_batch,
+        }
+    }
+}
+
+/// The HTTP API.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8212)),
+        }
+    }
+}
+
+/// Retention (days; 0 keeps forever) and housekeeping.
+///
+/// The defaults are a [proposal], not a rule of the standards: HJ 212 does not say how long a
+/// platform keeps data. Minute, hourly and daily data are kept forever (they are the legal
+/// record of emissions); real-time data for 3 years; the raw packet log for 180 days.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Raw packet log (every frame, quarantine included), days.
+    pub packets_days: u32,
+    /// Real-time data (2011), days.
+    pub rtd_days: u32,
+    /// Minute data (2051), days.
+    pub min_days: u32,
+    /// Hourly data (2061), days.
+    pub hour_days: u32,
+    /// Daily data (2031), days.
+    pub day_days: u32,
+    /// Seconds between housekeeping passes (retention, compression of closed windows).
+    pub maintenance_interval_s: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            packets_days: 180,
+            rtd_days: 3 * 366,
+            min_days: 0,
+            hour_days: 0,
+            day_days: 0,
+            maintenance_interval_s: 300,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The store's retention.
+    pub fn retention(&self) -> store::Retention {
+        let days = |d: u32| (d > 0).then_some(d);
+        store::Retention {
+            packets_days: days(self.packets_days),
+            rtd_days: days(self.rtd_days),
+            min_days: days(self.min_days),
+            hour_days: days(self.hour_days),
+            day_days: days(self.day_days),
+        }
+    }
+}
+
+impl Config {
+    /// Reads a config file.
+    pub fn from_file(path: &Path) -> Result<Self, ServeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServeError::Io {
+            what: format!("reading config file {}", path.display()),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|e| match e {
+            ServeError::Config(m) => ServeError::Config(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Parses config text.
+    pub fn from_toml(text: &str) -> Result<Self, ServeError> {
+        let config: Self = toml::from_str(text).map_err(|e| ServeError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ServeError> {
+        let h = &self.hj212;
+        let problems = [
+            (
+                h.max_connections == 0,
+                "hj212.max_connections must be at least 1",
+            ),
+            (
+                h.max_connections_per_ip == 0,
+                "hj212.max_connections_per_ip must be at least 1",
+            ),
+            (
+                h.idle_timeout_s == 0,
+                "hj212.idle_timeout_s must be at least 1",
+            ),
+            (
+                h.frame_timeout_s == 0,
+                "hj212.frame_timeout_s must be at least 1",
+            ),
+            (h.keepalive_s == 0, "hj212.keepalive_s must be at least 1"),
+            (h.max_batch == 0, "hj212.max_batch must be at least 1"),
+            (
+                self.store.maintenance_interval_s == 0,
+                "store.maintenance_interval_s must be at least 1",
+            ),
+        ];
+        match problems.iter().find(|(bad, _)| *bad) {
+            Some((_, msg)) => Err(ServeError::Config((*msg).to_owned())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The points file: `[[points]]` tables, each a [`domain::Point`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PointsFile {
+    #[serde(default)]
+    points: Vec<domain::Point>,
+}
+
+/// Reads a points file.
+pub fn read_points_file(path: &Path) -> Result<Vec<domain::Point>, ServeError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ServeError::Io {
+        what: format!("reading points file {}", path.display()),
+        source,
+    })?;
+    let file: PointsFile = toml::from_str(&text)
+        .map_err(|e| ServeError::Config(format!("points file {}: {e}", path.display())))?;
+    for p in &file.points {
+        crate::api::validate_point(p).map_err(|m| {
+            ServeError::Config(format!(
+                "points file {}: point {}: {m}",
+                path.display(),
+                p.id
+            ))
+        })?;
+    }
+    Ok(file.points)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_the_defaults() {
+        assert_eq!(Config::from_toml("").ok(), Some(Config::default()));
+    }
+
+    #[test]
+    fn unknown_keys_and_impossible_values_are_named() {
+        let e = Config::from_toml("[hj212]\nlisten = \"0.0.0.0:1\"\nidle = 3\n")
+            .expect_err("unknown key");
+        assert!(e.to_string().contains("idle"), "{e}");
+        let e = Config::from_toml("[hj212]\nmax_batch = 0\n").expect_err("zero batch");
+        assert!(e.to_string().contains("hj212.max_batch"), "{e}");
+        let e = Config::from_toml("[http]\nlisten = \"nowhere\"\n").expect_err("bad address");
+        assert!(e.to_string().contains("listen"), "{e}");
+    }
+
+    #[test]
+    fn retention_zero_means_forever() {
+        let r = StoreConfig::default().retention();
+        assert_eq!(r.min_days, None);
+        assert_eq!(r.packets_days, Some(180));
+    }
+}

@@ -1,0 +1,212 @@
+//! # server: `huanghe serve` put together
+//!
+//! This crate is the composition root of the running platform. [`start`] opens the store in the
+//! data directory, loads the points file, starts the single store writer (a thread: SQLite is
+//! synchronous, and one writer lets many frames share one durable commit), the HJ 212 gateway,
+//! the HTTP API and the housekeeping loop, and returns a [`Running`] handle with the bound
+//! addresses (port 0 in a config picks a free port, which the tests use).
+//!
+//! Shutdown is ordered so that nothing acknowledged is lost and nothing half-done is left:
+//! 1. stop accepting device connections; open connections finish the frame they are handling
+//!    (its commit and its reply) and close;
+//! 2. stop the HTTP API (requests in flight complete);
+//! 3. stop housekeeping (a pass in progress completes);
+//! 4. drop the last handle on the writer, which commits what is queued and ends; then the store
+//!    is closed.
+//!
+//! The HTTP layer lives in [`api`]: thin handlers over the store and the gateway, each declared
+//! once for both routing and the OpenAPI document (`utoipa-axum`), so the two cannot drift.
+
+pub mod api;
+pub mod client;
+pub mod config;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway::{Gateway, Writer};
+use store::{SqliteStore, Store};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::Config;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// An I/O operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
+    /// The gateway failed.
+    #[error("gateway: {0}")]
+    Gateway(#[from] gateway::GatewayError),
+    /// A task ended abnormally.
+    #[error("task failed: {0}")]
+    Task(String),
+}
+
+/// A running server. Drop it only through [`Running::shutdown`].
+pub struct Running {
+    /// Where the HJ 212 listener is bound.
+    pub hj212_addr: std::net::SocketAddr,
+    /// Where the HTTP API is bound.
+    pub http_addr: std::net::SocketAddr,
+    stop: watch::Sender<bool>,
+    gateway_task: JoinHandle<Result<(), gateway::GatewayError>>,
+    http_task: JoinHandle<std::io::Result<()>>,
+    maintenance_task: JoinHandle<()>,
+    writer_thread: std::thread::JoinHandle<()>,
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
+    let what = what.into();
+    move |source| ServeError::Io { what, source }
+}
+
+/// Starts the server described by `config` (see the [crate docs](crate)).
+pub async fn start(config: Config) -> Result<Running, ServeError> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir).map_err(io(format!(
+        "creating data directory {}",
+        config.data_dir.display()
+    )))?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("huanghe.db"))?);
+    if let Some(path) = &config.points_file {
+        let points = config::read_points_file(path)?;
+        for p in &points {
+            store.put_point(p)?;
+        }
+        tracing::info!(file = %path.display(), points = points.len(), "points loaded");
+    }
+    let gw_config = config.hj212.gateway();
+    let (writer, writer_thread) = Writer::start(Arc::clone(&store), gw_config.max_batch)
+        .map_err(io("starting the store writer"))?;
+    let gw = Gateway::new(gw_config, Arc::clone(&store), writer)?;
+
+    let hj212_listener = tokio::net::TcpListener::bind(config.hj212.listen)
+        .await
+        .map_err(io(format!(
+            "binding HJ 212 listener {}",
+            config.hj212.listen
+        )))?;
+    let http_listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(io(format!("binding HTTP listener {}", config.http.listen)))?;
+    let hj212_addr = hj212_listener.local_addr().map_err(io("HJ 212 address"))?;
+    let http_addr = http_listener.local_addr().map_err(io("HTTP address"))?;
+
+    let (stop, stopped) = watch::channel(false);
+    let gateway_task = tokio::spawn(Arc::clone(&gw).run(hj212_listener, stopped.clone()));
+
+    let app = api::router(api::AppState::new(Arc::clone(&gw)));
+    let mut http_stop = stopped.clone();
+    let http_task = tokio::spawn(async move {
+        axum::serve(http_listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    let maintenance_task = tokio::spawn(maintenance_loop(
+        store,
+        config.store.retention(),
+        Duration::from_secs(config.store.maintenance_interval_s),
+        stopped,
+    ));
+    drop(gw);
+    tracing::info!(%hj212_addr, %http_addr, data_dir = %config.data_dir.display(), "huanghe serving");
+    Ok(Running {
+        hj212_addr,
+        http_addr,
+        stop,
+        gateway_task,
+        http_task,
+        maintenance_task,
+        writer_thread,
+    })
+}
+
+async fn maintenance_loop(
+    store: Arc<dyn Store>,
+    retention: store::Retention,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let store = Arc::clone(&store);
+        let retention = retention.clone();
+        let pass = tokio::task::spawn_blocking(move || {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            store.maintain(now_ms, &retention)
+        })
+        .await;
+        match pass {
+            Ok(Ok(report)) => tracing::info!(?report, "housekeeping done"),
+            Ok(Err(e)) => tracing::error!(error = %e, "housekeeping failed"),
+            Err(e) => tracing::error!(error = %e, "housekeeping task failed"),
+        }
+    }
+}
+
+impl Running {
+    /// Waits for Ctrl-C or SIGTERM.
+    pub async fn wait_for_signal() {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+
+    /// Ordered shutdown (see the [crate docs](crate)).
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(true);
+        let join = |e: tokio::task::JoinError| ServeError::Task(e.to_string());
+        self.gateway_task.await.map_err(join)??;
+        self.http_task
+            .await
+            .map_err(join)?
+            .map_err(io("HTTP server"))?;
+        self.maintenance_task.await.map_err(join)?;
+        // Every Writer handle is gone with the gateway and the API; the thread drains and ends.
+        let writer = self.writer_thread;
+        tokio::task::spawn_blocking(move || writer.join())
+            .await
+            .map_err(join)?
+            .map_err(|_| ServeError::Task("store writer panicked".into()))?;
+        tracing::info!("huanghe stopped");
+        Ok(())
+    }
+}
