@@ -68,7 +68,7 @@ fn start_server(dir: &Path, devices: usize, maintenance_s: u64) -> Result<Server
     }
     std::fs::write(dir.join("points.toml"), points).context("writing points file")?;
     let config = format!(
-        "data_dir = {:?}\npoints_file = {:?}\n[hj212]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n[store]\nmaintenance_interval_s = {maintenance_s}\n",
+        "data_dir = {:?}\npoints_file = {:?}\n[hj212]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n[store]\nmaintenance_interval_s = {maintenance_s}\ncompaction_settle_s = {maintenance_s}\n",
         dir.join("data"),
         dir.join("points.toml"),
     );
@@ -223,6 +223,7 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
         .build()
         .context("starting the runtime")?;
     let cpu_before = cpu_seconds(server.child.id()).unwrap_or(0.0);
+    let client_cpu_before = cpu_seconds(std::process::id()).unwrap_or(0.0);
     let now_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -247,6 +248,7 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
     });
     let elapsed = began.elapsed().as_secs_f64();
     let cpu = cpu_seconds(server.child.id()).unwrap_or(0.0) - cpu_before;
+    let client_cpu = cpu_seconds(std::process::id()).unwrap_or(0.0) - client_cpu_before;
     let packets: u64 = results.iter().map(|r| r.acked).sum();
     let values = packets * (args.factors as u64 * 4);
     let mut latencies: Vec<u32> = results
@@ -256,7 +258,7 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
     latencies.sort_unstable();
     let errors: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
     // Let housekeeping compress the closed windows, then read the store's size.
-    std::thread::sleep(Duration::from_secs(args.maintenance_s * 2 + 1));
+    std::thread::sleep(Duration::from_secs(args.maintenance_s * 3 + 1));
     let store = runtime.block_on(server::client::request(
         server.http,
         "GET",
@@ -280,6 +282,7 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
             "max": percentile(&latencies, 1.0),
         },
         "server_cpu_s": (cpu * 100.0).round() / 100.0,
+        "client_cpu_s": (client_cpu * 100.0).round() / 100.0,
         "store": store,
         "errors": errors.len(),
         "first_error": errors.first(),

@@ -107,7 +107,7 @@ impl Default for HttpConfig {
     }
 }
 
-/// Retention (days; 0 keeps forever) and housekeeping.
+/// Housekeeping (days; 0 keeps forever) and housekeeping.
 ///
 /// The defaults are a [proposal], not a rule of the standards: HJ 212 does not say how long a
 /// platform keeps data. Minute, hourly and daily data are kept forever (they are the legal
@@ -127,6 +127,10 @@ pub struct StoreConfig {
     pub day_days: u32,
     /// Seconds between housekeeping passes (retention, compression of closed windows).
     pub maintenance_interval_s: u64,
+    /// A closed day window is compressed once nothing was written to it for this many seconds
+    /// (a logger re-sending a backlog keeps its window in the row table until it is done).
+    /// [proposal] 600 s.
+    pub compaction_settle_s: u32,
 }
 
 impl Default for StoreConfig {
@@ -138,15 +142,17 @@ impl Default for StoreConfig {
             hour_days: 0,
             day_days: 0,
             maintenance_interval_s: 300,
+            compaction_settle_s: 600,
         }
     }
 }
 
 impl StoreConfig {
     /// The store's retention.
-    pub fn retention(&self) -> store::Retention {
+    pub fn retention(&self) -> store::Housekeeping {
         let days = |d: u32| (d > 0).then_some(d);
-        store::Retention {
+        store::Housekeeping {
+            settle_s: self.compaction_settle_s,
             packets_days: days(self.packets_days),
             rtd_days: days(self.rtd_days),
             min_days: days(self.min_days),

@@ -140,7 +140,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
 
 async fn maintenance_loop(
     store: Arc<dyn Store>,
-    retention: store::Retention,
+    retention: store::Housekeeping,
     every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {

@@ -217,7 +217,7 @@ fn compaction_keeps_every_value_and_late_data_still_follow_the_rules() {
     assert_eq!(before.len(), 2 * 2 * 2880 + 1);
 
     let report = s
-        .maintain((today + 60) * 1000, &Retention::default())
+        .maintain((today + 60) * 1000, &Housekeeping::default())
         .expect("maintain");
     assert_eq!(report.observations_compacted, 2 * 2 * 2880);
     assert_eq!(all(&s), before, "compaction changes nothing a reader sees");
@@ -290,11 +290,12 @@ fn retention_removes_old_data_and_old_frames() {
     .expect("commit");
     let now_ms = (MIDNIGHT + 10 * DAY + 60) * 1000;
     // Compact first, so that retention has to remove a chunk.
-    s.maintain(now_ms, &Retention::default()).expect("compact");
-    let retention = Retention {
+    s.maintain(now_ms, &Housekeeping::default())
+        .expect("compact");
+    let retention = Housekeeping {
         rtd_days: Some(5),
         packets_days: Some(1),
-        ..Retention::default()
+        ..Housekeeping::default()
     };
     let report = s.maintain(now_ms, &retention).expect("prune");
     assert_eq!(report.observations_pruned, 1);
