@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use domain::{DataType, Disposition, Observation, PacketRecord, Point};
 use hj212::exchange::{self, Authentication, HostDecision, HostPolicy};
-use hj212::{CrcVariant, FieldKind, FrameConfig, FrameDecoder, FrameEvent, Message, Packet};
+use hj212::{
+    CrcVariant, FieldKind, FrameConfig, FrameDecoder, FrameError, FrameEvent, Message, Packet,
+};
 use store::{Ingest, IngestResult, Store, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -472,7 +474,8 @@ impl Gateway {
                         GatewayStats::add(&self.stats.replies_sent, 1);
                     }
                     Ok(None) => {}
-                    Err(()) => break 'conn, // not committed: close, the device will resend
+                    // Not committed (the device will resend), or an oversized frame: close.
+                    Err(()) => break 'conn,
                 }
             }
             if eof {
@@ -523,6 +526,14 @@ impl Gateway {
                     raw: String::from_utf8_lossy(&r.raw).into_owned(),
                 };
                 self.commit(record, vec![]).await?;
+                // A frame past the size cap is not a logger's mistake: close the connection
+                // rather than keep reading a flood.
+                if matches!(
+                    r.error,
+                    FrameError::LengthOverLimit { .. } | FrameError::Unterminated { .. }
+                ) {
+                    return Err(());
+                }
                 return Ok(None);
             }
         };

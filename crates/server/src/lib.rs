@@ -84,9 +84,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("huanghe.db"))?);
     if let Some(path) = &config.points_file {
         let points = config::read_points_file(path)?;
-        for p in &points {
-            store.put_point(p)?;
-        }
+        store.put_points(&points)?;
         tracing::info!(file = %path.display(), points = points.len(), "points loaded");
     }
     let gw_config = config.hj212.gateway();

@@ -188,7 +188,11 @@ pub trait Store: Send + Sync + 'static {
     /// Commits a batch in one durable transaction and says what became of each frame.
     fn commit(&self, batch: &[Ingest]) -> Result<Vec<IngestResult>, StoreError>;
     /// Creates or replaces a point (by id). MNs are unique.
-    fn put_point(&self, point: &Point) -> Result<(), StoreError>;
+    fn put_point(&self, point: &Point) -> Result<(), StoreError> {
+        self.put_points(std::slice::from_ref(point))
+    }
+    /// Creates or replaces points in one transaction: all or none.
+    fn put_points(&self, points: &[Point]) -> Result<(), StoreError>;
     /// Deletes a point; false if there was none.
     fn delete_point(&self, id: &str) -> Result<bool, StoreError>;
     /// Every point, by id.
@@ -899,33 +903,35 @@ impl Store for SqliteStore {
         })
     }
 
-    fn put_point(&self, point: &Point) -> Result<(), StoreError> {
-        if point.id.trim().is_empty() || point.mn.trim().is_empty() {
-            return Err(StoreError::InvalidPoint(
-                "id and mn must not be empty".into(),
-            ));
+    fn put_points(&self, points: &[Point]) -> Result<(), StoreError> {
+        let mut bodies = Vec::with_capacity(points.len());
+        for point in points {
+            if point.id.trim().is_empty() || point.mn.trim().is_empty() {
+                return Err(StoreError::InvalidPoint(
+                    "id and mn must not be empty".into(),
+                ));
+            }
+            bodies.push(serde_json::to_string(point).map_err(json_err("points"))?);
         }
-        let body = serde_json::to_string(point).map_err(json_err("points"))?;
         self.with_writer(|conn| {
             let tx = conn.transaction()?;
-            let other: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM points WHERE mn = ?1 AND id <> ?2",
-                    params![point.mn, point.id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(other) = other {
-                return Err(StoreError::InvalidPoint(format!(
-                    "MN {} already belongs to point {other}",
-                    point.mn
-                )));
+            for (point, body) in points.iter().zip(bodies) {
+                let other: Option<String> = tx
+                    .prepare_cached("SELECT id FROM points WHERE mn = ?1 AND id <> ?2")?
+                    .query_row(params![point.mn, point.id], |r| r.get(0))
+                    .optional()?;
+                if let Some(other) = other {
+                    return Err(StoreError::InvalidPoint(format!(
+                        "MN {} already belongs to point {other}",
+                        point.mn
+                    )));
+                }
+                tx.prepare_cached(
+                    "INSERT INTO points (id, mn, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(id) DO UPDATE SET mn = excluded.mn, body = excluded.body",
+                )?
+                .execute(params![point.id, point.mn, body])?;
             }
-            tx.execute(
-                "INSERT INTO points (id, mn, body) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(id) DO UPDATE SET mn = excluded.mn, body = excluded.body",
-                params![point.id, point.mn, body],
-            )?;
             tx.commit()?;
             Ok(())
         })

@@ -1,5 +1,4 @@
-//! End-to-end tests of the `huanghe` binary: the one integration-test binary of the workspace
-//! (each extra one re-links everything on a 2-core machine), so later features add modules here.
+//! `huanghe hj212 decode|encode|crc` on the command line.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,182 @@
+//! End-to-end tests of the `huanghe` binary: the one integration-test binary of the workspace
+//! (each extra one re-links everything on a 2-core machine), so features add modules here.
+//!
+//! The server tests start the real binary (`huanghe serve`) in its own process on a fresh data
+//! directory with ports 0, read its ready line for the addresses, and talk to it over real TCP:
+//! HJ 212 through the simulator's loggers, HTTP through the server crate's small client.
+
+mod cli;
+mod crash;
+mod serve;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `huanghe serve` process.
+pub struct TestServer {
+    child: Option<Child>,
+    /// The HJ 212 listener.
+    pub hj212: SocketAddr,
+    /// The HTTP API.
+    pub http: SocketAddr,
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh directory under the system's temporary directory.
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "huanghe-e2e-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock after 1970")
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A points file with one point per (id, mn, password).
+pub fn points_toml(points: &[(String, String, String)]) -> String {
+    let mut out = String::new();
+    for (id, mn, pw) in points {
+        out.push_str(&format!(
+            "[[points]]\nid = \"{id}\"\nname = \"point {id}\"\nmn = \"{mn}\"\npassword = \"{pw}\"\nst = \"31\"\nkind = \"gas_outlet\"\nmin_interval_min = 1\n\n"
+        ));
+    }
+    out
+}
+
+impl TestServer {
+    /// Starts a server on `dir` (data in `dir/data`, points from `dir/points.toml` when it
+    /// exists), with extra config lines appended to the `[hj212]` table.
+    pub fn start(dir: &Path, hj212_config: &str) -> Self {
+        let points = dir.join("points.toml");
+        let mut config = format!("data_dir = {:?}\n", dir.join("data"));
+        if points.exists() {
+            config.push_str(&format!("points_file = {points:?}\n"));
+        }
+        config.push_str(&format!(
+            "[hj212]\nlisten = \"127.0.0.1:0\"\n{hj212_config}\n[http]\nlisten = \"127.0.0.1:0\"\n"
+        ));
+        std::fs::write(dir.join("config.toml"), config).expect("config written");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.log"))
+            .expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_huanghe"))
+            .args(["serve", "--log", "warn", "--config"])
+            .arg(dir.join("config.toml"))
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("the server starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready line");
+        let ready: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            panic!("no ready line ({e}): {line:?}\nserver log:\n{log}")
+        });
+        let addr = |k: &str| -> SocketAddr {
+            ready[k]
+                .as_str()
+                .and_then(|a| a.parse().ok())
+                .expect("address")
+        };
+        Self {
+            hj212: addr("hj212"),
+            http: addr("http"),
+            child: Some(child),
+        }
+    }
+
+    /// SIGKILL: no shutdown of any kind.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, and the server must exit cleanly within 30 s.
+    pub fn stop(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let status = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = c.try_wait().expect("wait") {
+                assert!(status.success(), "server exit status {status}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// An HTTP request to the API.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> server::client::Response {
+        server::client::request(self.http, method, path, body, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// GET, expecting 200 and JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let r = self.request("GET", path, None).await;
+        assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+        r.json()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}: {}", r.text()))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// RFC 3339 of a Unix second, URL-safe (`+` escaped).
+pub fn iso_query(unix_s: i64) -> String {
+    hj212::LocalTime::from_unix_millis(unix_s * 1000)
+        .to_rfc3339()
+        .replace('+', "%2B")
+}
+
+/// Beijing midnight `days` days before today, Unix seconds.
+pub fn midnight_days_ago(days: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    (now + 8 * 3600).div_euclid(86_400) * 86_400 - 8 * 3600 - days * 86_400
+}
