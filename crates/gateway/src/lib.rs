@@ -6,7 +6,7 @@
 //! [`domain::Observation`]s; every frame, accepted or not, becomes a raw-log record.
 //!
 //! **Durable acknowledgement.** Nothing is answered before it is committed: the connection hands
-//! its frame to the [`Writer`] and waits; the writer thread commits whatever frames are waiting
+//! its frame to the [`Handoff`] (the embedded one is the [`Writer`]) and waits; the writer thread commits whatever frames are waiting
 //! from all connections in one transaction (group commit, so many frames share one fsync), and
 //! only then are the replies (9014, 9013, or 9011 with a QnRtn) written to the sockets. A frame
 //! whose commit fails is not answered, so the device sends it again.
@@ -211,6 +211,33 @@ struct Job {
     done: oneshot::Sender<Result<IngestResult, String>>,
 }
 
+/// The hand-off between the gateway and durable storage: a frame goes in, and the future
+/// resolves once it is durable (committed to the store, or persisted by a bus), with what
+/// became of it. The gateway answers the device only then.
+///
+/// [`Writer`] is the embedded implementation (group commit to a [`Store`]); a NATS JetStream
+/// bus is to implement the same trait (a later issue) and pass the same end-to-end tests.
+pub trait Handoff: Send + Sync + 'static {
+    /// Makes `ingest` durable.
+    fn submit(
+        &self,
+        ingest: Ingest,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<IngestResult, String>> + Send + '_>,
+    >;
+}
+
+impl Handoff for Writer {
+    fn submit(
+        &self,
+        ingest: Ingest,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<IngestResult, String>> + Send + '_>,
+    > {
+        Box::pin(self.commit(ingest))
+    }
+}
+
 /// The single writer: commits frames from all connections in batches.
 #[derive(Clone)]
 pub struct Writer {
@@ -270,7 +297,7 @@ impl Writer {
 pub struct Gateway {
     config: GatewayConfig,
     store: Arc<dyn Store>,
-    writer: Writer,
+    handoff: Box<dyn Handoff>,
     points: RwLock<HashMap<String, Point>>,
     devices: Mutex<HashMap<String, DeviceState>>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
@@ -289,17 +316,18 @@ fn hex4(v: u16) -> String {
 }
 
 impl Gateway {
-    /// A gateway over `store`, committing through `writer`; loads the point registry.
+    /// A gateway over `store` (its point registry and the API's reads), making frames durable
+    /// through `handoff`; loads the point registry.
     pub fn new(
         config: GatewayConfig,
         store: Arc<dyn Store>,
-        writer: Writer,
+        handoff: impl Handoff,
     ) -> Result<Arc<Self>, GatewayError> {
         let g = Arc::new(Self {
             connections: tokio::sync::Semaphore::new(config.max_connections),
             config,
             store,
-            writer,
+            handoff: Box::new(handoff),
             points: RwLock::new(HashMap::new()),
             devices: Mutex::new(HashMap::new()),
             per_ip: Mutex::new(HashMap::new()),
@@ -637,8 +665,8 @@ impl Gateway {
         record: PacketRecord,
         observations: Vec<Observation>,
     ) -> Result<IngestResult, ()> {
-        self.writer
-            .commit(Ingest {
+        self.handoff
+            .submit(Ingest {
                 record,
                 observations,
             })

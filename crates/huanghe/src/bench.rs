@@ -40,6 +40,11 @@ pub struct IngestArgs {
     /// Data directory for the server (default: a fresh temporary one, removed afterwards).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Packets per second per logger (0: each sends again as soon as it is acknowledged).
+    /// With a rate, latency is measured from when the packet was due, so a server that falls
+    /// behind shows it (no coordinated omission).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
     /// Seconds between the server's housekeeping passes.
     #[arg(long, default_value_t = 5)]
     maintenance_s: u64,
@@ -163,6 +168,7 @@ async fn device(
     factors: usize,
     start: i64,
     until: Instant,
+    rate: f64,
 ) -> DeviceResult {
     let mut result = DeviceResult::default();
     let mut logger = Logger::gas(&mn(index), "123456", factors, start, index as u64 + 1);
@@ -173,7 +179,16 @@ async fn device(
             return result;
         }
     };
+    let period = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
+    // Spread the loggers' first packets over one period.
+    let mut due = Instant::now()
+        + period.map_or(Duration::ZERO, |p| {
+            p.mul_f64((index % 1000) as f64 / 1000.0)
+        });
     while Instant::now() < until {
+        if period.is_some() {
+            tokio::time::sleep_until(due.into()).await;
+        }
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -181,6 +196,15 @@ async fn device(
         match link.send_data(&message, &qn, Duration::from_secs(30)).await {
             Ok(t) => {
                 result.acked += 1;
+                // Paced: from when the packet was due (it may have been sent late).
+                let t = match period {
+                    Some(p) => {
+                        let since_due = due.elapsed();
+                        due += p;
+                        since_due.max(t)
+                    }
+                    None => t,
+                };
                 result
                     .latencies_us
                     .push(t.as_micros().min(u128::from(u32::MAX)) as u32);
@@ -235,7 +259,14 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
     let results = runtime.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for i in 0..args.devices {
-            set.spawn(device(server.hj212, i, args.factors, start, until));
+            set.spawn(device(
+                server.hj212,
+                i,
+                args.factors,
+                start,
+                until,
+                args.rate,
+            ));
         }
         let mut all = Vec::new();
         while let Some(r) = set.join_next().await {
@@ -271,6 +302,7 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
     let report = json!({
         "devices": args.devices,
         "factors": args.factors,
+        "rate_per_device": args.rate,
         "seconds": (elapsed * 100.0).round() / 100.0,
         "packets": packets,
         "packets_per_s": (packets as f64 / elapsed).round(),

@@ -902,3 +902,63 @@ pub fn router(state: AppState) -> axum::Router {
         })
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed `docs/openapi.json` is what the code generates: regenerate it with
+    /// `cargo run -- openapi > docs/openapi.json` when the API changes.
+    #[test]
+    fn committed_openapi_document_is_current() {
+        let generated = openapi().to_pretty_json().expect("renders");
+        let committed = include_str!("../../../docs/openapi.json");
+        assert_eq!(
+            committed.trim_end(),
+            generated.trim_end(),
+            "docs/openapi.json is stale: run `cargo run -- openapi > docs/openapi.json`"
+        );
+    }
+
+    fn point() -> Point {
+        serde_json::from_str(r#"{"id":"p-1","name":"n","mn":"MN1","password":"pw"}"#)
+            .expect("minimal point")
+    }
+
+    #[test]
+    fn points_are_validated_with_specific_messages() {
+        assert_eq!(validate_point(&point()), Ok(()));
+        let cases: [(fn(&mut Point), &str); 5] = [
+            (|p| p.id = "a b".into(), "id"),
+            (|p| p.mn = String::new(), "mn"),
+            (|p| p.password = "a;b".into(), "password"),
+            (|p| p.accepted_crc = vec!["crc32".into()], "accepted_crc"),
+            (|p| p.location = Some([200.0, 10.0]), "location"),
+        ];
+        for (break_it, word) in cases {
+            let mut p = point();
+            break_it(&mut p);
+            let e = validate_point(&p).expect_err(word);
+            assert!(e.contains(word), "{e}");
+        }
+    }
+
+    #[test]
+    fn capture_expectations_follow_the_point_intervals() {
+        let mut p = point();
+        p.rtd_interval_s = 30;
+        p.min_interval_min = 10;
+        assert_eq!(expected_per_day(&p, DataType::Rtd), 2880.0);
+        assert_eq!(expected_per_day(&p, DataType::Min), 144.0);
+        assert_eq!(expected_per_day(&p, DataType::Hour), 24.0);
+        // Beijing midnight.
+        assert_eq!(day_start(1_700_000_000), 1_699_977_600);
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(csv_field("1.5"), "1.5");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+    }
+}

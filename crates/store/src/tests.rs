@@ -49,13 +49,14 @@ fn obs(code: &str, time: i64, rtd: &str) -> Observation {
     }
 }
 
-fn store() -> (tempfile::TempDir, SqliteStore) {
+/// The engine under test, behind the trait: the PostgreSQL engine will plug in here.
+fn store() -> (tempfile::TempDir, Box<dyn Store>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let s = SqliteStore::open(&dir.path().join("huanghe.db")).expect("opens");
-    (dir, s)
+    (dir, Box::new(s))
 }
 
-fn all(s: &SqliteStore) -> Vec<Observation> {
+fn all(s: &dyn Store) -> Vec<Observation> {
     s.series(&SeriesQuery {
         point_id: "p1".into(),
         data_type: DataType::Rtd,
@@ -93,7 +94,7 @@ fn resent_data_is_stored_once_and_corrections_keep_history() {
     // The same frame again (a retransmission): nothing new.
     let r = s.commit(std::slice::from_ref(&first)).expect("commit");
     assert_eq!(r[0].disposition, Disposition::Duplicate);
-    assert_eq!(all(&s).len(), 2);
+    assert_eq!(all(s.as_ref()).len(), 2);
     // A corrected value for the same time replaces it; the old one is history.
     let fix = Ingest {
         record: record(Disposition::Stored, "q2"),
@@ -101,7 +102,7 @@ fn resent_data_is_stored_once_and_corrections_keep_history() {
     };
     let r = s.commit(&[fix]).expect("commit");
     assert_eq!(r[0].replaced, 1);
-    let now = all(&s);
+    let now = all(s.as_ref());
     assert_eq!(
         now.iter()
             .find(|o| o.code == "w01018")
@@ -135,7 +136,7 @@ fn quarantine_is_logged_not_stored() {
         observations: vec![obs("w01018", 100, "40.1")],
     };
     s.commit(&[bad]).expect("commit");
-    assert!(all(&s).is_empty());
+    assert!(all(s.as_ref()).is_empty());
     let q = s
         .packets(&PacketQuery {
             quarantined_only: true,
@@ -213,14 +214,18 @@ fn compaction_keeps_every_value_and_late_data_still_follow_the_rules() {
     let today = MIDNIGHT + 5 * DAY;
     batch.push(ingest("today", vec![obs("w01018", today, "1.0")]));
     s.commit(&batch).expect("commit");
-    let before = all(&s);
+    let before = all(s.as_ref());
     assert_eq!(before.len(), 2 * 2 * 2880 + 1);
 
     let report = s
         .maintain((today + 60) * 1000, &Housekeeping::default())
         .expect("maintain");
     assert_eq!(report.observations_compacted, 2 * 2 * 2880);
-    assert_eq!(all(&s), before, "compaction changes nothing a reader sees");
+    assert_eq!(
+        all(s.as_ref()),
+        before,
+        "compaction changes nothing a reader sees"
+    );
     let stats = s.stats().expect("stats");
     assert_eq!(stats.observations, before.len() as u64);
     assert_eq!(stats.values, 2 * before.len() as u64);
@@ -303,6 +308,6 @@ fn retention_removes_old_data_and_old_frames() {
         report.packets_pruned, 2,
         "both frames were received long ago"
     );
-    let left: Vec<i64> = all(&s).iter().map(|o| o.time).collect();
+    let left: Vec<i64> = all(s.as_ref()).iter().map(|o| o.time).collect();
     assert_eq!(left, [MIDNIGHT + 10 * DAY]);
 }
