@@ -928,7 +928,8 @@ mod tests {
     #[test]
     fn points_are_validated_with_specific_messages() {
         assert_eq!(validate_point(&point()), Ok(()));
-        let cases: [(fn(&mut Point), &str); 5] = [
+        type Breaker = fn(&mut Point);
+        let cases: [(Breaker, &str); 5] = [
             (|p| p.id = "a b".into(), "id"),
             (|p| p.mn = String::new(), "mn"),
             (|p| p.password = "a;b".into(), "password"),
