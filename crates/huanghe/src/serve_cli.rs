@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// Points file loaded at start (`[[points]]` tables).
     #[arg(long, env = "HUANGHE_POINTS")]
     points: Option<PathBuf>,
+    /// Load the demo city (synthetic Jinan) into empty registries at start.
+    #[arg(long, env = "HUANGHE_DEMO_CITY")]
+    demo_city: bool,
     /// Log filter (`info`, `debug`, `gateway=debug,info`, ...).
     #[arg(long, env = "HUANGHE_LOG", default_value = "info")]
     log: String,
@@ -51,6 +54,9 @@ impl ServeArgs {
         }
         if let Some(a) = self.http_listen {
             config.http.listen = a;
+        }
+        if self.demo_city {
+            config.demo_city = true;
         }
         if let Some(p) = &self.points {
             config.points_file = Some(p.clone());

@@ -27,20 +27,26 @@ use utoipa_axum::routes;
 #[derive(Clone)]
 pub struct AppState {
     gateway: Arc<Gateway>,
+    registries: Arc<dyn store::RegistryStore>,
     started: Instant,
 }
 
 impl AppState {
-    /// State over a gateway (and its store).
-    pub fn new(gateway: Arc<Gateway>) -> Self {
+    /// State over a gateway (and its store) and the registries.
+    pub fn new(gateway: Arc<Gateway>, registries: Arc<dyn store::RegistryStore>) -> Self {
         Self {
             gateway,
+            registries,
             started: Instant::now(),
         }
     }
 
     fn store(&self) -> Arc<dyn Store> {
         Arc::clone(self.gateway.store())
+    }
+
+    pub(crate) fn registries(&self) -> Arc<dyn store::RegistryStore> {
+        Arc::clone(&self.registries)
     }
 }
 
@@ -92,7 +98,8 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::InvalidPoint(m) => Self::Conflict(m),
+            StoreError::InvalidPoint(m) | StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::NotFound(m) => Self::NotFound(m),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -861,7 +868,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
     tags(
         (name = "points", description = "the monitoring-point registry"),
         (name = "data", description = "stored series, corrections, capture rates"),
-        (name = "devices", description = "connections, the raw packet log, metrics")
+        (name = "devices", description = "connections, the raw packet log, metrics"),
+        (name = "registries", description = "the bureau's lists with history, spreadsheets, targets")
     )
 )]
 struct ApiDoc;
@@ -878,6 +886,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(packets))
         .routes(routes!(store_stats))
         .routes(routes!(metrics))
+        .merge(crate::registries::routes())
 }
 
 /// The OpenAPI document of the API, generated from the handlers.

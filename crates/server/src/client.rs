@@ -57,25 +57,54 @@ pub async fn request(
         .map_err(|_| ClientError::Timeout)?
 }
 
+/// Sends one request with extra headers and an optional body of any type.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+    timeout: Duration,
+) -> Result<Response, ClientError> {
+    tokio::time::timeout(timeout, send(addr, method, path, headers, body))
+        .await
+        .map_err(|_| ClientError::Timeout)?
+}
+
 async fn exchange(
     addr: SocketAddr,
     method: &str,
     path: &str,
     json_body: Option<&str>,
 ) -> Result<Response, ClientError> {
+    let body = json_body.map(|b| ("application/json", b.as_bytes()));
+    send(addr, method, path, &[], body).await
+}
+
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Result<Response, ClientError> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let body = json_body.unwrap_or("");
     let mut head =
         format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: */*\r\n");
-    if json_body.is_some() {
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some((content_type, bytes)) = body {
         head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            bytes.len()
         ));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
+    if let Some((_, bytes)) = body {
+        stream.write_all(bytes).await?;
+    }
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await?;
     parse(&raw)

@@ -25,6 +25,9 @@ pub struct Config {
     pub http: HttpConfig,
     /// Storage housekeeping and retention.
     pub store: StoreConfig,
+    /// Load the demo city (a synthetic Jinan: registries with a year of history, 600 monitoring
+    /// points) when the registries are empty.
+    pub demo_city: bool,
 }
 
 impl Default for Config {
@@ -35,6 +38,7 @@ impl Default for Config {
             hj212: Hj212Config::default(),
             http: HttpConfig::default(),
             store: StoreConfig::default(),
+            demo_city: false,
         }
     }
 }

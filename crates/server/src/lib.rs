@@ -20,6 +20,7 @@
 pub mod api;
 pub mod client;
 pub mod config;
+pub mod registries;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,7 +82,25 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         "creating data directory {}",
         config.data_dir.display()
     )))?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("huanghe.db"))?);
+    let engine = Arc::new(SqliteStore::open(&config.data_dir.join("huanghe.db"))?);
+    let store: Arc<dyn Store> = engine.clone();
+    let registries: Arc<dyn store::RegistryStore> = engine;
+    if config.demo_city {
+        let empty = registry::schemas()
+            .iter()
+            .map(|s| registries.entries(&s.name).map(|e| e.is_empty()))
+            .collect::<Result<Vec<bool>, _>>()?
+            .into_iter()
+            .all(|e| e);
+        if empty {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let applied =
+                registries::load_demo_city(registries.as_ref(), store.as_ref(), 2026, now_ms)?;
+            tracing::info!(changes = applied, "demo city loaded");
+        }
+    }
     if let Some(path) = &config.points_file {
         let points = config::read_points_file(path)?;
         store.put_points(&points)?;
@@ -107,7 +126,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let (stop, stopped) = watch::channel(false);
     let gateway_task = tokio::spawn(Arc::clone(&gw).run(hj212_listener, stopped.clone()));
 
-    let app = api::router(api::AppState::new(Arc::clone(&gw)));
+    let app = api::router(api::AppState::new(Arc::clone(&gw), registries));
     let mut http_stop = stopped.clone();
     let http_task = tokio::spawn(async move {
         axum::serve(http_listener, app)

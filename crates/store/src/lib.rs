@@ -36,6 +36,9 @@ use domain::{DataType, Disposition, Observation, PacketRecord, Point};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub mod chunk;
+pub mod registry;
+
+pub use registry::{Change, Entry, EntryChange, RegistryStore};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,12 @@ pub enum StoreError {
     /// A point is invalid.
     #[error("invalid point: {0}")]
     InvalidPoint(String),
+    /// A change expected another version of what it changes.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// What a change names does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
 }
 
 /// One received frame for the store: its raw-log record and the observations it carries.
@@ -355,7 +364,7 @@ fn data_type_of(code: i64) -> Result<DataType, StoreError> {
         })
 }
 
-fn json_err(table: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
+pub(crate) fn json_err(table: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
     move |e| StoreError::Corrupt {
         table,
         detail: e.to_string(),
@@ -382,6 +391,7 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let writer = open(path)?;
         writer.execute_batch(SCHEMA)?;
+        writer.execute_batch(registry::SCHEMA)?;
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         let reader = open(path)?;
         let newest_chunk = [0i64, 1, 2, 3].map(|t| {
@@ -405,7 +415,7 @@ impl SqliteStore {
         })
     }
 
-    fn with_writer<T>(
+    pub(crate) fn with_writer<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -413,7 +423,7 @@ impl SqliteStore {
         f(&mut conn)
     }
 
-    fn with_reader<T>(
+    pub(crate) fn with_reader<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

@@ -7,6 +7,7 @@
 
 mod cli;
 mod crash;
+mod registries;
 mod serve;
 
 use std::io::{BufRead, BufReader};
@@ -64,8 +65,13 @@ impl TestServer {
     /// Starts a server on `dir` (data in `dir/data`, points from `dir/points.toml` when it
     /// exists), with extra config lines appended to the `[hj212]` table.
     pub fn start(dir: &Path, hj212_config: &str) -> Self {
+        Self::start_with(dir, "", hj212_config)
+    }
+
+    /// As [`TestServer::start`], with top-level config lines too.
+    pub fn start_with(dir: &Path, top_config: &str, hj212_config: &str) -> Self {
         let points = dir.join("points.toml");
-        let mut config = format!("data_dir = {:?}\n", dir.join("data"));
+        let mut config = format!("data_dir = {:?}\n{top_config}\n", dir.join("data"));
         if points.exists() {
             config.push_str(&format!("points_file = {points:?}\n"));
         }
@@ -148,6 +154,26 @@ impl TestServer {
         server::client::request(self.http, method, path, body, Duration::from_secs(30))
             .await
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// A request with headers and a body of any type.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, &[u8])>,
+    ) -> server::client::Response {
+        server::client::request_with(
+            self.http,
+            method,
+            path,
+            headers,
+            body,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     /// GET, expecting 200 and JSON.

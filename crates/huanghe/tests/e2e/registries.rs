@@ -1,0 +1,224 @@
+//! Registries through the served API, on the demo city: counts, queries, history as of a date,
+//! lifecycle, spreadsheet import (with errors: nothing imported) and export, targets.
+
+use serde_json::Value;
+
+use crate::{TempDir, TestServer};
+
+fn count_of(list: &Value, name: &str) -> u64 {
+    list.as_array()
+        .and_then(|a| a.iter().find(|r| r["name"] == name))
+        .and_then(|r| r["count"].as_u64())
+        .unwrap_or_else(|| panic!("{name} in {list}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_city_registries_through_the_api() {
+    let dir = TempDir::new("registries");
+    let server = TestServer::start_with(&dir.0, "demo_city = true", "");
+
+    let list = server.get_json("/api/v1/registries").await;
+    for (name, n) in [
+        ("enterprises", 300),
+        ("monitoring_points", 600),
+        ("air_stations", 15),
+        ("water_sections", 12),
+        ("noise_points", 40),
+        ("radioactive_sources", 30),
+        ("sewage_outlets", 1200),
+        ("vehicles", 20_000),
+        ("villages", 201),
+        ("carbon_market_enterprises", 11),
+        ("protected_areas", 8),
+    ] {
+        assert_eq!(count_of(&list, name), n, "{name}");
+    }
+    // The demo's monitoring points are the gateway's points too.
+    let points = server.get_json("/api/v1/points").await;
+    assert_eq!(points.as_array().map(Vec::len), Some(600));
+
+    // Filters, paging, search.
+    let page = server
+        .get_json("/api/v1/registries/water_sections/entries?key_section=true")
+        .await;
+    assert_eq!(page["total"], 3);
+    let names: Vec<&str> = page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["data"]["name"].as_str().expect("name"))
+        .collect();
+    assert!(names.contains(&"小清河睦里庄"), "{names:?}");
+    let page = server
+        .get_json("/api/v1/registries/vehicles/entries?scrap_status=scrapped&per_page=10&page=2")
+        .await;
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(10));
+    assert!(page["total"].as_u64().is_some_and(|t| t > 5_000));
+    let bad = server
+        .request(
+            "GET",
+            "/api/v1/registries/vehicles/entries?colour=red",
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("colour"));
+
+    // Geo: inside a protected area, near a point.
+    let inside = server
+        .get_json(
+            "/api/v1/registries/enterprises/entries?within=protected_areas/PA00&per_page=1000",
+        )
+        .await;
+    let near = server
+        .get_json("/api/v1/registries/air_stations/entries?near=117.08,36.67&radius_m=50000")
+        .await;
+    assert!(inside["total"].as_u64().is_some());
+    assert!(near["total"].as_u64().is_some_and(|n| n >= 1));
+
+    // History as of a date: on 1 January every outlet was just identified.
+    let year = hj212::LocalTime::from_unix_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64,
+    )
+    .year;
+    let jan1 = format!("{year}-01-01T00:00:00%2B08:00");
+    let then = server
+        .get_json(&format!(
+            "/api/v1/registries/sewage_outlets/entries?status=identified&as_of={jan1}&per_page=1"
+        ))
+        .await;
+    assert_eq!(then["total"], 1200);
+    let now = server
+        .get_json("/api/v1/registries/sewage_outlets/entries?status=identified&per_page=1")
+        .await;
+    assert!(now["total"].as_u64().is_some_and(|n| n < 1200));
+
+    // Lifecycle: a remediated outlet cannot go back to identified; the error names the field.
+    let done = server
+        .get_json("/api/v1/registries/sewage_outlets/entries?status=remediated&per_page=1")
+        .await;
+    let entry = &done["entries"][0];
+    let id = entry["id"].as_str().expect("id");
+    let mut data = entry["data"].clone();
+    data["status"] = "identified".into();
+    let r = server
+        .request(
+            "PUT",
+            &format!("/api/v1/registries/sewage_outlets/entries/{id}"),
+            Some(&data.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json().expect("json")["fields"][0]["field"], "status");
+    data["status"] = "verified".into();
+    let r = server
+        .send(
+            "PUT",
+            &format!("/api/v1/registries/sewage_outlets/entries/{id}"),
+            &[("X-Huanghe-User", "clerk-wang")],
+            Some(("application/json", data.to_string().as_bytes())),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let history = server
+        .get_json(&format!(
+            "/api/v1/registries/sewage_outlets/entries/{id}/history"
+        ))
+        .await;
+    let last = history.as_array().and_then(|h| h.last()).expect("a change");
+    assert_eq!(last["actor"], "clerk-wang");
+    assert_eq!(last["before"]["status"], "remediated");
+    assert_eq!(last["after"]["status"], "verified");
+
+    // Import: a file with errors imports nothing and reports every bad cell.
+    let bad_csv = "村庄编码,村庄名称,区县,乡镇,人口\n\
+                   X001,新村,历下区,甲镇,120\n\
+                   X002,旧村,火星区,乙镇,很多\n";
+    let r = server
+        .send(
+            "POST",
+            "/api/v1/registries/villages/import?format=csv",
+            &[],
+            Some(("text/csv", bad_csv.as_bytes())),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    let errors = r.json().expect("json")["errors"].clone();
+    let cells: Vec<(u64, &str)> = errors
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_u64().expect("row"),
+                e["column"].as_str().expect("column"),
+            )
+        })
+        .collect();
+    assert_eq!(cells, [(3, "区县"), (3, "人口")]);
+    let list = server.get_json("/api/v1/registries").await;
+    assert_eq!(count_of(&list, "villages"), 201, "nothing imported");
+    let good_csv = bad_csv.replace("火星区", "历城区").replace("很多", "80");
+    let r = server
+        .send(
+            "POST",
+            "/api/v1/registries/villages/import",
+            &[],
+            Some(("text/csv", good_csv.as_bytes())),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json().expect("json")["created"], 2);
+
+    // Export to XLSX and import it back: nothing changes.
+    let xlsx = server
+        .request(
+            "GET",
+            "/api/v1/registries/villages/export?format=xlsx",
+            None,
+        )
+        .await;
+    assert_eq!(xlsx.status, 200);
+    assert!(xlsx.body.starts_with(b"PK"));
+    let r = server
+        .send(
+            "POST",
+            "/api/v1/registries/villages/import",
+            &[],
+            Some(("application/octet-stream", &xlsx.body)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json().expect("json");
+    assert_eq!(
+        (report["rows"].as_u64(), report["unchanged"].as_u64()),
+        (Some(203), Some(203))
+    );
+
+    // Targets, computed from the data, with progress and a forecast.
+    let targets = server.get_json("/api/v1/targets").await;
+    let t = |id: &str| -> Value {
+        targets
+            .as_array()
+            .and_then(|a| a.iter().find(|t| t["id"] == id))
+            .cloned()
+            .unwrap_or_else(|| panic!("{id}"))
+    };
+    let outlets = t("sewage_outlets_remediated");
+    assert_eq!(outlets["population"], 1200);
+    assert!(
+        outlets["value"]
+            .as_f64()
+            .is_some_and(|v| v > 0.0 && v < 1.0)
+    );
+    assert!(outlets["forecast"].as_f64().is_some());
+    assert!(outlets["series"].as_array().is_some_and(|s| !s.is_empty()));
+    let villages = t("villages_improved");
+    assert!(villages["done"].as_u64().is_some_and(|d| d > 0));
+    let cases = t("off_site_enforcement");
+    assert!(cases["value"].is_null());
+    assert!(cases["note"].as_str().is_some_and(|n| n.contains("cases")));
+}
