@@ -1,6 +1,7 @@
 //! `huanghe`: the smart ecological Yellow River supervision platform, as one binary.
 //!
-//! Subcommands: `serve` (the platform: HJ 212 gateway, store, HTTP API), `bench ingest` (drives
+//! Subcommands: `demo` (everything at once), `simulate` (data loggers against a server),
+//! `serve` (the platform: HJ 212 gateway, store, HTTP API), `bench ingest` (drives
 //! a real server and measures it), `openapi` (prints the API document) and the HJ 212 tools
 //! (`hj212 decode|encode|crc`). Errors are reported with context and a non-zero exit code;
 //! nothing here panics on bad input.
@@ -8,6 +9,7 @@
 mod bench;
 mod hj212_cli;
 mod serve_cli;
+mod sim_cli;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,10 @@ enum Command {
     Hj212(hj212_cli::Hj212Command),
     /// Run the platform: HJ 212 listener, store and HTTP API, until Ctrl-C or SIGTERM.
     Serve(serve_cli::ServeArgs),
+    /// The whole platform in one command: server, demo city, history, live simulated devices.
+    Demo(sim_cli::DemoArgs),
+    /// Simulate data loggers (the demo city's or a points file's) against a server.
+    Simulate(sim_cli::SimulateArgs),
     /// Print the HTTP API's OpenAPI document (JSON).
     Openapi,
     /// Measure the platform.
@@ -41,6 +47,8 @@ fn main() -> ExitCode {
         Command::Hj212(cmd) => hj212_cli::run(cmd),
         Command::Serve(args) => serve_cli::serve(args),
         Command::Openapi => serve_cli::openapi(),
+        Command::Demo(args) => sim_cli::demo(args),
+        Command::Simulate(args) => sim_cli::simulate(args),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

@@ -28,7 +28,8 @@ pub struct Event {
 pub struct City {
     /// Every change, oldest first.
     pub events: Vec<Event>,
-    /// Monitoring points for the gateway (the `monitoring_points` registry as points).
+    /// Points for the gateway: the `monitoring_points` registry, the air stations and the
+    /// water sections, each with an MN (password `123456`).
     pub points: Vec<domain::Point>,
 }
 
@@ -99,6 +100,31 @@ fn square(centre: [f64; 2], half: f64) -> Value {
     let [x, y] = centre;
     json!({"type": "Polygon", "coordinates": [[[x - half, y - half], [x + half, y - half],
         [x + half, y + half], [x - half, y + half], [x - half, y - half]]]})
+}
+
+fn station_point(
+    id: &str,
+    name: &str,
+    mn: &str,
+    kind: domain::PointKind,
+    st: &str,
+    location: &Value,
+) -> domain::Point {
+    domain::Point {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        mn: mn.to_owned(),
+        password: "123456".into(),
+        st: st.into(),
+        kind,
+        location: location
+            .as_array()
+            .and_then(|a| Some([a.first()?.as_f64()?, a.get(1)?.as_f64()?])),
+        rtd_interval_s: 60,
+        min_interval_min: 10,
+        accepted_crc: vec!["hj212".into()],
+        codes: Default::default(),
+    }
 }
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -215,14 +241,24 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
 
     for i in 0..15 {
         let (district, centre) = DISTRICTS[i % DISTRICTS.len()];
+        let location = near(&mut rng, centre, 0.05);
+        let (code, mn) = (format!("3701A{i:03}"), format!("370100000000000100{i:06}"));
         put(
             t0,
             "air_stations",
             json!({
-                "code": format!("3701A{i:03}"), "name": format!("{}空气站{}", district, i + 1), "district": district,
-                "location": near(&mut rng, centre, 0.05), "level": (["national", "provincial", "city"][i % 3]),
+                "code": code, "name": format!("{}空气站{}", district, i + 1), "district": district,
+                "location": location, "level": (["national", "provincial", "city"][i % 3]), "mn": mn,
             }),
         );
+        points.push(station_point(
+            &code,
+            &format!("空气站{}", i + 1),
+            &mn,
+            domain::PointKind::AirStation,
+            "22",
+            &location,
+        ));
     }
     let sections = [
         (
@@ -251,12 +287,26 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
                 )
             }
         };
+        let location = if key {
+            json!(centre)
+        } else {
+            near(&mut rng, centre, 0.1)
+        };
+        let (code, mn) = (format!("3701W{i:03}"), format!("370100000000000200{i:06}"));
+        points.push(station_point(
+            &code,
+            &name,
+            &mn,
+            domain::PointKind::WaterSection,
+            "21",
+            &location,
+        ));
         put(
             t0,
             "water_sections",
             json!({
-                "code": format!("3701W{i:03}"), "name": name, "river": river, "district": district,
-                "location": if key { json!(centre) } else { near(&mut rng, centre, 0.1) },
+                "code": code, "name": name, "river": river, "district": district,
+                "location": location, "mn": mn,
                 "level": if key { "national" } else { "provincial" }, "target_class": class, "key_section": key,
             }),
         );
@@ -614,7 +664,11 @@ mod tests {
         ] {
             assert_eq!(count(&a, registry), n, "{registry}");
         }
-        assert_eq!(a.points.len(), 600);
+        assert_eq!(
+            a.points.len(),
+            600 + 15 + 12,
+            "outlets, air stations, water sections"
+        );
         assert!(a.events.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
         assert!(credit_code(&mut Rng(5)).len() == 18);
     }

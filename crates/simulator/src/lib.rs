@@ -10,6 +10,15 @@
 //! `huanghe bench ingest` drives thousands of these against a server; the end-to-end tests use
 //! them to know exactly which packets were acknowledged. Randomness is a seeded xorshift, so a
 //! run is reproducible.
+//!
+//! The fleet ([`fleet`], [`run`], [`scenario`]) is the whole-city simulator behind
+//! `huanghe simulate` and `huanghe demo`: every registered point as a device of its kind with
+//! value models, scripted incidents with a label file, a simulated clock with a speed factor,
+//! backfill, loggers' retry and re-send behaviour, and answers to the platform's commands.
+
+pub mod fleet;
+pub mod run;
+pub mod scenario;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -179,6 +188,15 @@ impl Link {
             decoder: FrameDecoder::default(),
             buf: BytesMut::with_capacity(1024),
         })
+    }
+
+    /// Wraps an accepted connection (a test playing the platform's side).
+    pub fn from_stream(stream: TcpStream) -> Self {
+        Self {
+            stream,
+            decoder: FrameDecoder::default(),
+            buf: BytesMut::with_capacity(1024),
+        }
     }
 
     /// Sends raw bytes.

@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod registries;
 mod serve;
+mod simulate;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

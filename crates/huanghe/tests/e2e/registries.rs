@@ -35,7 +35,7 @@ async fn the_demo_city_registries_through_the_api() {
     }
     // The demo's monitoring points are the gateway's points too.
     let points = server.get_json("/api/v1/points").await;
-    assert_eq!(points.as_array().map(Vec::len), Some(600));
+    assert_eq!(points.as_array().map(Vec::len), Some(627));
 
     // Filters, paging, search.
     let page = server
