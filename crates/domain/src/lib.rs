@@ -211,3 +211,57 @@ pub struct PacketRecord {
     /// The frame as received (text, lossless for UTF-8; GBK bytes are shown decoded).
     pub raw: String,
 }
+
+/// The platform's clock: the wall clock, or simulated time running from a start instant at a
+/// speed factor (demos and scenario runs: an hour a minute). Everything that asks "what time is
+/// it" (receive times, housekeeping, "now" in the API, targets) asks one `Clock`, so a server
+/// and its simulator can share one notion of time.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    wall: std::time::Instant,
+    start_ms: i64,
+    speed: f64,
+}
+
+impl Clock {
+    /// The wall clock.
+    pub fn system() -> Self {
+        Self::simulated(wall_ms(), 1.0)
+    }
+
+    /// Simulated time: `start_ms` now, running `speed` times faster than the wall clock.
+    pub fn simulated(start_ms: i64, speed: f64) -> Self {
+        Self {
+            wall: std::time::Instant::now(),
+            start_ms,
+            speed: if speed.is_finite() && speed > 0.0 {
+                speed
+            } else {
+                1.0
+            },
+        }
+    }
+
+    /// Unix milliseconds now.
+    pub fn now_ms(&self) -> i64 {
+        self.start_ms + (self.wall.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64
+    }
+
+    /// Simulated seconds per wall second.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    /// Wall time until the instant `ms` (at most an hour; zero if it has passed).
+    pub fn wall_until(&self, ms: i64) -> std::time::Duration {
+        let secs = (ms - self.now_ms()).max(0) as f64 / 1000.0 / self.speed;
+        std::time::Duration::from_secs_f64(secs.min(3600.0))
+    }
+}
+
+/// The system clock's Unix milliseconds.
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -50,6 +50,8 @@ pub struct GatewayConfig {
     pub max_data_len: usize,
     /// Most frames committed in one transaction.
     pub max_batch: usize,
+    /// The clock that stamps receive times.
+    pub clock: domain::Clock,
 }
 
 impl Default for GatewayConfig {
@@ -62,6 +64,7 @@ impl Default for GatewayConfig {
             keepalive: Duration::from_secs(120),
             max_data_len: hj212::frame::MAX_DATA_LEN,
             max_batch: 1024,
+            clock: domain::Clock::system(),
         }
     }
 }
@@ -305,12 +308,6 @@ pub struct Gateway {
     stats: GatewayStats,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 fn hex4(v: u16) -> String {
     format!("{v:04X}")
 }
@@ -533,7 +530,7 @@ impl Gateway {
         peer: &str,
         seen_mns: &mut Vec<String>,
     ) -> Result<Option<Vec<u8>>, ()> {
-        let received_ms = now_ms();
+        let received_ms = self.config.clock.now_ms();
         GatewayStats::add(&self.stats.frames_received, 1);
         let frame = match event {
             FrameEvent::Frame(f) => f,

@@ -12,9 +12,7 @@ use simulator::run::{RunConfig, SimClock};
 use simulator::scenario;
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    domain::Clock::system().now_ms()
 }
 
 fn duration(text: &str) -> Result<i64> {
@@ -111,7 +109,7 @@ pub fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         .map(|s| Duration::from_secs(s as u64));
     let config = RunConfig {
         target: args.target,
-        clock: SimClock::new(start_ms, args.speed),
+        clock: SimClock::simulated(start_ms, args.speed),
         realtime: !args.no_realtime,
         backfill_from,
         ack_timeout: Duration::from_secs(10),
@@ -202,8 +200,10 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
             "huanghe demo: loading the demo city into {} ...",
             data_dir.display()
         );
-        let running = server::start(config).await?;
         let start_ms = now_ms();
+        // One clock for the server and its simulated devices.
+        let clock = SimClock::simulated(start_ms, args.speed);
+        let running = server::start_with_clock(config, clock).await?;
         let incidents = scenario::parse(scenario::DEFAULT_SCENARIO, start_ms / 1000)?;
         let labels = data_dir.join("labels.jsonl");
         simulator::run::write_labels(&labels, &incidents)?;
@@ -229,7 +229,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         println!("  Ctrl-C stops everything.");
         let run = RunConfig {
             target: running.hj212_addr,
-            clock: SimClock::new(start_ms, args.speed),
+            clock,
             realtime: true,
             backfill_from: Some(start_ms / 1000 - backfill),
             ack_timeout: Duration::from_secs(10),

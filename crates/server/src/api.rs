@@ -28,21 +28,32 @@ use utoipa_axum::routes;
 pub struct AppState {
     gateway: Arc<Gateway>,
     registries: Arc<dyn store::RegistryStore>,
+    clock: domain::Clock,
     started: Instant,
 }
 
 impl AppState {
     /// State over a gateway (and its store) and the registries.
-    pub fn new(gateway: Arc<Gateway>, registries: Arc<dyn store::RegistryStore>) -> Self {
+    pub fn new(
+        gateway: Arc<Gateway>,
+        registries: Arc<dyn store::RegistryStore>,
+        clock: domain::Clock,
+    ) -> Self {
         Self {
             gateway,
             registries,
+            clock,
             started: Instant::now(),
         }
     }
 
     fn store(&self) -> Arc<dyn Store> {
         Arc::clone(self.gateway.store())
+    }
+
+    /// Now, by the platform's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     pub(crate) fn registries(&self) -> Arc<dyn store::RegistryStore> {
@@ -128,12 +139,6 @@ fn parse_time(name: &str, text: &str) -> ApiResult<i64> {
             "{name}: {e} (expected RFC 3339 with an offset, e.g. 2026-11-28T08:00:00+08:00)"
         ))
     })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Checks a point before it is stored: what the gateway needs to authenticate it.
@@ -389,7 +394,7 @@ async fn series(
     let data_type = data_type(q.data_type.as_deref())?;
     let to_ms = match &q.to {
         Some(t) => parse_time("to", t)?,
-        None => now_ms(),
+        None => state.now_ms(),
     };
     let from_ms = match &q.from {
         Some(t) => parse_time("from", t)?,
@@ -608,7 +613,7 @@ async fn capture(
     Query(q): Query<CaptureParams>,
 ) -> ApiResult<Json<CaptureReport>> {
     let data_type = data_type(q.data_type.as_deref())?;
-    let now_s = now_ms().div_euclid(1000);
+    let now_s = state.now_ms().div_euclid(1000);
     let to = match &q.to {
         Some(t) => parse_time("to", t)?.div_euclid(1000),
         None => now_s,

@@ -25,6 +25,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Storage housekeeping and retention.
     pub store: StoreConfig,
+    /// The clock (wall time unless simulated).
+    pub clock: ClockConfig,
     /// Load the demo city (a synthetic Jinan: registries with a year of history, 600 monitoring
     /// points) when the registries are empty.
     pub demo_city: bool,
@@ -39,6 +41,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             store: StoreConfig::default(),
             demo_city: false,
+            clock: ClockConfig::default(),
         }
     }
 }
@@ -81,9 +84,10 @@ impl Default for Hj212Config {
 }
 
 impl Hj212Config {
-    /// The gateway's settings.
-    pub fn gateway(&self) -> gateway::GatewayConfig {
+    /// The gateway's settings, stamping with `clock`.
+    pub fn gateway(&self, clock: domain::Clock) -> gateway::GatewayConfig {
         gateway::GatewayConfig {
+            clock,
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
             idle_timeout: Duration::from_secs(self.idle_timeout_s),
@@ -91,6 +95,44 @@ impl Hj212Config {
             keepalive: Duration::from_secs(self.keepalive_s),
             max_data_len: hj212::frame::MAX_DATA_LEN,
             max_batch: self.max_batch,
+        }
+    }
+}
+
+/// Simulated time for demos and scenario runs: the server's "now" starts at `start` and runs
+/// `speed` times faster than the wall clock. Default: the wall clock.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockConfig {
+    /// RFC 3339 start of simulated time (default: now).
+    pub start: Option<String>,
+    /// Simulated seconds per second.
+    pub speed: f64,
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        Self {
+            start: None,
+            speed: 1.0,
+        }
+    }
+}
+
+impl ClockConfig {
+    /// The clock this describes.
+    pub fn clock(&self) -> Result<domain::Clock, ServeError> {
+        match &self.start {
+            None if self.speed == 1.0 => Ok(domain::Clock::system()),
+            None => Ok(domain::Clock::simulated(
+                domain::Clock::system().now_ms(),
+                self.speed,
+            )),
+            Some(t) => {
+                let ms = hj212::time::parse_rfc3339(t)
+                    .map_err(|e| ServeError::Config(format!("clock.start: {e}")))?;
+                Ok(domain::Clock::simulated(ms, self.speed))
+            }
         }
     }
 }
@@ -209,6 +251,10 @@ impl Config {
             (h.keepalive_s == 0, "hj212.keepalive_s must be at least 1"),
             (h.max_batch == 0, "hj212.max_batch must be at least 1"),
             (
+                !(self.clock.speed > 0.0 && self.clock.speed.is_finite()),
+                "clock.speed must be a positive number",
+            ),
+            (
                 self.store.maintenance_interval_s == 0,
                 "store.maintenance_interval_s must be at least 1",
             ),
@@ -266,6 +312,17 @@ mod tests {
         assert!(e.to_string().contains("hj212.max_batch"), "{e}");
         let e = Config::from_toml("[http]\nlisten = \"nowhere\"\n").expect_err("bad address");
         assert!(e.to_string().contains("listen"), "{e}");
+    }
+
+    #[test]
+    fn a_simulated_clock_runs_from_its_start_at_its_speed() {
+        let c = Config::from_toml("[clock]\nstart = \"2026-01-01T00:00:00+08:00\"\nspeed = 3600\n")
+            .expect("valid");
+        let clock = c.clock.clock().expect("clock");
+        let t0 = 1_767_196_800_000;
+        let now = clock.now_ms();
+        assert!((t0..t0 + 3_600_000).contains(&now), "{now}");
+        assert!(Config::from_toml("[clock]\nspeed = 0\n").is_err());
     }
 
     #[test]

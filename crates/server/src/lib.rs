@@ -77,6 +77,12 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
 
 /// Starts the server described by `config` (see the [crate docs](crate)).
 pub async fn start(config: Config) -> Result<Running, ServeError> {
+    let clock = config.clock.clock()?;
+    start_with_clock(config, clock).await
+}
+
+/// Starts the server with a given clock (a demo shares one with its simulator).
+pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Running, ServeError> {
     config.validate()?;
     std::fs::create_dir_all(&config.data_dir).map_err(io(format!(
         "creating data directory {}",
@@ -106,7 +112,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         store.put_points(&points)?;
         tracing::info!(file = %path.display(), points = points.len(), "points loaded");
     }
-    let gw_config = config.hj212.gateway();
+    let gw_config = config.hj212.gateway(clock);
     let (writer, writer_thread) = Writer::start(Arc::clone(&store), gw_config.max_batch)
         .map_err(io("starting the store writer"))?;
     let gw = Gateway::new(gw_config, Arc::clone(&store), writer)?;
@@ -126,7 +132,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let (stop, stopped) = watch::channel(false);
     let gateway_task = tokio::spawn(Arc::clone(&gw).run(hj212_listener, stopped.clone()));
 
-    let app = api::router(api::AppState::new(Arc::clone(&gw), registries));
+    let app = api::router(api::AppState::new(Arc::clone(&gw), registries, clock));
     let mut http_stop = stopped.clone();
     let http_task = tokio::spawn(async move {
         axum::serve(http_listener, app)
@@ -138,6 +144,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
 
     let maintenance_task = tokio::spawn(maintenance_loop(
         store,
+        clock,
         config.store.retention(),
         Duration::from_secs(config.store.maintenance_interval_s),
         stopped,
@@ -157,6 +164,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
 
 async fn maintenance_loop(
     store: Arc<dyn Store>,
+    clock: domain::Clock,
     retention: store::Housekeeping,
     every: Duration,
     mut stop: watch::Receiver<bool>,
@@ -168,13 +176,8 @@ async fn maintenance_loop(
         }
         let store = Arc::clone(&store);
         let retention = retention.clone();
-        let pass = tokio::task::spawn_blocking(move || {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            store.maintain(now_ms, &retention)
-        })
-        .await;
+        let now_ms = clock.now_ms();
+        let pass = tokio::task::spawn_blocking(move || store.maintain(now_ms, &retention)).await;
         match pass {
             Ok(Ok(report)) => tracing::info!(?report, "housekeeping done"),
             Ok(Err(e)) => tracing::error!(error = %e, "housekeeping failed"),

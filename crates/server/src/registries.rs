@@ -49,12 +49,6 @@ fn actor(headers: &HeaderMap) -> String {
         .map_or_else(|| "api".to_owned(), |v| v.trim().chars().take(64).collect())
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 fn iso(ms: i64) -> String {
     hj212::LocalTime::from_unix_millis(ms).to_rfc3339()
 }
@@ -350,7 +344,8 @@ async fn create(
         data,
         expect_version: Some(0),
     };
-    blocking(&state, move |r| r.apply(&reg, &[change], &who, now_ms()))
+    let now = state.now_ms();
+    blocking(&state, move |r| r.apply(&reg, &[change], &who, now))
         .await
         .map_err(|e| match e {
             ApiError::Conflict(_) => ApiError::Conflict(format!("{name}/{id} exists")),
@@ -423,7 +418,8 @@ async fn put_entry(
         data,
         expect_version,
     };
-    blocking(&state, move |r| r.apply(&reg, &[change], &who, now_ms())).await?;
+    let now = state.now_ms();
+    blocking(&state, move |r| r.apply(&reg, &[change], &who, now)).await?;
     let entry = blocking(&state, move |r| r.entry(&name, &key)).await?;
     Ok(Json(entry.map(EntryView::from)).into_response())
 }
@@ -444,7 +440,8 @@ async fn delete_entry(
         id,
         expect_version: v.version,
     };
-    blocking(&state, move |r| r.apply(&name, &[change], &who, now_ms())).await?;
+    let now = state.now_ms();
+    blocking(&state, move |r| r.apply(&name, &[change], &who, now)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -581,7 +578,8 @@ async fn import(
     }
     let who = actor(&headers);
     let rows = table.rows.len();
-    blocking(&state, move |r| r.apply(&name, &changes, &who, now_ms())).await?;
+    let now = state.now_ms();
+    blocking(&state, move |r| r.apply(&name, &changes, &who, now)).await?;
     Ok(Json(ImportReport {
         rows,
         created,
@@ -652,8 +650,8 @@ async fn targets(
     let targets = registry::targets::targets().map_err(|e| ApiError::Internal(e.to_string()))?;
     let store = state.registries();
     let names: Vec<String> = registry::schemas().into_iter().map(|s| s.name).collect();
+    let now = state.now_ms();
     tokio::task::spawn_blocking(move || {
-        let now = now_ms();
         targets
             .iter()
             .map(|t| {

@@ -26,36 +26,8 @@ use crate::fleet::Device;
 use crate::scenario::Incident;
 use crate::{Link, SimError};
 
-/// Simulated time: `start_ms` at the moment the clock was made, running `speed` times faster.
-#[derive(Debug, Clone, Copy)]
-pub struct SimClock {
-    wall: Instant,
-    start_ms: i64,
-    speed: f64,
-}
-
-impl SimClock {
-    /// A clock at `start_ms` now, running at `speed`.
-    pub fn new(start_ms: i64, speed: f64) -> Self {
-        Self {
-            wall: Instant::now(),
-            start_ms,
-            speed: speed.max(0.001),
-        }
-    }
-
-    /// Simulated Unix milliseconds.
-    pub fn now_ms(&self) -> i64 {
-        self.start_ms + (self.wall.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64
-    }
-
-    /// Wall time until simulated instant `ms`.
-    pub fn wall_until(&self, ms: i64) -> Duration {
-        Duration::from_secs_f64(
-            ((ms - self.now_ms()).max(0) as f64 / 1000.0 / self.speed).min(3600.0),
-        )
-    }
-}
+/// The simulator's clock is the platform's [`domain::Clock`].
+pub type SimClock = domain::Clock;
 
 /// What a run sends.
 #[derive(Debug, Clone)]

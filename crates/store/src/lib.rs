@@ -380,12 +380,6 @@ fn status_name(d: &Disposition) -> &'static str {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) the store file `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -842,9 +836,10 @@ impl Store for SqliteStore {
         self.with_writer(|conn| {
             let tx = conn.transaction()?;
             let mut results = Vec::with_capacity(batch.len());
-            let replaced_at = now_ms();
             let mut open_chunks: BTreeMap<ChunkKey, OpenChunk> = BTreeMap::new();
             for ingest in batch {
+                // A replacement happens when the frame that carries it was received.
+                let replaced_at = ingest.record.received_ms;
                 let mut record = ingest.record.clone();
                 let reason = match &record.disposition {
                     Disposition::Quarantined { reason } => Some(reason.as_str()),

@@ -27,7 +27,7 @@ fn device(id: &str, mn: &str) -> Device {
 fn run_config(target: std::net::SocketAddr, start_ms: i64, speed: f64) -> RunConfig {
     RunConfig {
         target,
-        clock: SimClock::new(start_ms, speed),
+        clock: SimClock::simulated(start_ms, speed),
         realtime: false,
         backfill_from: None,
         ack_timeout: Duration::from_secs(2),
