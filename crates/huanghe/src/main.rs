@@ -7,6 +7,7 @@
 //! nothing here panics on bad input.
 
 mod bench;
+mod calc_cli;
 mod hj212_cli;
 mod serve_cli;
 mod sim_cli;
@@ -34,6 +35,9 @@ enum Command {
     Demo(sim_cli::DemoArgs),
     /// Simulate data loggers (the demo city's or a points file's) against a server.
     Simulate(sim_cli::SimulateArgs),
+    /// Judge values by the standards (AQI, water class, noise, O2 conversion); JSON out.
+    #[command(subcommand)]
+    Calc(calc_cli::CalcCommand),
     /// Print the HTTP API's OpenAPI document (JSON).
     Openapi,
     /// Measure the platform.
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Command::Hj212(cmd) => hj212_cli::run(cmd),
         Command::Serve(args) => serve_cli::serve(args),
         Command::Openapi => serve_cli::openapi(),
+        Command::Calc(cmd) => calc_cli::run(cmd),
         Command::Demo(args) => sim_cli::demo(args),
         Command::Simulate(args) => sim_cli::simulate(args),
         Command::Bench(cmd) => bench::run(cmd),
