@@ -41,7 +41,7 @@ impl Version {
 }
 
 /// A pollutant of the AQI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Pollutant {
     /// Sulphur dioxide, µg/m³.

@@ -93,8 +93,10 @@ fn pairs(values: &[String]) -> Result<Vec<(String, Dec)>> {
     values
         .iter()
         .map(|v| {
-            let (k, x) = v.split_once('=').with_context(|| format!("{v:?}: expected name=value"))?;
-            let x = Dec::parse(x).with_context(|| format!("{k}"))?;
+            let (k, x) = v
+                .split_once('=')
+                .with_context(|| format!("{v:?}: expected name=value"))?;
+            let x = Dec::parse(x).with_context(|| k.to_string())?;
             Ok((k.trim().to_ascii_lowercase(), x))
         })
         .collect()
@@ -114,14 +116,23 @@ pub fn run(cmd: CalcCommand) -> Result<ExitCode> {
     match cmd {
         CalcCommand::Aqi(a) => {
             // Seconds are optional on the command line.
-            let t = if a.time.len() >= 16 && a.time.as_bytes().get(16).is_some_and(|c| !c.is_ascii_digit() && *c != b':') {
+            let t = if a.time.len() >= 16
+                && a.time
+                    .as_bytes()
+                    .get(16)
+                    .is_some_and(|c| !c.is_ascii_digit() && *c != b':')
+            {
                 format!("{}:00{}", &a.time[..16], &a.time[16..])
             } else {
                 a.time.clone()
             };
             let ms = hj212::time::parse_rfc3339(&t).map_err(|e| anyhow::anyhow!("--time: {e}"))?;
             let local = hj212::LocalTime::from_unix_millis(ms);
-            let version = Version::for_date(i32::from(local.year), u32::from(local.month), u32::from(local.day));
+            let version = Version::for_date(
+                i32::from(local.year),
+                u32::from(local.month),
+                u32::from(local.day),
+            );
             let kind = match (a.hourly, a.daily) {
                 (true, _) => Kind::Hourly,
                 (_, true) => Kind::Daily,
@@ -135,7 +146,11 @@ pub fn run(cmd: CalcCommand) -> Result<ExitCode> {
                     _ => inputs.values.push((Pollutant::from_name(&k)?, v)),
                 }
             }
-            inputs.so2_24h = a.so2_24h.as_deref().map(|s| dec("so2-24h", s)).transpose()?;
+            inputs.so2_24h = a
+                .so2_24h
+                .as_deref()
+                .map(|s| dec("so2-24h", s))
+                .transpose()?;
             print(aqi::report(version, kind, &inputs)?)
         }
         CalcCommand::Water(w) => {
@@ -144,22 +159,39 @@ pub fn run(cmd: CalcCommand) -> Result<ExitCode> {
                 "lake" | "reservoir" => water::Waterbody::Lake,
                 other => bail!("--waterbody {other:?}: river or lake"),
             };
-            let target = w.target.as_deref().map(water::Class::from_name).transpose()?;
+            let target = w
+                .target
+                .as_deref()
+                .map(water::Class::from_name)
+                .transpose()?;
             print(water::assess(&pairs(&w.values)?, body, target)?)
         }
         CalcCommand::Noise(n) => {
             let zone = noise::Zone::from_name(&n.zone)?;
             let parts: Vec<&str> = n.leq_hourly.split(',').map(str::trim).collect();
             if parts.len() != 24 {
-                bail!("--leq-hourly needs 24 values (from 00:00), got {}", parts.len());
+                bail!(
+                    "--leq-hourly needs 24 values (from 00:00), got {}",
+                    parts.len()
+                );
             }
             let mut hourly = [None; 24];
             for (h, p) in parts.iter().enumerate() {
                 if *p != "-" && !p.is_empty() {
-                    hourly[h] = Some(p.parse::<f64>().with_context(|| format!("hour {h}: {p:?} is not a level"))?);
+                    hourly[h] = Some(
+                        p.parse::<f64>()
+                            .with_context(|| format!("hour {h}: {p:?} is not a level"))?,
+                    );
                 }
             }
-            print(noise::assess(zone, &hourly, noise::DayHours { start: n.day_start, end: n.day_end })?)
+            print(noise::assess(
+                zone,
+                &hourly,
+                noise::DayHours {
+                    start: n.day_start,
+                    end: n.day_end,
+                },
+            )?)
         }
         CalcCommand::Convert(c) => {
             let ref_o2 = match (&c.ref_o2, &c.source) {
@@ -167,7 +199,11 @@ pub fn run(cmd: CalcCommand) -> Result<ExitCode> {
                 (None, Some(s)) => emission::reference_o2(s)?,
                 (None, None) => bail!("give --ref-o2 or --source"),
             };
-            print(emission::convert(dec("measured", &c.measured)?, dec("o2", &c.o2)?, ref_o2)?)
+            print(emission::convert(
+                dec("measured", &c.measured)?,
+                dec("o2", &c.o2)?,
+                ref_o2,
+            )?)
         }
     }
 }

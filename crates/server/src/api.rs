@@ -56,6 +56,35 @@ impl AppState {
         self.clock.now_ms()
     }
 
+    /// The series store.
+    pub(crate) fn series_store(&self) -> Arc<dyn Store> {
+        self.store()
+    }
+
+    /// A point, or 404.
+    pub(crate) async fn point_or_404(&self, id: &str) -> ApiResult<Point> {
+        existing_point(self, id).await
+    }
+
+    /// Every point.
+    pub(crate) async fn all_points(&self) -> ApiResult<Vec<Point>> {
+        blocking(self, |s| s.points()).await
+    }
+
+    /// The current entries of a registry, as JSON objects.
+    pub(crate) async fn registry_entries(
+        &self,
+        name: &str,
+    ) -> ApiResult<Vec<serde_json::Map<String, serde_json::Value>>> {
+        let store = self.registries();
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || store.entries(&name))
+            .await
+            .map_err(|e| ApiError::Internal(format!("store task: {e}")))?
+            .map(|es| es.into_iter().map(|e| e.data).collect())
+            .map_err(ApiError::from)
+    }
+
     pub(crate) fn registries(&self) -> Arc<dyn store::RegistryStore> {
         Arc::clone(&self.registries)
     }
@@ -116,7 +145,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 async fn blocking<T: Send + 'static>(
     state: &AppState,
@@ -874,7 +903,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
         (name = "points", description = "the monitoring-point registry"),
         (name = "data", description = "stored series, corrections, capture rates"),
         (name = "devices", description = "connections, the raw packet log, metrics"),
-        (name = "registries", description = "the bureau's lists with history, spreadsheets, targets")
+        (name = "registries", description = "the bureau's lists with history, spreadsheets, targets"),
+        (name = "assessments", description = "judgements by the standards, computed from the stored series")
     )
 )]
 struct ApiDoc;
@@ -892,6 +922,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(store_stats))
         .routes(routes!(metrics))
         .merge(crate::registries::routes())
+        .merge(crate::assess::routes())
 }
 
 /// The OpenAPI document of the API, generated from the handlers.

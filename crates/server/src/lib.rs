@@ -18,6 +18,7 @@
 //! once for both routing and the OpenAPI document (`utoipa-axum`), so the two cannot drift.
 
 pub mod api;
+pub mod assess;
 pub mod client;
 pub mod config;
 pub mod registries;

@@ -131,10 +131,26 @@ fn crc_of_the_appendix_a_example() {
 #[test]
 fn calc_judges_by_the_standards_and_names_bad_input() {
     let out = huanghe(
-        &["calc", "aqi", "--time", "2026-05-01T10:00+08:00", "--hourly", "pm25=75", "pm10=50", "so2=5", "no2=20", "co=0.6", "o3=120"],
+        &[
+            "calc",
+            "aqi",
+            "--time",
+            "2026-05-01T10:00+08:00",
+            "--hourly",
+            "pm25=75",
+            "pm10=50",
+            "so2=5",
+            "no2=20",
+            "co=0.6",
+            "o3=120",
+        ],
         b"",
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(r["standard"], "HJ 633-2026");
     assert_eq!(r["aqi"], 114);
@@ -142,35 +158,113 @@ fn calc_judges_by_the_standards_and_names_bad_input() {
     assert_eq!(r["level"]["category_zh"], "轻度污染");
     // The same values before 2026-03-01 fall under HJ 633-2012.
     let out = huanghe(
-        &["calc", "aqi", "--time", "2025-05-01T10:00:00+08:00", "--hourly", "pm25=75", "pm10=50", "so2=5", "no2=20", "co=0.6", "o3=120"],
+        &[
+            "calc",
+            "aqi",
+            "--time",
+            "2025-05-01T10:00:00+08:00",
+            "--hourly",
+            "pm25=75",
+            "pm10=50",
+            "so2=5",
+            "no2=20",
+            "co=0.6",
+            "o3=120",
+        ],
         b"",
     );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!((r["standard"].as_str(), r["aqi"].as_u64()), (Some("HJ 633-2012"), Some(100)));
+    assert_eq!(
+        (r["standard"].as_str(), r["aqi"].as_u64()),
+        (Some("HJ 633-2012"), Some(100))
+    );
 
-    let out = huanghe(&["calc", "water", "--target", "III", "ph=7.2", "do=6.1", "codmn=4.5", "nh3n=0.8", "tp=0.15"], b"");
+    let out = huanghe(
+        &[
+            "calc",
+            "water",
+            "--target",
+            "III",
+            "ph=7.2",
+            "do=6.1",
+            "codmn=4.5",
+            "nh3n=0.8",
+            "tp=0.15",
+        ],
+        b"",
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!((r["class"].as_str(), r["meets_target"].as_bool()), (Some("III"), Some(true)));
+    assert_eq!(
+        (r["class"].as_str(), r["meets_target"].as_bool()),
+        (Some("III"), Some(true))
+    );
 
-    let hours = (0..24).map(|h| if (6..22).contains(&h) { "58" } else { "48" }).collect::<Vec<_>>().join(",");
-    let out = huanghe(&["calc", "noise", "--zone", "2", "--leq-hourly", &hours], b"");
+    let hours = (0..24)
+        .map(|h| if (6..22).contains(&h) { "58" } else { "48" })
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = huanghe(
+        &["calc", "noise", "--zone", "2", "--leq-hourly", &hours],
+        b"",
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!((r["day_ok"].as_bool(), r["night_ok"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (r["day_ok"].as_bool(), r["night_ok"].as_bool()),
+        (Some(true), Some(true))
+    );
 
-    let out = huanghe(&["calc", "convert", "--measured", "30", "--o2", "9", "--source", "coal_power_boiler"], b"");
+    let out = huanghe(
+        &[
+            "calc",
+            "convert",
+            "--measured",
+            "30",
+            "--o2",
+            "9",
+            "--source",
+            "coal_power_boiler",
+        ],
+        b"",
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(r["converted"], "37.500");
 
     for bad in [
-        vec!["calc", "aqi", "--time", "2026-05-01T10:00+08:00", "--hourly", "pm3=5"],
+        vec![
+            "calc",
+            "aqi",
+            "--time",
+            "2026-05-01T10:00+08:00",
+            "--hourly",
+            "pm3=5",
+        ],
         vec!["calc", "aqi", "--time", "yesterday", "--hourly", "pm25=5"],
-        vec!["calc", "aqi", "--time", "2026-05-01T10:00+08:00", "--hourly", "pm25=-5"],
+        vec![
+            "calc",
+            "aqi",
+            "--time",
+            "2026-05-01T10:00+08:00",
+            "--hourly",
+            "pm25=-5",
+        ],
         vec!["calc", "water", "nh3n=lots"],
-        vec!["calc", "convert", "--measured", "30", "--o2", "21", "--ref-o2", "6"],
+        vec![
+            "calc",
+            "convert",
+            "--measured",
+            "30",
+            "--o2",
+            "21",
+            "--ref-o2",
+            "6",
+        ],
         vec!["calc", "noise", "--zone", "9", "--leq-hourly", "1"],
     ] {
         let out = huanghe(&bad, b"");
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("error"), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("error"),
+            "{bad:?}"
+        );
     }
 }

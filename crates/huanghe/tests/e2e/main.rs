@@ -5,6 +5,7 @@
 //! directory with ports 0, read its ready line for the addresses, and talk to it over real TCP:
 //! HJ 212 through the simulator's loggers, HTTP through the server crate's small client.
 
+mod assess;
 mod cli;
 mod crash;
 mod registries;

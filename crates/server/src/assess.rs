@@ -1,0 +1,361 @@
+//! Assessments computed from the stored series (envstd): hourly and daily AQI per air station
+//! and for the city, water-section class and compliance per month.
+//!
+//! Results are computed when asked, from what is stored at that moment, so late or corrected
+//! data change them at once; each result names the standard version it applied. Hourly data are
+//! the 2061 series (`avg` field; DataTime = the hour's start); values whose flag is not `N` are
+//! invalid and never counted as zero.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use domain::{DataType, Observation, PointKind};
+use envstd::aqi::{self, Kind, Pollutant, Version};
+use envstd::{Dec, water};
+use hj212::LocalTime;
+use serde::{Deserialize, Serialize};
+use store::SeriesQuery;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::{ApiError, AppState, ErrorBody};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// HJ 212 factor codes of the AQI pollutants (ambient air, µg/m³; CO mg/m³).
+const AIR_CODES: &[(&str, Pollutant)] = &[
+    ("a21026", Pollutant::So2),
+    ("a21004", Pollutant::No2),
+    ("a21005", Pollutant::Co),
+    ("a05024", Pollutant::O3),
+    ("a34002", Pollutant::Pm10),
+    ("a34004", Pollutant::Pm25),
+];
+
+/// HJ 212 factor codes of GB 3838 items.
+const WATER_CODES: &[(&str, &str)] = &[
+    ("w01001", "ph"),
+    ("w01009", "do"),
+    ("w01019", "codmn"),
+    ("w01018", "cod"),
+    ("w01017", "bod5"),
+    ("w21003", "nh3n"),
+    ("w21011", "tp"),
+    ("w21001", "tn"),
+    ("w01010", "temp"),
+];
+
+/// A day, `YYYY-MM-DD`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DayParams {
+    /// The day (Beijing); default today.
+    pub date: Option<String>,
+}
+
+/// A month, `YYYY-MM`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MonthParams {
+    /// The month (Beijing); default this month.
+    pub month: Option<String>,
+}
+
+fn day_start(date: &str) -> ApiResult<(i64, LocalTime)> {
+    let digits = date.replace('-', "");
+    let t = LocalTime::parse(&format!("{digits}000000"))
+        .map_err(|_| ApiError::BadRequest(format!("date {date:?}: use YYYY-MM-DD")))?;
+    Ok((t.unix_seconds(), t))
+}
+
+fn today(state: &AppState) -> String {
+    let t = LocalTime::from_unix_millis(state.now_ms());
+    format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
+}
+
+/// Valid `avg` values by (code, hour start).
+fn hourly_values(rows: &[Observation]) -> BTreeMap<(String, i64), Dec> {
+    rows.iter()
+        .filter(|o| o.fields.get("flag").is_none_or(|f| f == "N"))
+        .filter_map(|o| {
+            let v = o.fields.get("avg").or_else(|| o.fields.get("rtd"))?;
+            Some(((o.code.clone(), o.time), Dec::parse(v).ok()?))
+        })
+        .collect()
+}
+
+async fn hour_rows(
+    state: &AppState,
+    point_id: &str,
+    from: i64,
+    to: i64,
+) -> ApiResult<Vec<Observation>> {
+    let q = SeriesQuery {
+        point_id: point_id.to_owned(),
+        data_type: DataType::Hour,
+        code: None,
+        from,
+        to,
+        limit: 1_000_000,
+    };
+    let store = state.series_store();
+    tokio::task::spawn_blocking(move || store.series(&q))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+/// One hour's AQI.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HourAqi {
+    /// The hour's start (RFC 3339).
+    pub time: String,
+    /// The report (standard, IAQIs, AQI, primary pollutants, level).
+    #[schema(value_type = Object)]
+    pub report: aqi::Report,
+}
+
+/// A day of AQI.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayAqi {
+    /// A point id, or `city`.
+    pub scope: String,
+    /// The day.
+    pub date: String,
+    /// The standard applied (by the date).
+    pub standard: String,
+    /// Real-time reports, one per hour with data.
+    pub hourly: Vec<HourAqi>,
+    /// The daily report, from the daily means that are valid.
+    #[schema(value_type = Object)]
+    pub daily: aqi::Report,
+    /// Daily inputs that could not be formed (too few valid hours), with why.
+    pub invalid: Vec<String>,
+}
+
+/// Hourly and daily AQI from hourly concentrations by (pollutant, hour start).
+fn day_aqi(
+    scope: String,
+    date: &str,
+    start: i64,
+    t: LocalTime,
+    conc: &BTreeMap<(Pollutant, i64), Dec>,
+) -> ApiResult<DayAqi> {
+    let v = Version::for_date(i32::from(t.year), u32::from(t.month), u32::from(t.day));
+    let err = |e: envstd::InputError| ApiError::Internal(e.to_string());
+    let mut hourly = Vec::new();
+    for h in 0..24 {
+        let at = start + h * 3600;
+        let values: Vec<(Pollutant, Dec)> = Pollutant::ALL
+            .into_iter()
+            .filter_map(|p| conc.get(&(p, at)).map(|c| (p, *c)))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let inputs = aqi::Inputs {
+            values,
+            ..aqi::Inputs::default()
+        };
+        hourly.push(HourAqi {
+            time: LocalTime::from_unix_millis(at * 1000).to_rfc3339(),
+            report: aqi::report(v, Kind::Hourly, &inputs).map_err(err)?,
+        });
+    }
+    let hours = |p: Pollutant, first: i64, n: i64| -> Vec<Option<Dec>> {
+        (0..n)
+            .map(|k| conc.get(&(p, first + k * 3600)).copied())
+            .collect()
+    };
+    let mut inputs = aqi::Inputs::default();
+    let mut invalid = Vec::new();
+    for p in [
+        Pollutant::So2,
+        Pollutant::No2,
+        Pollutant::Co,
+        Pollutant::Pm10,
+        Pollutant::Pm25,
+    ] {
+        match aqi::daily_mean(p, &hours(p, start, 24)) {
+            Ok(m) => inputs.values.push((p, m)),
+            Err(e) => invalid.push(format!("{}: {e}", p.name())),
+        }
+    }
+    // O3: 31 hours from 17:00 the day before; max 1-h from the day's valid hours (≥ 20).
+    let o3: Vec<Option<Dec>> = hours(Pollutant::O3, start - 7 * 3600, 31);
+    let o3: [Option<Dec>; 31] = std::array::from_fn(|i| o3[i]);
+    match aqi::o3_daily_max_8h(&o3, 14) {
+        Ok(m) => inputs.o3_8h = Some(m),
+        Err(e) => invalid.push(format!("o3: {e}")),
+    }
+    let day_o3: Vec<Dec> = o3[7..].iter().flatten().copied().collect();
+    if day_o3.len() >= 20 {
+        if let Some(max) = day_o3.iter().max() {
+            inputs.values.push((Pollutant::O3, *max));
+        }
+    } else if v == Version::Hj633_2012 {
+        invalid.push(format!(
+            "o3 daily max 1-h: {} valid hours, at least 20 needed",
+            day_o3.len()
+        ));
+    }
+    Ok(DayAqi {
+        scope,
+        date: date.to_owned(),
+        standard: v.name().to_owned(),
+        hourly,
+        daily: aqi::report(v, Kind::Daily, &inputs).map_err(err)?,
+        invalid,
+    })
+}
+
+fn air_concentrations(rows: &[Observation]) -> BTreeMap<(Pollutant, i64), Dec> {
+    hourly_values(rows)
+        .into_iter()
+        .filter_map(|((code, t), v)| {
+            AIR_CODES
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map(|(_, p)| ((*p, t), v))
+        })
+        .collect()
+}
+
+/// Hourly and daily AQI of an air station on a day.
+#[utoipa::path(get, path = "/api/v1/points/{id}/aqi", tag = "assessments",
+    params(("id" = String, Path, description = "point id"), DayParams),
+    responses((status = 200, body = DayAqi), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn point_aqi(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<DayParams>,
+) -> ApiResult<Json<DayAqi>> {
+    let date = q.date.unwrap_or_else(|| today(&state));
+    let (start, t) = day_start(&date)?;
+    state.point_or_404(&id).await?;
+    let rows = hour_rows(&state, &id, start - 7 * 3600, start + 86_400 - 1).await?;
+    Ok(Json(day_aqi(
+        id,
+        &date,
+        start,
+        t,
+        &air_concentrations(&rows),
+    )?))
+}
+
+/// Hourly and daily AQI of the city: each hour's concentration is the mean over the air stations
+/// that have a valid value for it.
+#[utoipa::path(get, path = "/api/v1/aqi/city", tag = "assessments", params(DayParams),
+    responses((status = 200, body = DayAqi), (status = 400, body = ErrorBody)))]
+async fn city_aqi(
+    State(state): State<AppState>,
+    Query(q): Query<DayParams>,
+) -> ApiResult<Json<DayAqi>> {
+    let date = q.date.unwrap_or_else(|| today(&state));
+    let (start, t) = day_start(&date)?;
+    let stations: Vec<String> = state
+        .all_points()
+        .await?
+        .into_iter()
+        .filter(|p| p.kind == PointKind::AirStation)
+        .map(|p| p.id)
+        .collect();
+    let mut sums: BTreeMap<(Pollutant, i64), Vec<Dec>> = BTreeMap::new();
+    for s in &stations {
+        let rows = hour_rows(&state, s, start - 7 * 3600, start + 86_400 - 1).await?;
+        for (k, v) in air_concentrations(&rows) {
+            sums.entry(k).or_default().push(v);
+        }
+    }
+    let means: BTreeMap<(Pollutant, i64), Dec> = sums
+        .into_iter()
+        .filter_map(|((p, t), vs)| {
+            Dec::mean(&vs, if p == Pollutant::Co { 2 } else { 1 }).map(|m| ((p, t), m))
+        })
+        .collect();
+    Ok(Json(day_aqi("city".into(), &date, start, t, &means)?))
+}
+
+/// A month's water assessment of a section.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonthWater {
+    /// The point.
+    pub point_id: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The section's target class, from the water-sections registry (by MN or code).
+    pub target_class: Option<String>,
+    /// Valid hourly values used per item.
+    pub samples: BTreeMap<String, usize>,
+    /// GB 3838-2002 class of the monthly means, deciding items, compliance.
+    #[schema(value_type = Object)]
+    pub assessment: water::Assessment,
+}
+
+/// Monthly GB 3838 class of a water section and its compliance with the target class.
+#[utoipa::path(get, path = "/api/v1/points/{id}/water", tag = "assessments",
+    params(("id" = String, Path, description = "point id"), MonthParams),
+    responses((status = 200, body = MonthWater), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn point_water(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<MonthParams>,
+) -> ApiResult<Json<MonthWater>> {
+    let month = q.month.unwrap_or_else(|| today(&state)[..7].to_owned());
+    let (start, t) = day_start(&format!("{month}-01"))?;
+    let (ny, nm) = if t.month == 12 {
+        (i32::from(t.year) + 1, 1)
+    } else {
+        (i32::from(t.year), u32::from(t.month) + 1)
+    };
+    let (end, _) = day_start(&format!("{ny:04}-{nm:02}-01"))?;
+    let point = state.point_or_404(&id).await?;
+    let rows = hour_rows(&state, &id, start, end - 1).await?;
+    let mut by_item: BTreeMap<String, Vec<Dec>> = BTreeMap::new();
+    for ((code, _), v) in hourly_values(&rows) {
+        if let Some((_, item)) = WATER_CODES.iter().find(|(c, _)| *c == code) {
+            by_item.entry((*item).to_owned()).or_default().push(v);
+        }
+    }
+    let samples = by_item.iter().map(|(k, v)| (k.clone(), v.len())).collect();
+    let means: Vec<(String, Dec)> = by_item
+        .into_iter()
+        .filter_map(|(k, v)| Dec::mean(&v, 4).map(|m| (k, m)))
+        .collect();
+    let section = state
+        .registry_entries("water_sections")
+        .await?
+        .into_iter()
+        .find(|e| {
+            e.get("mn").and_then(|m| m.as_str()) == Some(point.mn.as_str())
+                || e.get("code").and_then(|c| c.as_str()) == Some(id.as_str())
+        });
+    let target_class = section
+        .as_ref()
+        .and_then(|e| e.get("target_class"))
+        .and_then(|c| c.as_str())
+        .map(str::to_owned);
+    let target = target_class
+        .as_deref()
+        .map(water::Class::from_name)
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let assessment = water::assess(&means, water::Waterbody::River, target)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(Json(MonthWater {
+        point_id: id,
+        month,
+        target_class,
+        samples,
+        assessment,
+    }))
+}
+
+/// The assessment routes.
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(point_aqi))
+        .routes(routes!(city_aqi))
+        .routes(routes!(point_water))
+}
