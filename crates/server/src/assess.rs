@@ -351,6 +351,187 @@ async fn point_water(
     }))
 }
 
+/// A day's noise verdict at a noise point.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayNoise {
+    /// The point.
+    pub point_id: String,
+    /// The day.
+    pub date: String,
+    /// The zone class, from the noise-points registry (by MN or code).
+    pub zone: Option<String>,
+    /// Ld, Ln, Ldn and the verdicts (GB 3096-2008), when the zone is known.
+    #[schema(value_type = Option<Object>)]
+    pub verdict: Option<envstd::noise::Verdict>,
+    /// Why there is no verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Day and night levels of a noise point against its zone (hourly Leq, code `LA`).
+#[utoipa::path(get, path = "/api/v1/points/{id}/noise", tag = "assessments",
+    params(("id" = String, Path, description = "point id"), DayParams),
+    responses((status = 200, body = DayNoise), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn point_noise(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<DayParams>,
+) -> ApiResult<Json<DayNoise>> {
+    let date = q.date.unwrap_or_else(|| today(&state));
+    let (start, _) = day_start(&date)?;
+    let point = state.point_or_404(&id).await?;
+    let rows = hour_rows(&state, &id, start, start + 86_400 - 1).await?;
+    let values = hourly_values(&rows);
+    let hourly: [Option<f64>; 24] = std::array::from_fn(|h| {
+        ["LA", "LAeq", "leq"]
+            .iter()
+            .find_map(|c| values.get(&((*c).to_owned(), start + h as i64 * 3600)))
+            .map(|d| d.to_f64())
+    });
+    let zone = state
+        .registry_entries("noise_points")
+        .await?
+        .into_iter()
+        .find(|e| {
+            e.get("mn").and_then(|m| m.as_str()) == Some(point.mn.as_str())
+                || e.get("code").and_then(|c| c.as_str()) == Some(id.as_str())
+        })
+        .and_then(|e| {
+            e.get("zone_class")
+                .and_then(|z| z.as_str())
+                .map(str::to_owned)
+        });
+    let (verdict, note) = match &zone {
+        Some(z) => {
+            let zone =
+                envstd::noise::Zone::from_name(z).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let v = envstd::noise::assess(zone, &hourly, envstd::noise::DayHours::default())
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            (Some(v), None)
+        }
+        None => (
+            None,
+            Some("no zone class: register the point in noise_points (by MN or code)".to_owned()),
+        ),
+    };
+    Ok(Json(DayNoise {
+        point_id: id,
+        date,
+        zone,
+        verdict,
+        note,
+    }))
+}
+
+/// One hour of one pollutant at a source.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmissionHour {
+    /// The hour's start.
+    pub time: String,
+    /// Factor code.
+    pub code: String,
+    /// Valid minutes (valid minute-data rows × the point's interval).
+    pub valid_minutes: usize,
+    /// At least 45 valid minutes (HJ 75-2017).
+    pub valid: bool,
+    /// Mean of the valid values.
+    pub mean: Option<String>,
+    /// Converted to the reference O2 (when the point sets `ref_o2` for the code and O2 is valid).
+    pub converted: Option<String>,
+    /// The point's limit for the code.
+    pub limit: Option<f64>,
+    /// Hourly (converted, when set) mean above the limit.
+    pub exceeds: Option<bool>,
+}
+
+/// Hourly averages of a source's minute data with HJ 75 validity, O2 conversion and exceedance
+/// of the limits set on the point.
+#[utoipa::path(get, path = "/api/v1/points/{id}/emissions", tag = "assessments",
+    params(("id" = String, Path, description = "point id"), DayParams),
+    responses((status = 200, body = [EmissionHour]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn point_emissions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<DayParams>,
+) -> ApiResult<Json<Vec<EmissionHour>>> {
+    let date = q.date.unwrap_or_else(|| today(&state));
+    let (start, _) = day_start(&date)?;
+    let point = state.point_or_404(&id).await?;
+    let query = SeriesQuery {
+        point_id: id.clone(),
+        data_type: DataType::Min,
+        code: None,
+        from: start,
+        to: start + 86_400 - 1,
+        limit: 1_000_000,
+    };
+    let store = state.series_store();
+    let rows = tokio::task::spawn_blocking(move || store.series(&query))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)?;
+    let interval = point.min_interval_min.max(1) as usize;
+    let mut out = Vec::new();
+    for (code, setting) in &point.codes {
+        for h in 0..24 {
+            let from = start + h * 3600;
+            let in_hour = |c: &str| -> Vec<(Dec, String)> {
+                rows.iter()
+                    .filter(|o| o.code == c && (from..from + 3600).contains(&o.time))
+                    .filter_map(|o| {
+                        Some((
+                            Dec::parse(o.fields.get("avg")?).ok()?,
+                            o.fields.get("flag").cloned().unwrap_or_else(|| "N".into()),
+                        ))
+                    })
+                    .collect()
+            };
+            let minutes = in_hour(code);
+            if minutes.is_empty() {
+                continue;
+            }
+            // Each minute-data row stands for `interval` minutes.
+            let expanded: Vec<(Dec, &str)> = minutes
+                .iter()
+                .flat_map(|(v, f)| std::iter::repeat_n((*v, f.as_str()), interval))
+                .collect();
+            let limit = setting.limit.and_then(|l| Dec::parse(&l.to_string()).ok());
+            let hour = envstd::emission::hourly(&expanded, None, 45);
+            let o2 = in_hour("a19001");
+            let o2: Vec<(Dec, &str)> = o2
+                .iter()
+                .flat_map(|(v, f)| std::iter::repeat_n((*v, f.as_str()), interval))
+                .collect();
+            let o2 = envstd::emission::hourly(&o2, None, 45).mean;
+            let converted = match (
+                hour.mean,
+                setting.ref_o2.and_then(|r| Dec::parse(&r.to_string()).ok()),
+                o2,
+            ) {
+                (Some(m), Some(r), Some(o)) => {
+                    envstd::emission::convert(m, o, r).ok().map(|c| c.converted)
+                }
+                _ => None,
+            };
+            let judged = converted.or(hour.mean);
+            out.push(EmissionHour {
+                time: LocalTime::from_unix_millis(from * 1000).to_rfc3339(),
+                code: code.clone(),
+                valid_minutes: hour.valid_minutes,
+                valid: hour.valid,
+                mean: hour.mean.map(|m| m.to_string()),
+                converted: converted.map(|c| c.to_string()),
+                limit: setting.limit,
+                exceeds: match (judged, limit) {
+                    (Some(j), Some(l)) if hour.valid => Some(j > l),
+                    _ => None,
+                },
+            });
+        }
+    }
+    Ok(Json(out))
+}
+
 /// The assessment routes.
 pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
     use utoipa_axum::routes;
@@ -358,4 +539,6 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(point_aqi))
         .routes(routes!(city_aqi))
         .routes(routes!(point_water))
+        .routes(routes!(point_noise))
+        .routes(routes!(point_emissions))
 }
