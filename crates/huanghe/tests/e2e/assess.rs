@@ -173,7 +173,7 @@ async fn emission_hours_and_noise_verdicts_from_stored_data() {
     // 08:00: six valid 10-minute rows of 30 mg/m3 at 9 % O2 -> 37.5 at 6 %: exceeds 35.
     // 09:00: two rows flagged D -> 40 valid minutes: not a valid hour.
     for k in 0..12i64 {
-        let flag = if k >= 6 && k < 8 { "D" } else { "N" };
+        let flag = if (6..8).contains(&k) { "D" } else { "N" };
         n += 1;
         let (qn, m) = interval(
             "GAS0001",
