@@ -35,8 +35,11 @@ use std::sync::Mutex;
 use domain::{DataType, Disposition, Observation, PacketRecord, Point};
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub mod alarms;
 pub mod chunk;
 pub mod registry;
+
+pub use alarms::{Alarm, AlarmEvent, AlarmQuery, AlarmState, AlarmStore, Handling, Window};
 
 pub use registry::{Change, Entry, EntryChange, RegistryStore};
 
@@ -386,6 +389,7 @@ impl SqliteStore {
         let writer = open(path)?;
         writer.execute_batch(SCHEMA)?;
         writer.execute_batch(registry::SCHEMA)?;
+        writer.execute_batch(alarms::SCHEMA)?;
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         let reader = open(path)?;
         let newest_chunk = [0i64, 1, 2, 3].map(|t| {
