@@ -95,6 +95,18 @@ pub struct DeviceState {
     pub packets: u64,
 }
 
+/// Data made durable: which (series, code, DataTime) of which point changed. Published after
+/// the commit, for the alarm engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    /// The point.
+    pub point_id: String,
+    /// The observations' keys.
+    pub keys: Vec<(DataType, String, i64)>,
+    /// When the frame was received (Unix ms), for latency measurement.
+    pub received_ms: i64,
+}
+
 /// Counters of what the gateway has done since it started (for `/metrics`).
 #[derive(Debug, Default)]
 pub struct GatewayStats {
@@ -306,6 +318,7 @@ pub struct Gateway {
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     connections: tokio::sync::Semaphore,
     stats: GatewayStats,
+    committed: tokio::sync::broadcast::Sender<Committed>,
 }
 
 fn hex4(v: u16) -> String {
@@ -329,6 +342,7 @@ impl Gateway {
             devices: Mutex::new(HashMap::new()),
             per_ip: Mutex::new(HashMap::new()),
             stats: GatewayStats::default(),
+            committed: tokio::sync::broadcast::channel(65_536).0,
         });
         g.reload_points()?;
         Ok(g)
@@ -346,6 +360,11 @@ impl Gateway {
             *points = map;
         }
         Ok(())
+    }
+
+    /// Data committed from now on (stored or replaced observations).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Committed> {
+        self.committed.subscribe()
     }
 
     /// What the gateway has done since it started.
@@ -662,6 +681,14 @@ impl Gateway {
         record: PacketRecord,
         observations: Vec<Observation>,
     ) -> Result<IngestResult, ()> {
+        let committed = observations.first().map(|o| Committed {
+            point_id: o.point_id.clone(),
+            keys: observations
+                .iter()
+                .map(|o| (o.data_type, o.code.clone(), o.time))
+                .collect(),
+            received_ms: record.received_ms,
+        });
         self.handoff
             .submit(Ingest {
                 record,
@@ -678,6 +705,11 @@ impl Gateway {
                 };
                 if let Some(c) = counter {
                     GatewayStats::add(c, 1);
+                }
+                if r.inserted + r.replaced > 0
+                    && let Some(c) = committed
+                {
+                    let _ = self.committed.send(c);
                 }
                 GatewayStats::add(&s.observations_stored, r.inserted as u64);
                 GatewayStats::add(&s.observations_replaced, r.replaced as u64);

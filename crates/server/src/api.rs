@@ -28,6 +28,9 @@ use utoipa_axum::routes;
 pub struct AppState {
     gateway: Arc<Gateway>,
     registries: Arc<dyn store::RegistryStore>,
+    alarms: Option<Arc<dyn store::AlarmStore>>,
+    hub: Arc<crate::alarms::AlarmHub>,
+    rules: Arc<rules::RuleSet>,
     clock: domain::Clock,
     started: Instant,
 }
@@ -42,6 +45,9 @@ impl AppState {
         Self {
             gateway,
             registries,
+            alarms: None,
+            hub: Arc::new(crate::alarms::AlarmHub::default()),
+            rules: Arc::new(rules::RuleSet::defaults()),
             clock,
             started: Instant::now(),
         }
@@ -49,6 +55,34 @@ impl AppState {
 
     fn store(&self) -> Arc<dyn Store> {
         Arc::clone(self.gateway.store())
+    }
+
+    /// With the alarm engine's store, hub and rules.
+    pub fn with_alarms(
+        mut self,
+        alarms: Arc<dyn store::AlarmStore>,
+        hub: Arc<crate::alarms::AlarmHub>,
+        rules: Arc<rules::RuleSet>,
+    ) -> Self {
+        self.alarms = Some(alarms);
+        self.hub = hub;
+        self.rules = rules;
+        self
+    }
+
+    pub(crate) fn alarm_store(&self) -> Arc<dyn store::AlarmStore> {
+        match &self.alarms {
+            Some(a) => Arc::clone(a),
+            None => Arc::new(NoAlarms),
+        }
+    }
+
+    pub(crate) fn alarm_hub(&self) -> Arc<crate::alarms::AlarmHub> {
+        Arc::clone(&self.hub)
+    }
+
+    pub(crate) fn rules(&self) -> Arc<rules::RuleSet> {
+        Arc::clone(&self.rules)
     }
 
     /// Now, by the platform's clock.
@@ -87,6 +121,36 @@ impl AppState {
 
     pub(crate) fn registries(&self) -> Arc<dyn store::RegistryStore> {
         Arc::clone(&self.registries)
+    }
+}
+
+/// The alarm store of a state built without one: every call says so.
+struct NoAlarms;
+
+impl store::AlarmStore for NoAlarms {
+    fn set_window(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: i64,
+        _: &store::Window,
+        _: i64,
+    ) -> Result<Vec<store::AlarmEvent>, StoreError> {
+        Err(StoreError::NotFound("alarm engine not configured".into()))
+    }
+    fn alarms(&self, _: &store::AlarmQuery) -> Result<Vec<store::Alarm>, StoreError> {
+        Err(StoreError::NotFound("alarm engine not configured".into()))
+    }
+    fn alarm(&self, _: i64) -> Result<Option<store::Alarm>, StoreError> {
+        Err(StoreError::NotFound("alarm engine not configured".into()))
+    }
+    fn alarm_events(&self, _: i64) -> Result<Vec<store::AlarmEvent>, StoreError> {
+        Err(StoreError::NotFound("alarm engine not configured".into()))
+    }
+    fn handle_alarm(&self, _: i64, _: store::Handling) -> Result<store::AlarmEvent, StoreError> {
+        Err(StoreError::NotFound("alarm engine not configured".into()))
     }
 }
 
@@ -904,7 +968,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
         (name = "data", description = "stored series, corrections, capture rates"),
         (name = "devices", description = "connections, the raw packet log, metrics"),
         (name = "registries", description = "the bureau's lists with history, spreadsheets, targets"),
-        (name = "assessments", description = "judgements by the standards, computed from the stored series")
+        (name = "assessments", description = "judgements by the standards, computed from the stored series"),
+        (name = "alarms", description = "alarms raised by the rules, their evidence and handling, the live stream")
     )
 )]
 struct ApiDoc;
@@ -923,6 +988,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
         .merge(crate::registries::routes())
         .merge(crate::assess::routes())
+        .merge(crate::alarms::routes())
 }
 
 /// The OpenAPI document of the API, generated from the handlers.

@@ -25,6 +25,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Storage housekeeping and retention.
     pub store: StoreConfig,
+    /// A TOML rules file replacing the default alarm rules.
+    pub rules_file: Option<PathBuf>,
     /// The clock (wall time unless simulated).
     pub clock: ClockConfig,
     /// Load the demo city (a synthetic Jinan: registries with a year of history, 600 monitoring
@@ -41,6 +43,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             store: StoreConfig::default(),
             demo_city: false,
+            rules_file: None,
             clock: ClockConfig::default(),
         }
     }

@@ -10,13 +10,14 @@
 //! 1. stop accepting device connections; open connections finish the frame they are handling
 //!    (its commit and its reply) and close;
 //! 2. stop the HTTP API (requests in flight complete);
-//! 3. stop housekeeping (a pass in progress completes);
+//! 3. stop the alarm engine and housekeeping (work in progress completes);
 //! 4. drop the last handle on the writer, which commits what is queued and ends; then the store
 //!    is closed.
 //!
 //! The HTTP layer lives in [`api`]: thin handlers over the store and the gateway, each declared
 //! once for both routing and the OpenAPI document (`utoipa-axum`), so the two cannot drift.
 
+pub mod alarms;
 pub mod api;
 pub mod assess;
 pub mod client;
@@ -68,6 +69,8 @@ pub struct Running {
     gateway_task: JoinHandle<Result<(), gateway::GatewayError>>,
     http_task: JoinHandle<std::io::Result<()>>,
     maintenance_task: JoinHandle<()>,
+    alarm_task: JoinHandle<()>,
+    hub: Arc<alarms::AlarmHub>,
     writer_thread: std::thread::JoinHandle<()>,
 }
 
@@ -91,7 +94,17 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     )))?;
     let engine = Arc::new(SqliteStore::open(&config.data_dir.join("huanghe.db"))?);
     let store: Arc<dyn Store> = engine.clone();
-    let registries: Arc<dyn store::RegistryStore> = engine;
+    let registries: Arc<dyn store::RegistryStore> = engine.clone();
+    let alarm_store: Arc<dyn store::AlarmStore> = engine;
+    let rule_set = match &config.rules_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(io(format!("reading rules file {}", path.display())))?;
+            rules::RuleSet::from_toml(&text)
+                .map_err(|e| ServeError::Config(format!("{}: {e}", path.display())))?
+        }
+        None => rules::RuleSet::defaults(),
+    };
     if config.demo_city {
         let empty = registry::schemas()
             .iter()
@@ -133,7 +146,14 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     let (stop, stopped) = watch::channel(false);
     let gateway_task = tokio::spawn(Arc::clone(&gw).run(hj212_listener, stopped.clone()));
 
-    let app = api::router(api::AppState::new(Arc::clone(&gw), registries, clock));
+    let hub = Arc::new(alarms::AlarmHub::default());
+    let app = api::router(
+        api::AppState::new(Arc::clone(&gw), registries, clock).with_alarms(
+            Arc::clone(&alarm_store),
+            Arc::clone(&hub),
+            Arc::new(rule_set.clone()),
+        ),
+    );
     let mut http_stop = stopped.clone();
     let http_task = tokio::spawn(async move {
         axum::serve(http_listener, app)
@@ -143,6 +163,15 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
             .await
     });
 
+    let alarm_task = tokio::spawn(alarms::engine(
+        Arc::clone(&gw),
+        Arc::clone(&store),
+        alarm_store,
+        rule_set,
+        clock,
+        Arc::clone(&hub),
+        stopped.clone(),
+    ));
     let maintenance_task = tokio::spawn(maintenance_loop(
         store,
         clock,
@@ -159,6 +188,8 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
         gateway_task,
         http_task,
         maintenance_task,
+        alarm_task,
+        hub,
         writer_thread,
     })
 }
@@ -188,6 +219,11 @@ async fn maintenance_loop(
 }
 
 impl Running {
+    /// Packet → alarm latency so far (p50, p99), ms.
+    pub fn alarm_latency(&self) -> Option<(u32, u32)> {
+        self.hub.latency_percentiles()
+    }
+
     /// Waits for Ctrl-C or SIGTERM.
     pub async fn wait_for_signal() {
         #[cfg(unix)]
@@ -216,10 +252,13 @@ impl Running {
         let _ = self.stop.send(true);
         let join = |e: tokio::task::JoinError| ServeError::Task(e.to_string());
         self.gateway_task.await.map_err(join)??;
+        // Live streams end so that the HTTP server can finish.
+        self.hub.close();
         self.http_task
             .await
             .map_err(join)?
             .map_err(io("HTTP server"))?;
+        self.alarm_task.await.map_err(join)?;
         self.maintenance_task.await.map_err(join)?;
         // Every Writer handle is gone with the gateway and the API; the thread drains and ends.
         let writer = self.writer_thread;

@@ -5,6 +5,7 @@
 //! directory with ports 0, read its ready line for the addresses, and talk to it over real TCP:
 //! HJ 212 through the simulator's loggers, HTTP through the server crate's small client.
 
+mod alarms;
 mod assess;
 mod cli;
 mod crash;
@@ -73,10 +74,12 @@ impl TestServer {
     /// As [`TestServer::start`], with top-level config lines too.
     pub fn start_with(dir: &Path, top_config: &str, hj212_config: &str) -> Self {
         let points = dir.join("points.toml");
-        let mut config = format!("data_dir = {:?}\n{top_config}\n", dir.join("data"));
+        let mut config = format!("data_dir = {:?}\n", dir.join("data"));
         if points.exists() {
             config.push_str(&format!("points_file = {points:?}\n"));
         }
+        config.push_str(top_config);
+        config.push('\n');
         config.push_str(&format!(
             "[hj212]\nlisten = \"127.0.0.1:0\"\n{hj212_config}\n[http]\nlisten = \"127.0.0.1:0\"\n"
         ));

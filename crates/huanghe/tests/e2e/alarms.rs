@@ -1,0 +1,222 @@
+//! Alarms end to end: raised from stored data, one per ongoing condition, cleared, reopened by
+//! late data, acknowledged, streamed, kept across a restart; silence on a simulated clock.
+
+use std::time::{Duration, Instant};
+
+use hj212::LocalTime;
+use serde_json::Value;
+use simulator::Link;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{TempDir, TestServer, midnight_days_ago};
+
+const T: Duration = Duration::from_secs(20);
+
+const POINTS: &str = "[[points]]\nid = \"stack\"\nname = \"stack\"\nmn = \"GAS0001\"\npassword = \"123456\"\nkind = \"gas_outlet\"\nmin_interval_min = 10\nrtd_interval_s = 30\n\
+                      [points.codes.a21026]\nlimit = 35.0\nref_o2 = 6.0\n";
+
+async fn send_hour(link: &mut Link, hour: i64, so2: &str, qn: &mut u32) {
+    for k in 0..6 {
+        *qn += 1;
+        let q = format!("20261101000000{:03}", *qn % 1000);
+        let mut cp =
+            hj212::DataArea::new().data_time(LocalTime::from_unix_millis((hour + k * 600) * 1000));
+        cp = cp.pollutant(
+            "a21026",
+            &[(hj212::FieldKind::Avg, so2), (hj212::FieldKind::Flag, "N")],
+        );
+        cp = cp.pollutant(
+            "a19001",
+            &[(hj212::FieldKind::Avg, "9"), (hj212::FieldKind::Flag, "N")],
+        );
+        let m = hj212::Message::new(
+            Some(&q),
+            "31",
+            "2051",
+            Some("123456"),
+            Some("GAS0001"),
+            Some(hj212::Flag::new(hj212::Version::V2017, false, true)),
+        )
+        .with_cp(cp);
+        link.send_data(&m, &q, T).await.expect("9014");
+    }
+}
+
+/// Waits (bounded) until the alarms of a rule match `done`: the engine runs after the commit.
+async fn alarms_until(
+    server: &TestServer,
+    rule: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = server
+            .get_json(&format!("/api/v1/alarms?rule={rule}"))
+            .await;
+        let list = list.as_array().cloned().unwrap_or_default();
+        if done(&list) || Instant::now() > deadline {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exceedance_alarm_lifecycle_late_data_stream_and_restart() {
+    let dir = TempDir::new("alarms");
+    std::fs::write(dir.0.join("points.toml"), POINTS).expect("points");
+    let mut server = TestServer::start(&dir.0, "");
+    // The live stream, opened before anything happens.
+    let mut sse = tokio::net::TcpStream::connect(server.http)
+        .await
+        .expect("connect");
+    sse.write_all(
+        b"GET /api/v1/alarms/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n",
+    )
+    .await
+    .expect("request");
+
+    let h = midnight_days_ago(2) + 8 * 3600;
+    let mut link = Link::connect(server.hj212).await.expect("connects");
+    let mut qn = 0;
+    send_hour(&mut link, h, "30", &mut qn).await; // 37.5 converted: above 35
+    let list = alarms_until(&server, "source_exceedance", |l| !l.is_empty()).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    let id = list[0]["id"].as_i64().expect("id");
+    assert_eq!(list[0]["state"], "raised");
+    assert_eq!(list[0]["evidence"]["converted"], "37.500");
+    assert_eq!(list[0]["evidence"]["limit"], 35.0);
+
+    // The stream carried it.
+    let mut buf = vec![0u8; 65_536];
+    let mut got = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !got.contains("event: raised") && Instant::now() < deadline {
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), sse.read(&mut buf)).await {
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+    assert!(got.contains("event: raised"), "{got}");
+
+    // Still exceeding the next hour: the same alarm, updated, not a second one.
+    send_hour(&mut link, h + 3600, "31", &mut qn).await;
+    let list = alarms_until(&server, "source_exceedance", |l| {
+        l.first()
+            .is_some_and(|a| a["end"].as_i64() == Some(h + 7200))
+    })
+    .await;
+    assert_eq!(list.len(), 1);
+    // Back under the limit: cleared.
+    send_hour(&mut link, h + 7200, "20", &mut qn).await;
+    let list = alarms_until(&server, "source_exceedance", |l| {
+        l.first().is_some_and(|a| a["state"] == "cleared")
+    })
+    .await;
+    assert_eq!(
+        (list.len(), list[0]["state"].as_str()),
+        (1, Some("cleared"))
+    );
+    // Late correction of that hour: exceeding after all -> the same alarm reopens.
+    send_hour(&mut link, h + 7200, "32", &mut qn).await;
+    let list = alarms_until(&server, "source_exceedance", |l| {
+        l.first().is_some_and(|a| a["state"] == "raised")
+    })
+    .await;
+    assert_eq!(
+        (
+            list.len(),
+            list[0]["id"].as_i64(),
+            list[0]["state"].as_str()
+        ),
+        (1, Some(id), Some("raised"))
+    );
+
+    // Acknowledged with a reason; the reason is required.
+    let r = server
+        .request(
+            "POST",
+            &format!("/api/v1/alarms/{id}/acknowledge"),
+            Some(r#"{"reason":""}"#),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = server
+        .send(
+            "POST",
+            &format!("/api/v1/alarms/{id}/acknowledge"),
+            &[("X-Huanghe-User", "officer-li")],
+            Some(("application/json", br#"{"reason":"called the plant"}"#)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let one = server.get_json(&format!("/api/v1/alarms/{id}")).await;
+    assert_eq!(one["alarm"]["handling"]["by"], "officer-li");
+    assert!(
+        one["explanation"]
+            .as_str()
+            .is_some_and(|e| e.contains("limit"))
+    );
+    let kinds: Vec<&str> = one["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(kinds.first(), Some(&"raised"));
+    assert!(
+        kinds.contains(&"cleared")
+            && kinds.contains(&"reopened")
+            && kinds.contains(&"acknowledged"),
+        "{kinds:?}"
+    );
+
+    // Restart: the open alarm is still open and continues with new data.
+    drop(link);
+    server.stop();
+    let server = TestServer::start(&dir.0, "");
+    let list = server.get_json("/api/v1/alarms?state=raised").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    let mut link = Link::connect(server.hj212).await.expect("connects");
+    send_hour(&mut link, h + 3 * 3600, "33", &mut qn).await;
+    let list = alarms_until(&server, "source_exceedance", |l| {
+        l.first()
+            .is_some_and(|a| a["end"].as_i64() == Some(h + 4 * 3600))
+    })
+    .await;
+    assert_eq!((list.len(), list[0]["id"].as_i64()), (1, Some(id)));
+    let bad = server
+        .request("GET", "/api/v1/alarms?state=angry", None)
+        .await;
+    assert_eq!(bad.status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_device_raises_and_clears_on_the_simulated_clock() {
+    let dir = TempDir::new("silence");
+    std::fs::write(dir.0.join("points.toml"), POINTS).expect("points");
+    // Ten simulated minutes per second: the 10-minute silence threshold passes in about a second.
+    let server = TestServer::start_with(&dir.0, "[clock]\nspeed = 600.0\n", "");
+    let list = alarms_until(&server, "device_silent", |l| {
+        l.first().is_some_and(|a| a["state"] == "raised")
+    })
+    .await;
+    assert_eq!(
+        list.first().map(|a| a["state"].clone()),
+        Some("raised".into()),
+        "{list:?}"
+    );
+    assert_eq!(list[0]["point_id"], "stack");
+    // The device speaks: the silence clears.
+    let mut link = Link::connect(server.hj212).await.expect("connects");
+    let mut qn = 0;
+    send_hour(&mut link, midnight_days_ago(1), "10", &mut qn).await;
+    let list = alarms_until(&server, "device_silent", |l| {
+        l.first().is_some_and(|a| a["state"] == "cleared")
+    })
+    .await;
+    assert_eq!(
+        list.first().map(|a| a["state"].clone()),
+        Some("cleared".into()),
+        "{list:?}"
+    );
+}

@@ -1,0 +1,461 @@
+//! # rules: alarm rules as configuration, evaluated per window
+//!
+//! A rule is data (`rules.toml`, compiled in as the defaults; a deployment's file replaces it):
+//! an id, a kind, a severity, an explanation, the point kinds it applies to, its parameters, and
+//! overrides per point and code. Evaluation is pure: given a point and one hour of its stored
+//! observations, [`evaluate`] says, per code, whether the rule's condition holds in that hour
+//! and why (the evidence: values, threshold, window, standard). The server re-evaluates an hour
+//! whenever data for it are stored (live, late or corrected) and the store turns the windows
+//! into alarms (one per run of consecutive active hours). Silence is evaluated by the server's
+//! clock with [`silent`].
+
+use std::collections::BTreeMap;
+
+use domain::{Observation, Point, PointKind};
+use envstd::Dec;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The kinds of rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// Pollution-source hourly mean above the point's limit.
+    SourceExceedance,
+    /// Air-station hourly IAQI above a threshold.
+    AirHighValue,
+    /// Fault, calibration or maintenance flags for too long.
+    FlagDuration,
+    /// No data for too long.
+    DeviceSilent,
+}
+
+/// A per-point override.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    /// The point id.
+    pub point: String,
+    /// One code, or all.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Turn the rule off there.
+    #[serde(default)]
+    pub disabled: bool,
+    /// A limit replacing the point's.
+    #[serde(default)]
+    pub limit: Option<f64>,
+    /// Another IAQI threshold.
+    #[serde(default)]
+    pub iaqi_above: Option<u32>,
+}
+
+/// A rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Identifier.
+    pub id: String,
+    /// Kind.
+    pub kind: RuleKind,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// What the rule means, for the person who receives the alarm.
+    pub explanation: String,
+    /// Point kinds it applies to (all when empty).
+    #[serde(default)]
+    pub points: Vec<PointKind>,
+    /// Valid minutes an hour needs (HJ 75: 45).
+    #[serde(default = "default_valid_minutes")]
+    pub min_valid_minutes: usize,
+    /// IAQI threshold.
+    #[serde(default = "default_iaqi")]
+    pub iaqi_above: u32,
+    /// Flags counted by `flag_duration`.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// Flagged minutes in an hour that raise `flag_duration`.
+    #[serde(default = "default_flag_minutes")]
+    pub max_flag_minutes: usize,
+    /// Silence longer than this many real-time intervals.
+    #[serde(default = "default_silent_factor")]
+    pub silent_factor: f64,
+    /// And at least this many seconds.
+    #[serde(default = "default_min_silent")]
+    pub min_silent_s: i64,
+    /// Overrides.
+    #[serde(default)]
+    pub overrides: Vec<Override>,
+}
+
+fn default_valid_minutes() -> usize {
+    45
+}
+fn default_iaqi() -> u32 {
+    150
+}
+fn default_flag_minutes() -> usize {
+    60
+}
+fn default_silent_factor() -> f64 {
+    3.0
+}
+fn default_min_silent() -> i64 {
+    600
+}
+
+/// A rules file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSet {
+    /// The rules.
+    pub rules: Vec<Rule>,
+}
+
+/// A rules file that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rules: {0}")]
+pub struct RulesError(pub String);
+
+/// The default rules.
+pub const DEFAULT_RULES: &str = include_str!("../rules.toml");
+
+impl RuleSet {
+    /// Parses and checks a rules file.
+    pub fn from_toml(text: &str) -> Result<Self, RulesError> {
+        let set: Self = toml::from_str(text).map_err(|e| RulesError(e.to_string()))?;
+        let mut ids = std::collections::BTreeSet::new();
+        for r in &set.rules {
+            if !ids.insert(r.id.as_str()) {
+                return Err(RulesError(format!("rule id {} is used twice", r.id)));
+            }
+            if !matches!(r.severity.as_str(), "info" | "warning" | "critical") {
+                return Err(RulesError(format!(
+                    "rule {}: severity must be info, warning or critical",
+                    r.id
+                )));
+            }
+        }
+        Ok(set)
+    }
+
+    /// The defaults.
+    pub fn defaults() -> Self {
+        Self::from_toml(DEFAULT_RULES).unwrap_or(Self { rules: Vec::new() })
+    }
+}
+
+impl Rule {
+    /// Whether it applies to a point.
+    pub fn applies(&self, point: &Point) -> bool {
+        self.points.is_empty() || self.points.contains(&point.kind)
+    }
+
+    fn override_for(&self, point: &str, code: &str) -> Option<&Override> {
+        self.overrides
+            .iter()
+            .find(|o| o.point == point && o.code.as_deref().is_none_or(|c| c == code))
+    }
+}
+
+/// One hour's verdict for one code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The code (`""` for device-level rules).
+    pub code: String,
+    /// Whether the condition holds.
+    pub active: bool,
+    /// Why.
+    pub evidence: serde_json::Value,
+}
+
+fn dec(text: Option<&String>) -> Option<Dec> {
+    Dec::parse(text?).ok()
+}
+
+fn iso(s: i64) -> String {
+    hj212::LocalTime::from_unix_millis(s * 1000).to_rfc3339()
+}
+
+/// Evaluates a window rule for one hour of a point's observations (minute data for sources,
+/// hourly data for air stations; both types may be passed, each rule picks its own).
+pub fn evaluate(rule: &Rule, point: &Point, hour_start: i64, rows: &[Observation]) -> Vec<Verdict> {
+    if !rule.applies(point) {
+        return Vec::new();
+    }
+    let in_hour = |o: &&Observation| (hour_start..hour_start + 3600).contains(&o.time);
+    let window = json!({"start": iso(hour_start), "end": iso(hour_start + 3600)});
+    let minutes_per_row = point.min_interval_min.max(1) as usize;
+    let mut out = Vec::new();
+    match rule.kind {
+        RuleKind::SourceExceedance => {
+            let minute: Vec<&Observation> = rows
+                .iter()
+                .filter(in_hour)
+                .filter(|o| o.data_type == domain::DataType::Min)
+                .collect();
+            let expand = |code: &str| -> Vec<(Dec, String)> {
+                minute
+                    .iter()
+                    .filter(|o| o.code == code)
+                    .filter_map(|o| {
+                        Some((
+                            dec(o.fields.get("avg"))?,
+                            o.fields.get("flag").cloned().unwrap_or_else(|| "N".into()),
+                        ))
+                    })
+                    .flat_map(|v| std::iter::repeat_n(v, minutes_per_row))
+                    .collect()
+            };
+            for (code, setting) in &point.codes {
+                let o = rule.override_for(&point.id, code);
+                if o.is_some_and(|o| o.disabled) {
+                    continue;
+                }
+                let Some(limit) = o.and_then(|o| o.limit).or(setting.limit) else {
+                    continue;
+                };
+                let values = expand(code);
+                if values.is_empty() {
+                    continue;
+                }
+                let refs: Vec<(Dec, &str)> = values.iter().map(|(v, f)| (*v, f.as_str())).collect();
+                let hour = envstd::emission::hourly(&refs, None, rule.min_valid_minutes);
+                let o2_values = expand("a19001");
+                let o2_refs: Vec<(Dec, &str)> =
+                    o2_values.iter().map(|(v, f)| (*v, f.as_str())).collect();
+                let o2 = envstd::emission::hourly(&o2_refs, None, rule.min_valid_minutes).mean;
+                let converted = match (hour.mean, setting.ref_o2, o2) {
+                    (Some(m), Some(r), Some(o2)) => Dec::parse(&r.to_string())
+                        .ok()
+                        .and_then(|r| envstd::emission::convert(m, o2, r).ok())
+                        .map(|c| c.converted),
+                    _ => None,
+                };
+                let judged = converted.or(hour.mean);
+                let limit_dec = Dec::parse(&limit.to_string()).ok();
+                let active =
+                    matches!((judged, limit_dec), (Some(j), Some(l)) if hour.valid && j > l);
+                out.push(Verdict {
+                    code: code.clone(),
+                    active,
+                    evidence: json!({
+                        "rule": rule.id, "window": window, "code": code,
+                        "hourly_mean": hour.mean.map(|m| m.to_string()),
+                        "converted": converted.map(|c| c.to_string()),
+                        "o2": o2.map(|c| c.to_string()), "ref_o2": setting.ref_o2,
+                        "limit": limit, "valid_minutes": hour.valid_minutes, "valid_hour": hour.valid,
+                        "standard": "HJ 75-2017 hourly validity; O2 conversion per the point's reference O2",
+                    }),
+                });
+            }
+        }
+        RuleKind::AirHighValue => {
+            const CODES: &[(&str, envstd::aqi::Pollutant)] = &[
+                ("a21026", envstd::aqi::Pollutant::So2),
+                ("a21004", envstd::aqi::Pollutant::No2),
+                ("a21005", envstd::aqi::Pollutant::Co),
+                ("a05024", envstd::aqi::Pollutant::O3),
+                ("a34002", envstd::aqi::Pollutant::Pm10),
+                ("a34004", envstd::aqi::Pollutant::Pm25),
+            ];
+            let (y, m, d) = {
+                let s = iso(hour_start);
+                let n = |r: std::ops::Range<usize>| {
+                    s.get(r).and_then(|t| t.parse::<u32>().ok()).unwrap_or(1)
+                };
+                (n(0..4) as i32, n(5..7), n(8..10))
+            };
+            let version = envstd::aqi::Version::for_date(y, m, d);
+            for o in rows
+                .iter()
+                .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
+            {
+                let Some((_, p)) = CODES.iter().find(|(c, _)| *c == o.code) else {
+                    continue;
+                };
+                if o.fields.get("flag").is_some_and(|f| f != "N") {
+                    continue;
+                }
+                let Some(c) = dec(o.fields.get("avg")) else {
+                    continue;
+                };
+                let threshold = rule
+                    .override_for(&point.id, &o.code)
+                    .and_then(|o| o.iaqi_above)
+                    .unwrap_or(rule.iaqi_above);
+                let avg = if matches!(
+                    p,
+                    envstd::aqi::Pollutant::Pm10 | envstd::aqi::Pollutant::Pm25
+                ) {
+                    envstd::aqi::Averaging::Day
+                } else {
+                    envstd::aqi::Averaging::Hour1
+                };
+                let Ok(i) = envstd::aqi::iaqi(version, *p, avg, c) else {
+                    continue;
+                };
+                let Some(value) = i.iaqi else { continue };
+                out.push(Verdict {
+                    code: o.code.clone(),
+                    active: value > threshold,
+                    evidence: json!({
+                        "rule": rule.id, "window": window, "code": o.code, "concentration": c.to_string(),
+                        "iaqi": value, "threshold": threshold, "standard": version.name(),
+                    }),
+                });
+            }
+        }
+        RuleKind::FlagDuration => {
+            let mut flagged: BTreeMap<&str, (usize, Vec<String>)> = BTreeMap::new();
+            for o in rows.iter().filter(in_hour) {
+                let per = if o.data_type == domain::DataType::Hour {
+                    60
+                } else {
+                    minutes_per_row
+                };
+                let e = flagged.entry(o.code.as_str()).or_default();
+                if let Some(f) = o.fields.get("flag").filter(|f| rule.flags.contains(f)) {
+                    e.0 += per;
+                    if !e.1.contains(f) {
+                        e.1.push(f.clone());
+                    }
+                }
+            }
+            for (code, (minutes, flags)) in flagged {
+                out.push(Verdict {
+                    code: code.to_owned(),
+                    active: minutes >= rule.max_flag_minutes,
+                    evidence: json!({
+                        "rule": rule.id, "window": window, "code": code, "flagged_minutes": minutes,
+                        "flags": flags, "threshold_minutes": rule.max_flag_minutes,
+                        "standard": "HJ 212-2017 data flags",
+                    }),
+                });
+            }
+        }
+        RuleKind::DeviceSilent => {}
+    }
+    out
+}
+
+/// Whether a device is silent at `now_s`, having last sent at `last_s`.
+pub fn silent(rule: &Rule, point: &Point, last_s: i64, now_s: i64) -> Verdict {
+    let allowed = ((f64::from(point.rtd_interval_s.max(1)) * rule.silent_factor) as i64)
+        .max(rule.min_silent_s);
+    let quiet = now_s - last_s;
+    Verdict {
+        code: String::new(),
+        active: quiet > allowed,
+        evidence: json!({
+            "rule": rule.id, "last_packet": iso(last_s), "silent_s": quiet, "allowed_s": allowed,
+            "checked_at": iso(now_s),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::{CodeSetting, DataType};
+
+    fn point() -> Point {
+        let mut p: Point = serde_json::from_str(r#"{"id":"s","name":"s","mn":"M","password":"p","kind":"gas_outlet","min_interval_min":10}"#)
+            .expect("point");
+        p.codes.insert(
+            "a21026".into(),
+            CodeSetting {
+                limit: Some(35.0),
+                ref_o2: Some(6.0),
+                unit: None,
+            },
+        );
+        p
+    }
+
+    fn row(code: &str, t: i64, avg: &str, flag: &str, dt: DataType) -> Observation {
+        Observation {
+            point_id: "s".into(),
+            data_type: dt,
+            code: code.into(),
+            time: t,
+            fields: [
+                ("avg".to_owned(), avg.to_owned()),
+                ("flag".to_owned(), flag.to_owned()),
+            ]
+            .into(),
+        }
+    }
+
+    fn rule(id: &str) -> Rule {
+        RuleSet::defaults()
+            .rules
+            .into_iter()
+            .find(|r| r.id == id)
+            .expect("default rule")
+    }
+
+    #[test]
+    fn the_default_rules_parse() {
+        assert_eq!(RuleSet::defaults().rules.len(), 4);
+        assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
+    }
+
+    #[test]
+    fn exceedance_uses_the_converted_valid_hourly_mean() {
+        let p = point();
+        let h = 1_790_000_000 - 1_790_000_000 % 3600;
+        // 30 at 9 % O2 is 37.5 at 6 %: above 35.
+        let rows: Vec<Observation> = (0..6)
+            .flat_map(|k| {
+                [
+                    row("a21026", h + k * 600, "30", "N", DataType::Min),
+                    row("a19001", h + k * 600, "9", "N", DataType::Min),
+                ]
+            })
+            .collect();
+        let v = evaluate(&rule("source_exceedance"), &p, h, &rows);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].active);
+        assert_eq!(v[0].evidence["converted"], "37.500");
+        // Only 40 valid minutes: not judged.
+        let mut short = rows.clone();
+        short.retain(|o| o.code != "a21026" || o.time < h + 4 * 600);
+        assert!(!evaluate(&rule("source_exceedance"), &p, h, &short)[0].active);
+        // An override disables it for this point.
+        let mut r = rule("source_exceedance");
+        r.overrides.push(Override {
+            point: "s".into(),
+            code: None,
+            disabled: true,
+            limit: None,
+            iaqi_above: None,
+        });
+        assert!(evaluate(&r, &p, h, &rows).is_empty());
+    }
+
+    #[test]
+    fn flags_air_and_silence() {
+        let p = point();
+        let h = 1_790_000_000 - 1_790_000_000 % 3600;
+        let rows: Vec<Observation> = (0..6)
+            .map(|k| row("a21026", h + k * 600, "30", "D", DataType::Min))
+            .collect();
+        assert!(evaluate(&rule("flags_too_long"), &p, h, &rows)[0].active);
+        let mut air = p.clone();
+        air.kind = PointKind::AirStation;
+        let v = evaluate(
+            &rule("air_high_value"),
+            &air,
+            h,
+            &[row("a34004", h, "150", "N", DataType::Hour)],
+        );
+        assert_eq!(
+            (v[0].active, v[0].evidence["iaqi"].as_u64()),
+            (true, Some(200))
+        );
+        assert!(!silent(&rule("device_silent"), &p, 1000, 1000 + 600).active);
+        assert!(silent(&rule("device_silent"), &p, 1000, 1000 + 601).active);
+        assert_eq!(iso(1_795_824_000), "2026-11-28T08:00:00+08:00");
+    }
+}

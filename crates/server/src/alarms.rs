@@ -1,0 +1,493 @@
+//! The alarm engine and the alarms API.
+//!
+//! The engine subscribes to the gateway's commits. For every hour that received data (live,
+//! late or corrected) it re-reads that hour from the store, evaluates the window rules
+//! ([`rules::evaluate`]) and records each window's condition; the store turns windows into
+//! alarms (one per ongoing condition) and returns the events, which go to the live stream
+//! (`/api/v1/alarms/stream`, Server-Sent Events). Silence is checked on the platform clock every
+//! second in 5-minute windows. Everything is derived from stored data, so a restart loses
+//! nothing: open alarms stay open and the next evaluation continues them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use domain::{DataType, Point};
+use gateway::Gateway;
+use rules::{RuleKind, RuleSet};
+use serde::{Deserialize, Serialize};
+use store::{AlarmEvent, AlarmQuery, AlarmStore, Handling, SeriesQuery, Store, Window};
+use tokio::sync::{broadcast, watch};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::{ApiError, ApiResult, AppState, ErrorBody};
+
+/// Live alarm events and the engine's latency figures.
+pub struct AlarmHub {
+    events: broadcast::Sender<AlarmEvent>,
+    /// Turns true at shutdown: live streams end so the HTTP server can stop.
+    closing: watch::Sender<bool>,
+    /// Packet receive → alarm event published, ms (most recent 100,000).
+    latencies_ms: Mutex<Vec<u32>>,
+}
+
+impl Default for AlarmHub {
+    fn default() -> Self {
+        Self {
+            events: broadcast::channel(16_384).0,
+            closing: watch::channel(false).0,
+            latencies_ms: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl AlarmHub {
+    /// Ends every live stream (shutdown).
+    pub fn close(&self) {
+        let _ = self.closing.send(true);
+    }
+
+    fn publish(&self, e: AlarmEvent, received_ms: Option<i64>, now_ms: i64) {
+        if let Some(r) = received_ms
+            && let Ok(mut l) = self.latencies_ms.lock()
+        {
+            if l.len() >= 100_000 {
+                l.clear();
+            }
+            l.push((now_ms - r).clamp(0, i64::from(u32::MAX)) as u32);
+        }
+        let _ = self.events.send(e);
+    }
+
+    /// p50 and p99 of packet → alarm latency, ms.
+    pub fn latency_percentiles(&self) -> Option<(u32, u32)> {
+        let mut l = self.latencies_ms.lock().ok()?.clone();
+        if l.is_empty() {
+            return None;
+        }
+        l.sort_unstable();
+        let at = |p: f64| l[((l.len() - 1) as f64 * p).round() as usize];
+        Some((at(0.5), at(0.99)))
+    }
+}
+
+const SILENCE_STEP: i64 = 300;
+
+fn blocking_err(e: tokio::task::JoinError) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// Runs the engine until `stop`.
+pub async fn engine(
+    gw: Arc<Gateway>,
+    series: Arc<dyn Store>,
+    alarms: Arc<dyn AlarmStore>,
+    rules: RuleSet,
+    clock: domain::Clock,
+    hub: Arc<AlarmHub>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut rx = gw.subscribe();
+    let rules = Arc::new(rules);
+    let started_s = clock.now_ms() / 1000;
+    let mut silent_now: BTreeSet<String> = BTreeSet::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Ok(c) => {
+                    let hours: BTreeSet<i64> = c.keys.iter().map(|(_, _, t)| t - t.rem_euclid(3600)).collect();
+                    let (s, a, r, h) = (Arc::clone(&series), Arc::clone(&alarms), Arc::clone(&rules), Arc::clone(&hub));
+                    let point_id = c.point_id.clone();
+                    let received = c.received_ms;
+                    let result = tokio::task::spawn_blocking(move || evaluate_hours(&*s, &*a, &r, &h, &point_id, &hours, clock, Some(received))).await;
+                    if let Ok(Err(e)) | Err(e) = result.map_err(|e| e.to_string()) {
+                        tracing::error!(error = %e, "alarm evaluation failed");
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "alarm engine fell behind; the next data for those hours re-evaluates them"),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {
+                let devices: BTreeMap<String, i64> = gw.devices().into_iter().map(|d| (d.mn, d.last_packet_ms / 1000)).collect();
+                let (s, a, r, h) = (Arc::clone(&series), Arc::clone(&alarms), Arc::clone(&rules), Arc::clone(&hub));
+                let before = silent_now.clone();
+                match tokio::task::spawn_blocking(move || check_silence(&*s, &*a, &r, &h, &devices, started_s, clock, before)).await {
+                    Ok(Ok(now)) => silent_now = now,
+                    Ok(Err(e)) => tracing::error!(error = %e, "silence check failed"),
+                    Err(e) => tracing::error!(error = %e, "silence check task failed"),
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Re-evaluates the window rules of a point for the given hours.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_hours(
+    series: &dyn Store,
+    alarms: &dyn AlarmStore,
+    rules: &RuleSet,
+    hub: &AlarmHub,
+    point_id: &str,
+    hours: &BTreeSet<i64>,
+    clock: domain::Clock,
+    received_ms: Option<i64>,
+) -> Result<(), String> {
+    let Some(point) = series.point(point_id).map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    for &h in hours {
+        let mut rows = Vec::new();
+        for data_type in [DataType::Min, DataType::Hour] {
+            rows.extend(
+                series
+                    .series(&SeriesQuery {
+                        point_id: point_id.to_owned(),
+                        data_type,
+                        code: None,
+                        from: h,
+                        to: h + 3599,
+                        limit: 100_000,
+                    })
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        for rule in rules
+            .rules
+            .iter()
+            .filter(|r| r.kind != RuleKind::DeviceSilent)
+        {
+            for v in rules::evaluate(rule, &point, h, &rows) {
+                let w = Window {
+                    start: h,
+                    active: v.active,
+                    evidence: v.evidence,
+                };
+                let now = clock.now_ms();
+                let events = alarms
+                    .set_window(point_id, &rule.id, &v.code, &rule.severity, 3600, &w, now)
+                    .map_err(|e| e.to_string())?;
+                for e in events {
+                    hub.publish(e, received_ms, clock.now_ms());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks every point for silence; returns the points silent now.
+#[allow(clippy::too_many_arguments)]
+fn check_silence(
+    series: &dyn Store,
+    alarms: &dyn AlarmStore,
+    rules: &RuleSet,
+    hub: &AlarmHub,
+    last_seen: &BTreeMap<String, i64>,
+    started_s: i64,
+    clock: domain::Clock,
+    before: BTreeSet<String>,
+) -> Result<BTreeSet<String>, String> {
+    let Some(rule) = rules
+        .rules
+        .iter()
+        .find(|r| r.kind == RuleKind::DeviceSilent)
+    else {
+        return Ok(BTreeSet::new());
+    };
+    let now_s = clock.now_ms() / 1000;
+    let window = now_s - now_s.rem_euclid(SILENCE_STEP);
+    let points: Vec<Point> = series.points().map_err(|e| e.to_string())?;
+    let mut silent = BTreeSet::new();
+    for p in points.iter().filter(|p| rule.applies(p)) {
+        // A device not seen since the server started is measured from the start.
+        let last = last_seen.get(&p.mn).copied().unwrap_or(started_s);
+        let v = rules::silent(rule, p, last, now_s);
+        if v.active {
+            silent.insert(p.id.clone());
+        }
+        // Only write when the state is or was active: quiet devices cost nothing.
+        if v.active || before.contains(&p.id) {
+            let w = Window {
+                start: window,
+                active: v.active,
+                evidence: v.evidence,
+            };
+            for e in alarms
+                .set_window(
+                    &p.id,
+                    &rule.id,
+                    "",
+                    &rule.severity,
+                    SILENCE_STEP,
+                    &w,
+                    clock.now_ms(),
+                )
+                .map_err(|e| e.to_string())?
+            {
+                hub.publish(e, None, clock.now_ms());
+            }
+        }
+    }
+    Ok(silent)
+}
+
+/// Alarm filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlarmParams {
+    /// `raised`, `cleared` or `withdrawn`.
+    pub state: Option<String>,
+    /// Rule id (the kind of alarm).
+    pub rule: Option<String>,
+    /// `info`, `warning`, `critical`.
+    pub severity: Option<String>,
+    /// Point id.
+    pub point: Option<String>,
+    /// Enterprise (unified social credit code): its monitoring points.
+    pub enterprise: Option<String>,
+    /// District: points registered in it.
+    pub district: Option<String>,
+    /// Overlapping from (RFC 3339).
+    pub from: Option<String>,
+    /// Overlapping to (RFC 3339).
+    pub to: Option<String>,
+    /// At most (default 100, at most 10,000).
+    pub limit: Option<usize>,
+}
+
+/// An alarm with its events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlarmView {
+    /// The alarm.
+    #[schema(value_type = Object)]
+    pub alarm: store::Alarm,
+    /// Its rule's explanation.
+    pub explanation: Option<String>,
+    /// Every change, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<AlarmEvent>,
+}
+
+fn time_s(name: &str, t: &Option<String>) -> ApiResult<Option<i64>> {
+    t.as_deref()
+        .map(|t| {
+            hj212::time::parse_rfc3339(t)
+                .map(|ms| ms / 1000)
+                .map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
+        })
+        .transpose()
+}
+
+/// Lists alarms, newest change first.
+#[utoipa::path(get, path = "/api/v1/alarms", tag = "alarms", params(AlarmParams),
+    responses((status = 200, body = [Object]), (status = 400, body = ErrorBody)))]
+async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<AlarmParams>,
+) -> ApiResult<Json<Vec<store::Alarm>>> {
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > 10_000 {
+        return Err(ApiError::BadRequest("limit must be 1 to 10000".into()));
+    }
+    if let Some(s) = &q.state
+        && !matches!(s.as_str(), "raised" | "cleared" | "withdrawn")
+    {
+        return Err(ApiError::BadRequest(format!(
+            "state {s:?}: raised, cleared or withdrawn"
+        )));
+    }
+    // Enterprise and district filters go through the registries to point ids.
+    let mut allowed: Option<BTreeSet<String>> = None;
+    if let Some(ent) = &q.enterprise {
+        let ids = state
+            .registry_entries("monitoring_points")
+            .await?
+            .into_iter()
+            .filter(|e| e.get("enterprise").and_then(|v| v.as_str()) == Some(ent.as_str()))
+            .filter_map(|e| e.get("id").and_then(|v| v.as_str()).map(str::to_owned))
+            .collect();
+        allowed = Some(ids);
+    }
+    if let Some(d) = &q.district {
+        let mut ids = BTreeSet::new();
+        for reg in [
+            "monitoring_points",
+            "air_stations",
+            "water_sections",
+            "noise_points",
+        ] {
+            for e in state.registry_entries(reg).await? {
+                if e.get("district").and_then(|v| v.as_str()) == Some(d.as_str()) {
+                    for k in ["id", "code"] {
+                        if let Some(id) = e.get(k).and_then(|v| v.as_str()) {
+                            ids.insert(id.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        allowed = Some(match allowed {
+            Some(a) => a.intersection(&ids).cloned().collect(),
+            None => ids,
+        });
+    }
+    let query = AlarmQuery {
+        point_id: q.point.clone(),
+        rule_id: q.rule.clone(),
+        state: q.state.clone(),
+        severity: q.severity.clone(),
+        from: time_s("from", &q.from)?,
+        to: time_s("to", &q.to)?,
+        limit: if allowed.is_some() { 10_000 } else { limit },
+    };
+    let store = state.alarm_store();
+    let mut rows = tokio::task::spawn_blocking(move || store.alarms(&query))
+        .await
+        .map_err(blocking_err)?
+        .map_err(ApiError::from)?;
+    if let Some(a) = allowed {
+        rows.retain(|r| a.contains(&r.point_id));
+        rows.truncate(limit);
+    }
+    Ok(Json(rows))
+}
+
+/// One alarm with its evidence and events.
+#[utoipa::path(get, path = "/api/v1/alarms/{id}", tag = "alarms",
+    params(("id" = i64, Path, description = "alarm id")),
+    responses((status = 200, body = AlarmView), (status = 404, body = ErrorBody)))]
+async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<AlarmView>> {
+    let store = state.alarm_store();
+    let (alarm, events) = tokio::task::spawn_blocking(move || {
+        Ok::<_, store::StoreError>((store.alarm(id)?, store.alarm_events(id)?))
+    })
+    .await
+    .map_err(blocking_err)?
+    .map_err(ApiError::from)?;
+    let alarm = alarm.ok_or_else(|| ApiError::NotFound(format!("no alarm {id}")))?;
+    let explanation = state
+        .rules()
+        .rules
+        .iter()
+        .find(|r| r.id == alarm.rule_id)
+        .map(|r| r.explanation.clone());
+    Ok(Json(AlarmView {
+        alarm,
+        explanation,
+        events,
+    }))
+}
+
+/// A user's reason.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Reason {
+    /// Why.
+    pub reason: String,
+}
+
+async fn handle(
+    state: AppState,
+    id: i64,
+    action: &str,
+    headers: &HeaderMap,
+    reason: Reason,
+) -> ApiResult<Json<AlarmEvent>> {
+    if reason.reason.trim().is_empty() {
+        return Err(ApiError::BadRequest("reason: required".into()));
+    }
+    let by = headers
+        .get("x-huanghe-user")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or("api")
+        .to_owned();
+    let handling = Handling {
+        action: action.to_owned(),
+        by,
+        reason: reason.reason,
+        at_ms: state.now_ms(),
+    };
+    let store = state.alarm_store();
+    let e = tokio::task::spawn_blocking(move || store.handle_alarm(id, handling))
+        .await
+        .map_err(blocking_err)?
+        .map_err(ApiError::from)?;
+    state.alarm_hub().publish(e.clone(), None, state.now_ms());
+    Ok(Json(e))
+}
+
+/// Acknowledges an alarm (someone is on it).
+#[utoipa::path(post, path = "/api/v1/alarms/{id}/acknowledge", tag = "alarms", request_body = Reason,
+    params(("id" = i64, Path, description = "alarm id")),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+async fn acknowledge(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Json(r): Json<Reason>,
+) -> ApiResult<Json<AlarmEvent>> {
+    handle(state, id, "acknowledged", &headers, r).await
+}
+
+/// Dismisses an alarm (not a real problem), with the reason.
+#[utoipa::path(post, path = "/api/v1/alarms/{id}/dismiss", tag = "alarms", request_body = Reason,
+    params(("id" = i64, Path, description = "alarm id")),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+async fn dismiss(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Json(r): Json<Reason>,
+) -> ApiResult<Json<AlarmEvent>> {
+    handle(state, id, "dismissed", &headers, r).await
+}
+
+/// Live alarm events (Server-Sent Events, event name = the change: raised, updated, cleared, ...).
+#[utoipa::path(get, path = "/api/v1/alarms/stream", tag = "alarms",
+    responses((status = 200, content_type = "text/event-stream", body = String)))]
+async fn stream(
+    State(state): State<AppState>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
+    let hub = state.alarm_hub();
+    let rx = hub.events.subscribe();
+    let closing = hub.closing.subscribe();
+    let s = futures_util::stream::unfold((rx, closing), |(mut rx, mut closing)| async move {
+        if *closing.borrow() {
+            return None;
+        }
+        let next = tokio::select! {
+            r = rx.recv() => r,
+            _ = closing.changed() => return None,
+        };
+        let event = match next {
+            Ok(e) => Event::default()
+                .event(e.kind.clone())
+                .id(e.id.to_string())
+                .data(serde_json::to_string(&e).unwrap_or_default()),
+            Err(broadcast::error::RecvError::Lagged(n)) => Event::default()
+                .event("lagged")
+                .data(format!("{{\"missed\":{n}}}")),
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(event), (rx, closing)))
+    });
+    Sse::new(s).keep_alive(KeepAlive::default())
+}
+
+/// The alarm routes.
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(stream))
+        .routes(routes!(one))
+        .routes(routes!(acknowledge))
+        .routes(routes!(dismiss))
+}
