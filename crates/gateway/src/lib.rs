@@ -101,8 +101,8 @@ pub struct DeviceState {
 pub struct Committed {
     /// The point.
     pub point_id: String,
-    /// The observations' keys.
-    pub keys: Vec<(DataType, String, i64)>,
+    /// The observations stored (new or replacing earlier values).
+    pub observations: Vec<Observation>,
     /// When the frame was received (Unix ms), for latency measurement.
     pub received_ms: i64,
 }
@@ -683,10 +683,7 @@ impl Gateway {
     ) -> Result<IngestResult, ()> {
         let committed = observations.first().map(|o| Committed {
             point_id: o.point_id.clone(),
-            keys: observations
-                .iter()
-                .map(|o| (o.data_type, o.code.clone(), o.time))
-                .collect(),
+            observations: observations.clone(),
             received_ms: record.received_ms,
         });
         self.handoff

@@ -67,7 +67,7 @@ fn start_server(dir: &Path, devices: usize, maintenance_s: u64) -> Result<Server
     let mut points = String::new();
     for i in 0..devices {
         points.push_str(&format!(
-            "[[points]]\nid = \"bench-{i}\"\nname = \"bench logger {i}\"\nmn = \"{}\"\npassword = \"123456\"\nst = \"31\"\nkind = \"gas_outlet\"\nmin_interval_min = 1\n\n",
+            "[[points]]\nid = \"bench-{i}\"\nname = \"bench logger {i}\"\nmn = \"{}\"\npassword = \"123456\"\nst = \"31\"\nkind = \"gas_outlet\"\nmin_interval_min = 1\n[points.codes.a21026]\nlimit = 35.0\nref_o2 = 9.0\n\n",
             mn(i)
         ));
     }
@@ -298,6 +298,22 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
         Duration::from_secs(300),
     ))?;
     let store = store.json().context("store statistics")?;
+    let metrics = runtime
+        .block_on(server::client::request(
+            server.http,
+            "GET",
+            "/metrics",
+            None,
+            Duration::from_secs(60),
+        ))?
+        .text();
+    let quantile = |q: &str| -> Option<f64> {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("huanghe_alarm_latency_ms{{quantile=\"{q}\"}}")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
     stop_server(server)?;
     let report = json!({
         "devices": args.devices,
@@ -313,6 +329,7 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
             "p99": percentile(&latencies, 0.99),
             "max": percentile(&latencies, 1.0),
         },
+        "alarm_latency_ms": { "p50": quantile("0.5"), "p99": quantile("0.99") },
         "server_cpu_s": (cpu * 100.0).round() / 100.0,
         "client_cpu_s": (client_cpu * 100.0).round() / 100.0,
         "store": store,

@@ -9,6 +9,7 @@
 mod bench;
 mod calc_cli;
 mod hj212_cli;
+mod rules_cli;
 mod serve_cli;
 mod sim_cli;
 
@@ -38,6 +39,9 @@ enum Command {
     /// Judge values by the standards (AQI, water class, noise, O2 conversion); JSON out.
     #[command(subcommand)]
     Calc(calc_cli::CalcCommand),
+    /// Alarm rules: try a rules file on a sample series.
+    #[command(subcommand)]
+    Rules(rules_cli::RulesCommand),
     /// Print the HTTP API's OpenAPI document (JSON).
     Openapi,
     /// Measure the platform.
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cli::serve(args),
         Command::Openapi => serve_cli::openapi(),
         Command::Calc(cmd) => calc_cli::run(cmd),
+        Command::Rules(cmd) => rules_cli::run(cmd),
         Command::Demo(args) => sim_cli::demo(args),
         Command::Simulate(args) => sim_cli::simulate(args),
         Command::Bench(cmd) => bench::run(cmd),

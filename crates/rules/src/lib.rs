@@ -28,6 +28,10 @@ pub enum RuleKind {
     FlagDuration,
     /// No data for too long.
     DeviceSilent,
+    /// Real-time values (2011) above the point's limit.
+    RealtimeExceedance,
+    /// Hours with data that fail the validity rule (fewer valid minutes than required).
+    InvalidHour,
 }
 
 /// A per-point override.
@@ -334,7 +338,114 @@ pub fn evaluate(rule: &Rule, point: &Point, hour_start: i64, rows: &[Observation
                 });
             }
         }
+        RuleKind::RealtimeExceedance => {
+            for (code, setting) in &point.codes {
+                let o = rule.override_for(&point.id, code);
+                if o.is_some_and(|o| o.disabled) {
+                    continue;
+                }
+                let Some(limit) = o.and_then(|o| o.limit).or(setting.limit) else {
+                    continue;
+                };
+                let Some(limit_dec) = Dec::parse(&limit.to_string()).ok() else {
+                    continue;
+                };
+                let values: Vec<(i64, Dec)> = rows
+                    .iter()
+                    .filter(in_hour)
+                    .filter(|o| o.data_type == domain::DataType::Rtd && o.code == *code)
+                    .filter(|o| o.fields.get("flag").is_none_or(|f| f == "N"))
+                    .filter_map(|o| Some((o.time, dec(o.fields.get("rtd"))?)))
+                    .collect();
+                if values.is_empty() {
+                    continue;
+                }
+                let over: Vec<(String, String)> = values
+                    .iter()
+                    .filter(|(_, v)| *v > limit_dec)
+                    .map(|(t, v)| (iso(*t), v.to_string()))
+                    .collect();
+                out.push(Verdict {
+                    code: code.clone(),
+                    active: !over.is_empty(),
+                    evidence: json!({
+                        "rule": rule.id, "window": window, "code": code, "limit": limit,
+                        "values_over_limit": over.iter().take(20).map(|(t, v)| json!({"time": t, "rtd": v})).collect::<Vec<_>>(),
+                        "count_over": over.len(), "count": values.len(),
+                        "note": "real-time values are not averaged; the legal judgement is on hourly means",
+                    }),
+                });
+            }
+        }
+        RuleKind::InvalidHour => {
+            let mut by_code: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            for o in rows
+                .iter()
+                .filter(in_hour)
+                .filter(|o| o.data_type == domain::DataType::Min)
+            {
+                let e = by_code.entry(o.code.as_str()).or_default();
+                e.0 += minutes_per_row;
+                if o.fields.get("flag").is_none_or(|f| f == "N") {
+                    e.1 += minutes_per_row;
+                }
+            }
+            for (code, (minutes, valid)) in by_code {
+                out.push(Verdict {
+                    code: code.to_owned(),
+                    active: valid < rule.min_valid_minutes,
+                    evidence: json!({
+                        "rule": rule.id, "window": window, "code": code, "minutes_reported": minutes,
+                        "valid_minutes": valid, "required": rule.min_valid_minutes, "standard": "HJ 75-2017 hourly validity",
+                    }),
+                });
+            }
+        }
         RuleKind::DeviceSilent => {}
+    }
+    out
+}
+
+/// A run of consecutive active windows: one alarm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// First window's start.
+    pub start: i64,
+    /// Last window's end.
+    pub end: i64,
+    /// The last window evaluated is active (the condition still holds).
+    pub ongoing: bool,
+    /// Evidence of the last active window.
+    pub evidence: serde_json::Value,
+}
+
+/// The alarms a sequence of windows (in time order) gives: one per run of consecutive active
+/// windows. (The store applies the same rule incrementally, keeping alarm identities.)
+pub fn runs(windows: &[(i64, bool, serde_json::Value)], step: i64) -> Vec<Run> {
+    let last = windows.last().map(|w| w.0);
+    let mut out: Vec<Run> = Vec::new();
+    let mut prev_active: Option<i64> = None;
+    for (start, active, evidence) in windows {
+        if !active {
+            prev_active = None;
+            continue;
+        }
+        match (out.last_mut(), prev_active) {
+            (Some(run), Some(p)) if p + step == *start => {
+                run.end = start + step;
+                run.evidence = evidence.clone();
+            }
+            _ => out.push(Run {
+                start: *start,
+                end: start + step,
+                ongoing: false,
+                evidence: evidence.clone(),
+            }),
+        }
+        prev_active = Some(*start);
+    }
+    if let (Some(run), Some(l)) = (out.last_mut(), last) {
+        run.ongoing = run.end == l + step;
     }
     out
 }
@@ -396,8 +507,22 @@ mod tests {
     }
 
     #[test]
+    fn runs_merge_consecutive_windows() {
+        let w = |s: i64, a: bool| (s * 3600, a, json!(s));
+        let r = runs(
+            &[w(1, true), w(2, true), w(3, false), w(4, true), w(6, true)],
+            3600,
+        );
+        let spans: Vec<(i64, i64, bool)> = r
+            .iter()
+            .map(|r| (r.start / 3600, r.end / 3600, r.ongoing))
+            .collect();
+        assert_eq!(spans, [(1, 3, false), (4, 5, false), (6, 7, true)]);
+    }
+
+    #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 4);
+        assert_eq!(RuleSet::defaults().rules.len(), 6);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 
@@ -455,6 +580,27 @@ mod tests {
             (true, Some(200))
         );
         assert!(!silent(&rule("device_silent"), &p, 1000, 1000 + 600).active);
+        // 40 valid minutes of 60: an invalid hour; one real-time value over the limit.
+        let mut mixed: Vec<Observation> = (0..6)
+            .map(|k| {
+                row(
+                    "a21026",
+                    h + k * 600,
+                    "30",
+                    if k < 2 { "D" } else { "N" },
+                    DataType::Min,
+                )
+            })
+            .collect();
+        let v = evaluate(&rule("invalid_hour"), &p, h, &mixed);
+        assert_eq!(
+            (v[0].active, v[0].evidence["valid_minutes"].as_u64()),
+            (true, Some(40))
+        );
+        let mut rtd = row("a21026", h + 30, "0", "N", DataType::Rtd);
+        rtd.fields.insert("rtd".into(), "36".into());
+        mixed.push(rtd);
+        assert!(evaluate(&rule("realtime_exceedance"), &p, h, &mixed)[0].active);
         assert!(silent(&rule("device_silent"), &p, 1000, 1000 + 601).active);
         assert_eq!(iso(1_795_824_000), "2026-11-28T08:00:00+08:00");
     }

@@ -20,7 +20,9 @@ use domain::{DataType, Point};
 use gateway::Gateway;
 use rules::{RuleKind, RuleSet};
 use serde::{Deserialize, Serialize};
-use store::{AlarmEvent, AlarmQuery, AlarmStore, Handling, SeriesQuery, Store, Window};
+use store::{
+    AlarmEvent, AlarmQuery, AlarmStore, Handling, SeriesQuery, Store, Window, WindowUpdate,
+};
 use tokio::sync::{broadcast, watch};
 use utoipa::{IntoParams, ToSchema};
 
@@ -95,16 +97,25 @@ pub async fn engine(
     let rules = Arc::new(rules);
     let started_s = clock.now_ms() / 1000;
     let mut silent_now: BTreeSet<String> = BTreeSet::new();
+    let cache = Arc::new(Mutex::new(HourCache::default()));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             msg = rx.recv() => match msg {
-                Ok(c) => {
-                    let hours: BTreeSet<i64> = c.keys.iter().map(|(_, _, t)| t - t.rem_euclid(3600)).collect();
-                    let (s, a, r, h) = (Arc::clone(&series), Arc::clone(&alarms), Arc::clone(&rules), Arc::clone(&hub));
-                    let point_id = c.point_id.clone();
-                    let received = c.received_ms;
-                    let result = tokio::task::spawn_blocking(move || evaluate_hours(&*s, &*a, &r, &h, &point_id, &hours, clock, Some(received))).await;
+                Ok(first) => {
+                    // Take everything already waiting: one evaluation per (point, hour), one
+                    // transaction for all windows.
+                    let mut batch: Vec<gateway::Committed> = Vec::new();
+                    let mut add = |c: gateway::Committed| batch.push(c);
+                    add(first);
+                    for _ in 0..20_000 {
+                        match rx.try_recv() {
+                            Ok(c) => add(c),
+                            Err(_) => break,
+                        }
+                    }
+                    let (s, a, r, h, c) = (Arc::clone(&series), Arc::clone(&alarms), Arc::clone(&rules), Arc::clone(&hub), Arc::clone(&cache));
+                    let result = tokio::task::spawn_blocking(move || evaluate_batch(&*s, &*a, &r, &h, &c, batch, clock)).await;
                     if let Ok(Err(e)) | Err(e) = result.map_err(|e| e.to_string()) {
                         tracing::error!(error = %e, "alarm evaluation failed");
                     }
@@ -127,57 +138,143 @@ pub async fn engine(
     }
 }
 
-/// Re-evaluates the window rules of a point for the given hours.
-#[allow(clippy::too_many_arguments)]
-pub fn evaluate_hours(
+/// The recent hours' observations by (point, hour), kept in memory so that evaluating an hour
+/// as its data arrive does not re-read the store. An hour not in the cache (late data, or the
+/// first data after a restart) is read from the store once. Hours older than the newest minus
+/// three are dropped.
+#[derive(Default)]
+pub struct HourCache {
+    /// Sorted by (series, code, time).
+    hours: BTreeMap<(String, i64), Vec<domain::Observation>>,
+    points: BTreeMap<String, (Point, std::time::Instant)>,
+}
+
+fn sort_key(o: &domain::Observation) -> (i64, &str, i64) {
+    (o.data_type.code(), o.code.as_str(), o.time)
+}
+
+/// Inserts an observation into a sorted hour, replacing the one with the same key.
+fn upsert(rows: &mut Vec<domain::Observation>, o: domain::Observation) {
+    match rows.binary_search_by(|r| sort_key(r).cmp(&sort_key(&o))) {
+        Ok(i) => rows[i] = o,
+        Err(i) => rows.insert(i, o),
+    }
+}
+
+impl HourCache {
+    fn point(&mut self, series: &dyn Store, id: &str) -> Result<Option<Point>, String> {
+        if let Some((p, at)) = self.points.get(id)
+            && at.elapsed() < Duration::from_secs(10)
+        {
+            return Ok(Some(p.clone()));
+        }
+        let p = series.point(id).map_err(|e| e.to_string())?;
+        if let Some(p) = &p {
+            self.points
+                .insert(id.to_owned(), (p.clone(), std::time::Instant::now()));
+        }
+        Ok(p)
+    }
+
+    fn hour(
+        &mut self,
+        series: &dyn Store,
+        point_id: &str,
+        h: i64,
+    ) -> Result<&mut Vec<domain::Observation>, String> {
+        let key = (point_id.to_owned(), h);
+        if !self.hours.contains_key(&key) {
+            let mut rows = Vec::new();
+            for data_type in [DataType::Rtd, DataType::Min, DataType::Hour] {
+                let q = SeriesQuery {
+                    point_id: point_id.to_owned(),
+                    data_type,
+                    code: None,
+                    from: h,
+                    to: h + 3599,
+                    limit: 100_000,
+                };
+                rows.extend(series.series(&q).map_err(|e| e.to_string())?);
+            }
+            rows.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+            self.hours.insert(key.clone(), rows);
+        }
+        self.hours.get_mut(&key).ok_or_else(|| "cache".to_owned())
+    }
+
+    fn evict(&mut self, newest_hour: i64) {
+        self.hours.retain(|(_, h), _| *h >= newest_hour - 3 * 3600);
+    }
+}
+
+/// Evaluates the window rules for every (point, hour) touched by a batch of commits and
+/// records all windows in one transaction.
+pub fn evaluate_batch(
     series: &dyn Store,
     alarms: &dyn AlarmStore,
     rules: &RuleSet,
     hub: &AlarmHub,
-    point_id: &str,
-    hours: &BTreeSet<i64>,
+    cache: &Mutex<HourCache>,
+    batch: Vec<gateway::Committed>,
     clock: domain::Clock,
-    received_ms: Option<i64>,
 ) -> Result<(), String> {
-    let Some(point) = series.point(point_id).map_err(|e| e.to_string())? else {
-        return Ok(());
-    };
-    for &h in hours {
-        let mut rows = Vec::new();
-        for data_type in [DataType::Min, DataType::Hour] {
-            rows.extend(
-                series
-                    .series(&SeriesQuery {
-                        point_id: point_id.to_owned(),
-                        data_type,
-                        code: None,
-                        from: h,
-                        to: h + 3599,
-                        limit: 100_000,
-                    })
-                    .map_err(|e| e.to_string())?,
-            );
+    let mut cache = cache.lock().map_err(|_| "cache lock poisoned".to_owned())?;
+    let mut touched: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    let mut newest = i64::MIN;
+    for c in batch {
+        for o in c.observations {
+            let h = o.time - o.time.rem_euclid(3600);
+            newest = newest.max(h);
+            let first = touched
+                .entry((c.point_id.clone(), h))
+                .or_insert(c.received_ms);
+            *first = (*first).min(c.received_ms);
+            // Loading the hour from the store already includes this (committed) observation.
+            upsert(cache.hour(series, &c.point_id, h)?, o);
         }
+    }
+    let mut updates = Vec::new();
+    let mut received: BTreeMap<String, i64> = BTreeMap::new();
+    for ((point_id, h), received_ms) in &touched {
+        let Some(point) = cache.point(series, point_id)? else {
+            continue;
+        };
+        let e = received.entry(point_id.clone()).or_insert(*received_ms);
+        *e = (*e).min(*received_ms);
+        let rows: &[domain::Observation] = cache.hour(series, point_id, *h)?;
         for rule in rules
             .rules
             .iter()
             .filter(|r| r.kind != RuleKind::DeviceSilent)
         {
-            for v in rules::evaluate(rule, &point, h, &rows) {
-                let w = Window {
-                    start: h,
-                    active: v.active,
-                    evidence: v.evidence,
-                };
-                let now = clock.now_ms();
-                let events = alarms
-                    .set_window(point_id, &rule.id, &v.code, &rule.severity, 3600, &w, now)
-                    .map_err(|e| e.to_string())?;
-                for e in events {
-                    hub.publish(e, received_ms, clock.now_ms());
-                }
+            for v in rules::evaluate(rule, &point, *h, rows) {
+                updates.push(WindowUpdate {
+                    point_id: point_id.clone(),
+                    rule_id: rule.id.clone(),
+                    code: v.code,
+                    severity: rule.severity.clone(),
+                    step: 3600,
+                    window: Window {
+                        start: *h,
+                        active: v.active,
+                        evidence: v.evidence,
+                    },
+                });
             }
         }
+    }
+    cache.evict(newest);
+    drop(cache);
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let events = alarms
+        .set_windows(&updates, clock.now_ms())
+        .map_err(|e| e.to_string())?;
+    let now = clock.now_ms();
+    for e in events {
+        let r = received.get(&e.alarm.point_id).copied();
+        hub.publish(e, r, now);
     }
     Ok(())
 }

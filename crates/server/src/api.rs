@@ -140,6 +140,13 @@ impl store::AlarmStore for NoAlarms {
     ) -> Result<Vec<store::AlarmEvent>, StoreError> {
         Err(StoreError::NotFound("alarm engine not configured".into()))
     }
+    fn set_windows(
+        &self,
+        _: &[store::WindowUpdate],
+        _: i64,
+    ) -> Result<Vec<store::AlarmEvent>, StoreError> {
+        Err(StoreError::NotFound("alarm engine not configured".into()))
+    }
     fn alarms(&self, _: &store::AlarmQuery) -> Result<Vec<store::Alarm>, StoreError> {
         Err(StoreError::NotFound("alarm engine not configured".into()))
     }
@@ -948,6 +955,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "gauge",
         format!("{:.3}", state.started.elapsed().as_secs_f64()),
     );
+    if let Some((p50, p99)) = state.hub.latency_percentiles() {
+        out.push_str("# HELP huanghe_alarm_latency_ms packet received to alarm event published (recent)\n# TYPE huanghe_alarm_latency_ms gauge\n");
+        out.push_str(&format!("huanghe_alarm_latency_ms{{quantile=\"0.5\"}} {p50}\nhuanghe_alarm_latency_ms{{quantile=\"0.99\"}} {p99}\n"));
+    }
     let mut resp = out.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -114,6 +114,23 @@ pub struct Window {
     pub evidence: serde_json::Value,
 }
 
+/// One window to record, with its series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowUpdate {
+    /// The point.
+    pub point_id: String,
+    /// The rule.
+    pub rule_id: String,
+    /// The code.
+    pub code: String,
+    /// The rule's severity.
+    pub severity: String,
+    /// Window length, s.
+    pub step: i64,
+    /// The window.
+    pub window: Window,
+}
+
 /// Alarm filters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlarmQuery {
@@ -147,6 +164,12 @@ pub trait AlarmStore: Send + Sync + 'static {
         severity: &str,
         step: i64,
         window: &Window,
+        at_ms: i64,
+    ) -> Result<Vec<AlarmEvent>, StoreError>;
+    /// Records many windows in one transaction (the engine's batches); see [`AlarmStore::set_window`].
+    fn set_windows(
+        &self,
+        windows: &[WindowUpdate],
         at_ms: i64,
     ) -> Result<Vec<AlarmEvent>, StoreError>;
     /// Alarms, newest first.
@@ -265,6 +288,171 @@ fn save_alarm(tx: &rusqlite::Transaction<'_>, a: &Alarm) -> Result<(), StoreErro
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
+fn set_window_tx(
+    tx: &rusqlite::Transaction<'_>,
+    point_id: &str,
+    rule_id: &str,
+    code: &str,
+    severity: &str,
+    step: i64,
+    window: &Window,
+    at_ms: i64,
+) -> Result<Vec<AlarmEvent>, StoreError> {
+    let evidence = serde_json::to_string(&window.evidence).map_err(json_err("rule_windows"))?;
+    let before: Option<(i64, String)> = tx
+        .prepare_cached("SELECT active, evidence FROM rule_windows WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3 AND start = ?4")?
+        .query_row(params![point_id, rule_id, code, window.start], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if before.as_ref() == Some(&(i64::from(window.active), evidence.clone())) {
+        return Ok(Vec::new());
+    }
+    let same_activity = before.as_ref().map(|b| b.0) == Some(i64::from(window.active));
+    tx.prepare_cached(
+        "INSERT INTO rule_windows (point_id, rule_id, code, start, active, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (point_id, rule_id, code, start) DO UPDATE SET active = excluded.active, evidence = excluded.evidence",
+    )?
+    .execute(params![point_id, rule_id, code, window.start, i64::from(window.active), evidence])?;
+    if same_activity {
+        // Only the evidence changed (more data for the hour): runs are unchanged. Keep the
+        // evidence of an alarm whose last window this is up to date, without an event.
+        if window.active {
+            tx.prepare_cached(
+                "UPDATE alarms SET evidence = ?6, updated_ms = ?7
+                 WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3 AND end_ts = ?4 + ?5 AND state <> 'withdrawn'",
+            )?
+            .execute(params![point_id, rule_id, code, window.start, step, evidence, at_ms])?;
+        }
+        return Ok(Vec::new());
+    }
+
+    // Rebuild the runs around the window.
+    let (lo, hi) = (window.start - HORIZON_S, window.start + HORIZON_S);
+    let mut windows: Vec<(i64, bool, String)> = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT start, active, evidence FROM rule_windows WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3
+             AND start BETWEEN ?4 AND ?5 ORDER BY start",
+        )?;
+        let mut rows = stmt.query(params![point_id, rule_id, code, lo, hi])?;
+        while let Some(r) = rows.next()? {
+            windows.push((r.get(0)?, r.get::<_, i64>(1)? != 0, r.get(2)?));
+        }
+    }
+    let latest = windows.last().map(|w| w.0);
+    // Runs: (start, last start, evidence of the last window).
+    let mut runs: Vec<(i64, i64, String)> = Vec::new();
+    for (start, active, ev) in &windows {
+        if !active {
+            continue;
+        }
+        match runs.last_mut() {
+            Some(run) if run.1 + step == *start => {
+                run.1 = *start;
+                run.2 = ev.clone();
+            }
+            _ => runs.push((*start, *start, ev.clone())),
+        }
+    }
+    let mut existing: Vec<Alarm> = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {ALARM_COLUMNS} FROM alarms WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3
+             AND end_ts >= ?4 AND start <= ?5 AND state <> 'withdrawn' ORDER BY start"
+        ))?;
+        let rows = stmt.query_map(params![point_id, rule_id, code, lo, hi], row_alarm)?;
+        for r in rows {
+            existing.push(finish(r?)?);
+        }
+    }
+    let mut events = Vec::new();
+    let mut used = vec![false; existing.len()];
+    for (rs, re, ev) in runs {
+        let (start, end) = (rs, re + step);
+        let ongoing = Some(re) == latest;
+        let state = if ongoing {
+            AlarmState::Raised
+        } else {
+            AlarmState::Cleared
+        };
+        let evidence: serde_json::Value =
+            serde_json::from_str(&ev).map_err(json_err("rule_windows"))?;
+        match existing.iter().position(|a| a.start < end && a.end > start) {
+            Some(i) if !used[i] => {
+                used[i] = true;
+                let mut a = existing[i].clone();
+                let kind = match (a.state, state) {
+                    (AlarmState::Raised, AlarmState::Cleared) => "cleared",
+                    (AlarmState::Cleared, AlarmState::Raised) => "reopened",
+                    _ => "updated",
+                };
+                // A run reaching the horizon keeps the alarm's earlier start.
+                let start = if a.start < lo { a.start } else { start };
+                if a.start == start && a.end == end && a.state == state {
+                    // Same span and state: keep the latest evidence without an event (a new
+                    // event per packet would flood the stream and the history).
+                    if a.evidence != evidence {
+                        a.evidence = evidence;
+                        a.updated_ms = at_ms;
+                        save_alarm(tx, &a)?;
+                    }
+                    continue;
+                }
+                a.start = start;
+                a.end = end;
+                a.state = state;
+                a.evidence = evidence;
+                a.updated_ms = at_ms;
+                save_alarm(tx, &a)?;
+                events.push(write_event(tx, &a, kind, at_ms)?);
+            }
+            _ => {
+                let body = serde_json::to_string(&evidence).map_err(json_err("alarms"))?;
+                tx.prepare_cached(
+                    "INSERT INTO alarms (point_id, rule_id, code, severity, start, end_ts, state, evidence, handling, updated_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9)",
+                )?
+                .execute(params![point_id, rule_id, code, severity, start, end, state.name(), body, at_ms])?;
+                let a = Alarm {
+                    id: tx.last_insert_rowid(),
+                    point_id: point_id.to_owned(),
+                    rule_id: rule_id.to_owned(),
+                    code: code.to_owned(),
+                    severity: severity.to_owned(),
+                    start,
+                    end,
+                    state,
+                    evidence,
+                    handling: None,
+                    updated_ms: at_ms,
+                };
+                existing.push(a.clone());
+                used.push(true);
+                events.push(write_event(
+                    tx,
+                    &a,
+                    if ongoing {
+                        "raised"
+                    } else {
+                        "raised_and_cleared"
+                    },
+                    at_ms,
+                )?);
+            }
+        }
+    }
+    for (i, a) in existing.iter().enumerate() {
+        if !used[i] {
+            let mut a = a.clone();
+            a.state = AlarmState::Withdrawn;
+            a.updated_ms = at_ms;
+            save_alarm(tx, &a)?;
+            events.push(write_event(tx, &a, "withdrawn", at_ms)?);
+        }
+    }
+    Ok(events)
+}
+
 impl AlarmStore for SqliteStore {
     fn set_window(
         &self,
@@ -278,122 +466,32 @@ impl AlarmStore for SqliteStore {
     ) -> Result<Vec<AlarmEvent>, StoreError> {
         self.with_writer(|conn| {
             let tx = conn.transaction()?;
-            let evidence = serde_json::to_string(&window.evidence).map_err(json_err("rule_windows"))?;
-            let before: Option<(i64, String)> = tx
-                .prepare_cached("SELECT active, evidence FROM rule_windows WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3 AND start = ?4")?
-                .query_row(params![point_id, rule_id, code, window.start], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if before.as_ref() == Some(&(i64::from(window.active), evidence.clone())) {
-                return Ok(Vec::new());
-            }
-            tx.prepare_cached(
-                "INSERT INTO rule_windows (point_id, rule_id, code, start, active, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (point_id, rule_id, code, start) DO UPDATE SET active = excluded.active, evidence = excluded.evidence",
-            )?
-            .execute(params![point_id, rule_id, code, window.start, i64::from(window.active), evidence])?;
+            let events =
+                set_window_tx(&tx, point_id, rule_id, code, severity, step, window, at_ms)?;
+            tx.commit()?;
+            Ok(events)
+        })
+    }
 
-            // Rebuild the runs around the window.
-            let (lo, hi) = (window.start - HORIZON_S, window.start + HORIZON_S);
-            let mut windows: Vec<(i64, bool, String)> = Vec::new();
-            {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT start, active, evidence FROM rule_windows WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3
-                     AND start BETWEEN ?4 AND ?5 ORDER BY start",
-                )?;
-                let mut rows = stmt.query(params![point_id, rule_id, code, lo, hi])?;
-                while let Some(r) = rows.next()? {
-                    windows.push((r.get(0)?, r.get::<_, i64>(1)? != 0, r.get(2)?));
-                }
-            }
-            let latest = windows.last().map(|w| w.0);
-            // Runs: (start, last start, evidence of the last window).
-            let mut runs: Vec<(i64, i64, String)> = Vec::new();
-            for (start, active, ev) in &windows {
-                if !active {
-                    continue;
-                }
-                match runs.last_mut() {
-                    Some(run) if run.1 + step == *start => {
-                        run.1 = *start;
-                        run.2 = ev.clone();
-                    }
-                    _ => runs.push((*start, *start, ev.clone())),
-                }
-            }
-            let mut existing: Vec<Alarm> = Vec::new();
-            {
-                let mut stmt = tx.prepare_cached(&format!(
-                    "SELECT {ALARM_COLUMNS} FROM alarms WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3
-                     AND end_ts >= ?4 AND start <= ?5 AND state <> 'withdrawn' ORDER BY start"
-                ))?;
-                let rows = stmt.query_map(params![point_id, rule_id, code, lo, hi], row_alarm)?;
-                for r in rows {
-                    existing.push(finish(r?)?);
-                }
-            }
+    fn set_windows(
+        &self,
+        windows: &[WindowUpdate],
+        at_ms: i64,
+    ) -> Result<Vec<AlarmEvent>, StoreError> {
+        self.with_writer(|conn| {
+            let tx = conn.transaction()?;
             let mut events = Vec::new();
-            let mut used = vec![false; existing.len()];
-            for (rs, re, ev) in runs {
-                let (start, end) = (rs, re + step);
-                let ongoing = Some(re) == latest;
-                let state = if ongoing { AlarmState::Raised } else { AlarmState::Cleared };
-                let evidence: serde_json::Value = serde_json::from_str(&ev).map_err(json_err("rule_windows"))?;
-                match existing.iter().position(|a| a.start < end && a.end > start) {
-                    Some(i) if !used[i] => {
-                        used[i] = true;
-                        let mut a = existing[i].clone();
-                        let kind = match (a.state, state) {
-                            (AlarmState::Raised, AlarmState::Cleared) => "cleared",
-                            (AlarmState::Cleared, AlarmState::Raised) => "reopened",
-                            _ => "updated",
-                        };
-                        // A run reaching the horizon keeps the alarm's earlier start.
-                        let start = if a.start < lo { a.start } else { start };
-                        if a.start == start && a.end == end && a.state == state && a.evidence == evidence {
-                            continue;
-                        }
-                        a.start = start;
-                        a.end = end;
-                        a.state = state;
-                        a.evidence = evidence;
-                        a.updated_ms = at_ms;
-                        save_alarm(&tx, &a)?;
-                        events.push(write_event(&tx, &a, kind, at_ms)?);
-                    }
-                    _ => {
-                        let body = serde_json::to_string(&evidence).map_err(json_err("alarms"))?;
-                        tx.prepare_cached(
-                            "INSERT INTO alarms (point_id, rule_id, code, severity, start, end_ts, state, evidence, handling, updated_ms)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9)",
-                        )?
-                        .execute(params![point_id, rule_id, code, severity, start, end, state.name(), body, at_ms])?;
-                        let a = Alarm {
-                            id: tx.last_insert_rowid(),
-                            point_id: point_id.to_owned(),
-                            rule_id: rule_id.to_owned(),
-                            code: code.to_owned(),
-                            severity: severity.to_owned(),
-                            start,
-                            end,
-                            state,
-                            evidence,
-                            handling: None,
-                            updated_ms: at_ms,
-                        };
-                        existing.push(a.clone());
-                        used.push(true);
-                        events.push(write_event(&tx, &a, if ongoing { "raised" } else { "raised_and_cleared" }, at_ms)?);
-                    }
-                }
-            }
-            for (i, a) in existing.iter().enumerate() {
-                if !used[i] {
-                    let mut a = a.clone();
-                    a.state = AlarmState::Withdrawn;
-                    a.updated_ms = at_ms;
-                    save_alarm(&tx, &a)?;
-                    events.push(write_event(&tx, &a, "withdrawn", at_ms)?);
-                }
+            for w in windows {
+                events.extend(set_window_tx(
+                    &tx,
+                    &w.point_id,
+                    &w.rule_id,
+                    &w.code,
+                    &w.severity,
+                    w.step,
+                    &w.window,
+                    at_ms,
+                )?);
             }
             tx.commit()?;
             Ok(events)

@@ -39,7 +39,9 @@ pub mod alarms;
 pub mod chunk;
 pub mod registry;
 
-pub use alarms::{Alarm, AlarmEvent, AlarmQuery, AlarmState, AlarmStore, Handling, Window};
+pub use alarms::{
+    Alarm, AlarmEvent, AlarmQuery, AlarmState, AlarmStore, Handling, Window, WindowUpdate,
+};
 
 pub use registry::{Change, Entry, EntryChange, RegistryStore};
 

@@ -268,3 +268,62 @@ fn calc_judges_by_the_standards_and_names_bad_input() {
         );
     }
 }
+
+#[test]
+fn rules_test_prints_the_alarms_a_series_raises() {
+    let dir = crate::TempDir::new("rules-test");
+    let points = dir.0.join("points.toml");
+    std::fs::write(
+        &points,
+        "[[points]]\nid = \"stack\"\nname = \"stack\"\nmn = \"M1\"\npassword = \"p\"\nkind = \"gas_outlet\"\nmin_interval_min = 10\n[points.codes.a21026]\nlimit = 35.0\n",
+    )
+    .expect("points");
+    let mut csv = String::from("time,type,code,avg,rtd,flag\n");
+    // 08:00 and 09:00 above 35, 10:00 below: one alarm, 08:00-10:00, cleared.
+    for (hour, v) in [(8, "40"), (9, "41"), (10, "20")] {
+        for m in (0..60).step_by(10) {
+            csv.push_str(&format!(
+                "2026-11-20T{hour:02}:{m:02}:00+08:00,min,a21026,{v},,N\n"
+            ));
+        }
+    }
+    let series = dir.0.join("series.csv");
+    std::fs::write(&series, csv).expect("series");
+    let out = huanghe(
+        &[
+            "rules",
+            "test",
+            "default",
+            series.to_str().expect("path"),
+            "--points",
+            points.to_str().expect("path"),
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alarms = json_lines(&out);
+    let exceed: Vec<&serde_json::Value> = alarms
+        .iter()
+        .filter(|a| a["rule"] == "source_exceedance")
+        .collect();
+    assert_eq!(exceed.len(), 1, "{alarms:?}");
+    assert_eq!(exceed[0]["start"], "2026-11-20T08:00:00+08:00");
+    assert_eq!(exceed[0]["end"], "2026-11-20T10:00:00+08:00");
+    assert_eq!(exceed[0]["ongoing"], false);
+    let bad = huanghe(
+        &[
+            "rules",
+            "test",
+            "/nonexistent.toml",
+            series.to_str().expect("path"),
+            "--points",
+            points.to_str().expect("path"),
+        ],
+        b"",
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}
