@@ -307,6 +307,23 @@ fn set_window_tx(
     if before.as_ref() == Some(&(i64::from(window.active), evidence.clone())) {
         return Ok(Vec::new());
     }
+    if !window.active {
+        // An inactive window matters only where it ends or removes a run: when it replaces an
+        // active one, or follows an active one. Everywhere else nothing is written (most
+        // windows of most rules are inactive most of the time).
+        let replaces_active = before.as_ref().is_some_and(|b| b.0 != 0);
+        let follows_active = before.is_none()
+            && tx
+                .prepare_cached(
+                    "SELECT 1 FROM rule_windows WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3 AND start = ?4 AND active = 1",
+                )?
+                .query_row(params![point_id, rule_id, code, window.start - step], |_| Ok(()))
+                .optional()?
+                .is_some();
+        if !replaces_active && !follows_active {
+            return Ok(Vec::new());
+        }
+    }
     let same_activity = before.as_ref().map(|b| b.0) == Some(i64::from(window.active));
     tx.prepare_cached(
         "INSERT INTO rule_windows (point_id, rule_id, code, start, active, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
