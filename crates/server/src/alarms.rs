@@ -96,7 +96,7 @@ pub async fn engine(
     let mut rx = gw.subscribe();
     let rules = Arc::new(rules);
     let started_s = clock.now_ms() / 1000;
-    let mut silent_now: BTreeSet<String> = BTreeSet::new();
+    let mut silent_now: BTreeMap<String, i64> = BTreeMap::new();
     let cache = Arc::new(Mutex::new(HourCache::default()));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -279,7 +279,7 @@ pub fn evaluate_batch(
     Ok(())
 }
 
-/// Checks every point for silence; returns the points silent now.
+/// Checks every point for silence; returns the points silent now, with the last window written.
 #[allow(clippy::too_many_arguments)]
 fn check_silence(
     series: &dyn Store,
@@ -289,32 +289,39 @@ fn check_silence(
     last_seen: &BTreeMap<String, i64>,
     started_s: i64,
     clock: domain::Clock,
-    before: BTreeSet<String>,
-) -> Result<BTreeSet<String>, String> {
+    before: BTreeMap<String, i64>,
+) -> Result<BTreeMap<String, i64>, String> {
     let Some(rule) = rules
         .rules
         .iter()
         .find(|r| r.kind == RuleKind::DeviceSilent)
     else {
-        return Ok(BTreeSet::new());
+        return Ok(BTreeMap::new());
     };
     let now_s = clock.now_ms() / 1000;
     let window = now_s - now_s.rem_euclid(SILENCE_STEP);
     let points: Vec<Point> = series.points().map_err(|e| e.to_string())?;
-    let mut silent = BTreeSet::new();
+    let mut silent = BTreeMap::new();
     for p in points.iter().filter(|p| rule.applies(p)) {
         // A device not seen since the server started is measured from the start.
         let last = last_seen.get(&p.mn).copied().unwrap_or(started_s);
         let v = rules::silent(rule, p, last, now_s);
-        if v.active {
-            silent.insert(p.id.clone());
-        }
         // Only write when the state is or was active: quiet devices cost nothing.
-        if v.active || before.contains(&p.id) {
+        if !v.active && !before.contains_key(&p.id) {
+            continue;
+        }
+        // Every window since the last one written is silent too (a fast simulated clock, or a
+        // slow check, must not leave gaps that would split one silence into several alarms).
+        let first = match before.get(&p.id) {
+            Some(prev) if v.active => (prev + SILENCE_STEP).min(window),
+            _ => window,
+        };
+        let mut w_start = first;
+        while w_start <= window {
             let w = Window {
-                start: window,
+                start: w_start,
                 active: v.active,
-                evidence: v.evidence,
+                evidence: v.evidence.clone(),
             };
             for e in alarms
                 .set_window(
@@ -330,6 +337,10 @@ fn check_silence(
             {
                 hub.publish(e, None, clock.now_ms());
             }
+            w_start += SILENCE_STEP;
+        }
+        if v.active {
+            silent.insert(p.id.clone(), window);
         }
     }
     Ok(silent)
