@@ -32,6 +32,19 @@ pub enum RuleKind {
     RealtimeExceedance,
     /// Hours with data that fail the validity rule (fewer valid minutes than required).
     InvalidHour,
+    /// A water section's hourly values worse than its target class (GB 3838-2002).
+    WaterTargetClass,
+    /// A noise point's hourly Leq above its zone's day or night limit (GB 3096-2008).
+    NoiseZone,
+}
+
+/// What the registries say about a point, for rules that need it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    /// A water section's target class (`I` … `V`).
+    pub water_target: Option<String>,
+    /// A noise point's zone class (`0` … `4b`).
+    pub noise_zone: Option<String>,
 }
 
 /// A per-point override.
@@ -184,6 +197,17 @@ fn iso(s: i64) -> String {
 /// Evaluates a window rule for one hour of a point's observations (minute data for sources,
 /// hourly data for air stations; both types may be passed, each rule picks its own).
 pub fn evaluate(rule: &Rule, point: &Point, hour_start: i64, rows: &[Observation]) -> Vec<Verdict> {
+    evaluate_with(rule, point, &Context::default(), hour_start, rows)
+}
+
+/// [`evaluate`] with what the registries say about the point.
+pub fn evaluate_with(
+    rule: &Rule,
+    point: &Point,
+    ctx: &Context,
+    hour_start: i64,
+    rows: &[Observation],
+) -> Vec<Verdict> {
     if !rule.applies(point) {
         return Vec::new();
     }
@@ -401,6 +425,85 @@ pub fn evaluate(rule: &Rule, point: &Point, hour_start: i64, rows: &[Observation
                 });
             }
         }
+        RuleKind::WaterTargetClass => {
+            const ITEMS: &[(&str, &str)] = &[
+                ("w01001", "ph"),
+                ("w01009", "do"),
+                ("w01019", "codmn"),
+                ("w01018", "cod"),
+                ("w01017", "bod5"),
+                ("w21003", "nh3n"),
+                ("w21011", "tp"),
+            ];
+            let Some(target) = ctx
+                .water_target
+                .as_deref()
+                .and_then(|t| envstd::water::Class::from_name(t).ok())
+            else {
+                return out;
+            };
+            for o in rows
+                .iter()
+                .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
+            {
+                let Some((_, item)) = ITEMS.iter().find(|(c, _)| *c == o.code) else {
+                    continue;
+                };
+                if o.fields.get("flag").is_some_and(|f| f != "N") {
+                    continue;
+                }
+                let Some(v) = dec(o.fields.get("avg")) else {
+                    continue;
+                };
+                let Ok(c) = envstd::water::item_class(item, v, envstd::water::Waterbody::River)
+                else {
+                    continue;
+                };
+                let Some(class) = c.class else { continue };
+                out.push(Verdict {
+                    code: o.code.clone(),
+                    active: c.evaluated && class > target,
+                    evidence: json!({
+                        "rule": rule.id, "window": window, "code": o.code, "item": item, "value": v.to_string(),
+                        "class": class, "target_class": target, "standard": "GB 3838-2002",
+                    }),
+                });
+            }
+        }
+        RuleKind::NoiseZone => {
+            let Some(zone) = ctx
+                .noise_zone
+                .as_deref()
+                .and_then(|z| envstd::noise::Zone::from_name(z).ok())
+            else {
+                return out;
+            };
+            let (day_limit, night_limit) = zone.limits();
+            let hour_of_day = (hour_start + 8 * 3600).rem_euclid(86_400) / 3600;
+            let day = (6..22).contains(&hour_of_day);
+            let limit = if day { day_limit } else { night_limit };
+            for o in rows
+                .iter()
+                .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
+            {
+                if !matches!(o.code.as_str(), "LA" | "LAeq" | "leq")
+                    || o.fields.get("flag").is_some_and(|f| f != "N")
+                {
+                    continue;
+                }
+                let Some(v) = dec(o.fields.get("avg")).map(|d| d.to_f64()) else {
+                    continue;
+                };
+                out.push(Verdict {
+                    code: o.code.clone(),
+                    active: v > limit,
+                    evidence: json!({
+                        "rule": rule.id, "window": window, "leq": v, "limit": limit, "period": if day { "day" } else { "night" },
+                        "zone": zone, "standard": "GB 3096-2008 (day 06:00-22:00)",
+                    }),
+                });
+            }
+        }
         RuleKind::DeviceSilent => {}
     }
     out
@@ -522,7 +625,7 @@ mod tests {
 
     #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 6);
+        assert_eq!(RuleSet::defaults().rules.len(), 8);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 
@@ -603,5 +706,37 @@ mod tests {
         assert!(evaluate(&rule("realtime_exceedance"), &p, h, &mixed)[0].active);
         assert!(silent(&rule("device_silent"), &p, 1000, 1000 + 601).active);
         assert_eq!(iso(1_795_824_000), "2026-11-28T08:00:00+08:00");
+        // Water worse than its target; noise above the zone's night limit.
+        let mut section = p.clone();
+        section.kind = PointKind::WaterSection;
+        let ctx = Context {
+            water_target: Some("III".into()),
+            noise_zone: Some("2".into()),
+        };
+        let v = evaluate_with(
+            &rule("water_target_class"),
+            &section,
+            &ctx,
+            h,
+            &[row("w21003", h, "1.2", "N", DataType::Hour)],
+        );
+        assert_eq!(
+            (v[0].active, v[0].evidence["class"].as_str()),
+            (true, Some("IV"))
+        );
+        let mut noise = p.clone();
+        noise.kind = PointKind::Noise;
+        let night = (h + 8 * 3600).div_euclid(86_400) * 86_400 - 8 * 3600; // 00:00 Beijing
+        let v = evaluate_with(
+            &rule("noise_zone"),
+            &noise,
+            &ctx,
+            night,
+            &[row("LA", night, "52", "N", DataType::Hour)],
+        );
+        assert_eq!(
+            (v[0].active, v[0].evidence["period"].as_str()),
+            (true, Some("night"))
+        );
     }
 }

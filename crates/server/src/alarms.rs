@@ -84,9 +84,11 @@ fn blocking_err(e: tokio::task::JoinError) -> ApiError {
 }
 
 /// Runs the engine until `stop`.
+#[allow(clippy::too_many_arguments)]
 pub async fn engine(
     gw: Arc<Gateway>,
     series: Arc<dyn Store>,
+    registries: Arc<dyn store::RegistryStore>,
     alarms: Arc<dyn AlarmStore>,
     rules: RuleSet,
     clock: domain::Clock,
@@ -114,8 +116,8 @@ pub async fn engine(
                             Err(_) => break,
                         }
                     }
-                    let (s, a, r, h, c) = (Arc::clone(&series), Arc::clone(&alarms), Arc::clone(&rules), Arc::clone(&hub), Arc::clone(&cache));
-                    let result = tokio::task::spawn_blocking(move || evaluate_batch(&*s, &*a, &r, &h, &c, batch, clock)).await;
+                    let (s, a, r, h, c, g) = (Arc::clone(&series), Arc::clone(&alarms), Arc::clone(&rules), Arc::clone(&hub), Arc::clone(&cache), Arc::clone(&registries));
+                    let result = tokio::task::spawn_blocking(move || evaluate_batch(&*s, &*g, &*a, &r, &h, &c, batch, clock)).await;
                     if let Ok(Err(e)) | Err(e) = result.map_err(|e| e.to_string()) {
                         tracing::error!(error = %e, "alarm evaluation failed");
                     }
@@ -146,7 +148,39 @@ pub async fn engine(
 pub struct HourCache {
     /// Sorted by (series, code, time).
     hours: BTreeMap<(String, i64), Vec<domain::Observation>>,
-    points: BTreeMap<String, (Point, std::time::Instant)>,
+    points: BTreeMap<String, (Point, rules::Context, std::time::Instant)>,
+}
+
+/// What the registries say about a point (matched by MN, or by the point id as the entry's code).
+fn context(registries: &dyn store::RegistryStore, p: &Point) -> Result<rules::Context, String> {
+    let find = |registry: &str, field: &str| -> Result<Option<String>, String> {
+        Ok(registries
+            .entries(registry)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|e| {
+                e.data.get("mn").and_then(|m| m.as_str()) == Some(p.mn.as_str())
+                    || e.data.get("code").and_then(|c| c.as_str()) == Some(p.id.as_str())
+            })
+            .and_then(|e| {
+                e.data
+                    .get(field)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            }))
+    };
+    Ok(rules::Context {
+        water_target: if p.kind == domain::PointKind::WaterSection {
+            find("water_sections", "target_class")?
+        } else {
+            None
+        },
+        noise_zone: if p.kind == domain::PointKind::Noise {
+            find("noise_points", "zone_class")?
+        } else {
+            None
+        },
+    })
 }
 
 fn sort_key(o: &domain::Observation) -> (i64, &str, i64) {
@@ -162,18 +196,26 @@ fn upsert(rows: &mut Vec<domain::Observation>, o: domain::Observation) {
 }
 
 impl HourCache {
-    fn point(&mut self, series: &dyn Store, id: &str) -> Result<Option<Point>, String> {
-        if let Some((p, at)) = self.points.get(id)
+    fn point(
+        &mut self,
+        series: &dyn Store,
+        registries: &dyn store::RegistryStore,
+        id: &str,
+    ) -> Result<Option<(Point, rules::Context)>, String> {
+        if let Some((p, c, at)) = self.points.get(id)
             && at.elapsed() < Duration::from_secs(10)
         {
-            return Ok(Some(p.clone()));
+            return Ok(Some((p.clone(), c.clone())));
         }
-        let p = series.point(id).map_err(|e| e.to_string())?;
-        if let Some(p) = &p {
-            self.points
-                .insert(id.to_owned(), (p.clone(), std::time::Instant::now()));
-        }
-        Ok(p)
+        let Some(p) = series.point(id).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let c = context(registries, &p)?;
+        self.points.insert(
+            id.to_owned(),
+            (p.clone(), c.clone(), std::time::Instant::now()),
+        );
+        Ok(Some((p, c)))
     }
 
     fn hour(
@@ -209,8 +251,10 @@ impl HourCache {
 
 /// Evaluates the window rules for every (point, hour) touched by a batch of commits and
 /// records all windows in one transaction.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate_batch(
     series: &dyn Store,
+    registries: &dyn store::RegistryStore,
     alarms: &dyn AlarmStore,
     rules: &RuleSet,
     hub: &AlarmHub,
@@ -236,7 +280,7 @@ pub fn evaluate_batch(
     let mut updates = Vec::new();
     let mut received: BTreeMap<String, i64> = BTreeMap::new();
     for ((point_id, h), received_ms) in &touched {
-        let Some(point) = cache.point(series, point_id)? else {
+        let Some((point, ctx)) = cache.point(series, registries, point_id)? else {
             continue;
         };
         let e = received.entry(point_id.clone()).or_insert(*received_ms);
@@ -247,7 +291,7 @@ pub fn evaluate_batch(
             .iter()
             .filter(|r| r.kind != RuleKind::DeviceSilent)
         {
-            for v in rules::evaluate(rule, &point, *h, rows) {
+            for v in rules::evaluate_with(rule, &point, &ctx, *h, rows) {
                 updates.push(WindowUpdate {
                     point_id: point_id.clone(),
                     rule_id: rule.id.clone(),

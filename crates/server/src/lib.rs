@@ -95,6 +95,7 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     let engine = Arc::new(SqliteStore::open(&config.data_dir.join("huanghe.db"))?);
     let store: Arc<dyn Store> = engine.clone();
     let registries: Arc<dyn store::RegistryStore> = engine.clone();
+    let registries_for_alarms = Arc::clone(&registries);
     let alarm_store: Arc<dyn store::AlarmStore> = engine;
     let rule_set = match &config.rules_file {
         Some(path) => {
@@ -166,6 +167,7 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     let alarm_task = tokio::spawn(alarms::engine(
         Arc::clone(&gw),
         Arc::clone(&store),
+        Arc::clone(&registries_for_alarms),
         alarm_store,
         rule_set,
         clock,

@@ -229,3 +229,54 @@ async fn a_silent_device_raises_and_clears_on_the_simulated_clock() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_section_worse_than_its_registered_target_class_raises_an_alarm() {
+    let dir = TempDir::new("water-alarm");
+    std::fs::write(
+        dir.0.join("points.toml"),
+        "[[points]]\nid = \"sec\"\nname = \"section\"\nmn = \"WAT0009\"\npassword = \"123456\"\nkind = \"water_section\"\n",
+    )
+    .expect("points");
+    let server = TestServer::start(&dir.0, "");
+    let entry = r#"{"code":"SEC9","name":"section","river":"r","district":"lixia","location":[117,36.6],
+                    "level":"city","target_class":"III","mn":"WAT0009"}"#;
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/api/v1/registries/water_sections/entries",
+                Some(entry)
+            )
+            .await
+            .status,
+        201
+    );
+    let h = midnight_days_ago(1) + 3 * 3600;
+    let mut cp = hj212::DataArea::new().data_time(LocalTime::from_unix_millis(h * 1000));
+    cp = cp.pollutant(
+        "w21003",
+        &[
+            (hj212::FieldKind::Avg, "1.2"),
+            (hj212::FieldKind::Flag, "N"),
+        ],
+    );
+    let m = hj212::Message::new(
+        Some("20261101000000001"),
+        "21",
+        "2061",
+        Some("123456"),
+        Some("WAT0009"),
+        Some(hj212::Flag::new(hj212::Version::V2017, false, true)),
+    )
+    .with_cp(cp);
+    let mut link = Link::connect(server.hj212).await.expect("connects");
+    link.send_data(&m, "20261101000000001", T)
+        .await
+        .expect("9014");
+    let list = alarms_until(&server, "water_target_class", |l| !l.is_empty()).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["evidence"]["class"], "IV");
+    assert_eq!(list[0]["evidence"]["target_class"], "III");
+    assert_eq!(list[0]["evidence"]["standard"], "GB 3838-2002");
+}
