@@ -36,15 +36,21 @@ pub enum RuleKind {
     WaterTargetClass,
     /// A noise point's hourly Leq above its zone's day or night limit (GB 3096-2008).
     NoiseZone,
+    /// An hourly value far above the recent baseline (sudden pollution at a water section, a
+    /// radiation dose rate above its background).
+    SuddenChange,
 }
 
-/// What the registries say about a point, for rules that need it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the registries and the recent past say about a point, for rules that need it.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
     /// A water section's target class (`I` … `V`).
     pub water_target: Option<String>,
     /// A noise point's zone class (`0` … `4b`).
     pub noise_zone: Option<String>,
+    /// Baseline per code: the mean of the valid hourly values of the previous 24 hours, and
+    /// how many there were.
+    pub baseline: BTreeMap<String, (f64, usize)>,
 }
 
 /// A per-point override.
@@ -100,9 +106,22 @@ pub struct Rule {
     /// And at least this many seconds.
     #[serde(default = "default_min_silent")]
     pub min_silent_s: i64,
+    /// `sudden_change`: active when the hourly value exceeds this multiple of the baseline.
+    #[serde(default = "default_factor")]
+    pub factor: f64,
+    /// `sudden_change`: valid baseline hours needed.
+    #[serde(default = "default_baseline_hours")]
+    pub min_baseline_hours: usize,
     /// Overrides.
     #[serde(default)]
     pub overrides: Vec<Override>,
+}
+
+fn default_factor() -> f64 {
+    2.0
+}
+fn default_baseline_hours() -> usize {
+    12
 }
 
 fn default_valid_minutes() -> usize {
@@ -504,6 +523,35 @@ pub fn evaluate_with(
                 });
             }
         }
+        RuleKind::SuddenChange => {
+            for o in rows
+                .iter()
+                .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
+            {
+                if o.fields.get("flag").is_some_and(|f| f != "N") {
+                    continue;
+                }
+                let Some(v) = dec(o.fields.get("avg")).map(|d| d.to_f64()) else {
+                    continue;
+                };
+                let Some(&(base, n)) = ctx.baseline.get(&o.code) else {
+                    continue;
+                };
+                if n < rule.min_baseline_hours || base <= 0.0 {
+                    continue;
+                }
+                out.push(Verdict {
+                    code: o.code.clone(),
+                    active: v > base * rule.factor,
+                    evidence: json!({
+                        "rule": rule.id, "window": window, "code": o.code, "value": v,
+                        "baseline_mean_24h": (base * 1000.0).round() / 1000.0, "baseline_hours": n,
+                        "factor": rule.factor, "threshold": (base * rule.factor * 1000.0).round() / 1000.0,
+                        "note": "baseline and factor are a [proposal]; configure per point",
+                    }),
+                });
+            }
+        }
         RuleKind::DeviceSilent => {}
     }
     out
@@ -625,7 +673,7 @@ mod tests {
 
     #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 8);
+        assert_eq!(RuleSet::defaults().rules.len(), 9);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 
@@ -712,6 +760,7 @@ mod tests {
         let ctx = Context {
             water_target: Some("III".into()),
             noise_zone: Some("2".into()),
+            ..Context::default()
         };
         let v = evaluate_with(
             &rule("water_target_class"),

@@ -180,6 +180,7 @@ fn context(registries: &dyn store::RegistryStore, p: &Point) -> Result<rules::Co
         } else {
             None
         },
+        baseline: BTreeMap::new(),
     })
 }
 
@@ -249,6 +250,37 @@ impl HourCache {
     }
 }
 
+/// Mean and count of the valid hourly values of the 24 hours before `h`, per code.
+fn baseline(
+    series: &dyn Store,
+    point_id: &str,
+    h: i64,
+) -> Result<BTreeMap<String, (f64, usize)>, String> {
+    let q = SeriesQuery {
+        point_id: point_id.to_owned(),
+        data_type: DataType::Hour,
+        code: None,
+        from: h - 24 * 3600,
+        to: h - 1,
+        limit: 100_000,
+    };
+    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for o in series.series(&q).map_err(|e| e.to_string())? {
+        if o.fields.get("flag").is_some_and(|f| f != "N") {
+            continue;
+        }
+        if let Some(v) = o.fields.get("avg").and_then(|v| v.parse::<f64>().ok()) {
+            let e = sums.entry(o.code).or_default();
+            e.0 += v;
+            e.1 += 1;
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(k, (sum, n))| (k, (sum / n as f64, n)))
+        .collect())
+}
+
 /// Evaluates the window rules for every (point, hour) touched by a batch of commits and
 /// records all windows in one transaction.
 #[allow(clippy::too_many_arguments)]
@@ -280,9 +312,16 @@ pub fn evaluate_batch(
     let mut updates = Vec::new();
     let mut received: BTreeMap<String, i64> = BTreeMap::new();
     for ((point_id, h), received_ms) in &touched {
-        let Some((point, ctx)) = cache.point(series, registries, point_id)? else {
+        let Some((point, mut ctx)) = cache.point(series, registries, point_id)? else {
             continue;
         };
+        if rules
+            .rules
+            .iter()
+            .any(|r| r.kind == RuleKind::SuddenChange && r.applies(&point))
+        {
+            ctx.baseline = baseline(series, point_id, *h)?;
+        }
         let e = received.entry(point_id.clone()).or_insert(*received_ms);
         *e = (*e).min(*received_ms);
         let rows: &[domain::Observation] = cache.hour(series, point_id, *h)?;

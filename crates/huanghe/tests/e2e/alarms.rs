@@ -253,27 +253,34 @@ async fn a_section_worse_than_its_registered_target_class_raises_an_alarm() {
         201
     );
     let h = midnight_days_ago(1) + 3 * 3600;
-    let mut cp = hj212::DataArea::new().data_time(LocalTime::from_unix_millis(h * 1000));
-    cp = cp.pollutant(
-        "w21003",
-        &[
-            (hj212::FieldKind::Avg, "1.2"),
-            (hj212::FieldKind::Flag, "N"),
-        ],
-    );
-    let m = hj212::Message::new(
-        Some("20261101000000001"),
-        "21",
-        "2061",
-        Some("123456"),
-        Some("WAT0009"),
-        Some(hj212::Flag::new(hj212::Version::V2017, false, true)),
-    )
-    .with_cp(cp);
     let mut link = Link::connect(server.hj212).await.expect("connects");
-    link.send_data(&m, "20261101000000001", T)
-        .await
-        .expect("9014");
+    // 24 hours of 0.4 mg/L (class II), then 1.2 (class IV and three times the baseline).
+    for k in (0..=24).rev() {
+        let t = h - k * 3600;
+        let value = if k == 0 { "1.2" } else { "0.4" };
+        let qn = format!("20261101000000{:03}", 100 + k);
+        let mut cp = hj212::DataArea::new().data_time(LocalTime::from_unix_millis(t * 1000));
+        cp = cp.pollutant(
+            "w21003",
+            &[
+                (hj212::FieldKind::Avg, value),
+                (hj212::FieldKind::Flag, "N"),
+            ],
+        );
+        let m = hj212::Message::new(
+            Some(&qn),
+            "21",
+            "2061",
+            Some("123456"),
+            Some("WAT0009"),
+            Some(hj212::Flag::new(hj212::Version::V2017, false, true)),
+        )
+        .with_cp(cp);
+        link.send_data(&m, &qn, T).await.expect("9014");
+    }
+    let sudden = alarms_until(&server, "sudden_change", |l| !l.is_empty()).await;
+    assert_eq!(sudden.len(), 1, "{sudden:?}");
+    assert_eq!(sudden[0]["evidence"]["baseline_hours"], 24);
     let list = alarms_until(&server, "water_target_class", |l| !l.is_empty()).await;
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["evidence"]["class"], "IV");
