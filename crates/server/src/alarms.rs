@@ -149,6 +149,9 @@ pub struct HourCache {
     /// Sorted by (series, code, time).
     hours: BTreeMap<(String, i64), Vec<domain::Observation>>,
     points: BTreeMap<String, (Point, rules::Context, std::time::Instant)>,
+    /// Windows known to be inactive in the store: re-sending an inactive verdict for them is
+    /// skipped (most windows of most rules are inactive, and their evidence is not kept).
+    inactive: std::collections::HashSet<(String, String, String, i64)>,
 }
 
 /// What the registries say about a point (matched by MN, or by the point id as the entry's code).
@@ -247,6 +250,8 @@ impl HourCache {
 
     fn evict(&mut self, newest_hour: i64) {
         self.hours.retain(|(_, h), _| *h >= newest_hour - 3 * 3600);
+        self.inactive
+            .retain(|(_, _, _, h)| *h >= newest_hour - 3 * 3600);
     }
 }
 
@@ -311,6 +316,8 @@ pub fn evaluate_batch(
     }
     let mut updates = Vec::new();
     let mut received: BTreeMap<String, i64> = BTreeMap::new();
+    let inactive_known = std::mem::take(&mut cache.inactive);
+    let (mut newly_active, mut newly_inactive) = (Vec::new(), Vec::new());
     for ((point_id, h), received_ms) in &touched {
         let Some((point, mut ctx)) = cache.point(series, registries, point_id)? else {
             continue;
@@ -331,6 +338,15 @@ pub fn evaluate_batch(
             .filter(|r| r.kind != RuleKind::DeviceSilent)
         {
             for v in rules::evaluate_with(rule, &point, &ctx, *h, rows) {
+                let key = (point_id.clone(), rule.id.clone(), v.code.clone(), *h);
+                if !v.active && inactive_known.contains(&key) {
+                    continue;
+                }
+                if v.active {
+                    newly_active.push(key);
+                } else {
+                    newly_inactive.push(key);
+                }
                 updates.push(WindowUpdate {
                     point_id: point_id.clone(),
                     rule_id: rule.id.clone(),
