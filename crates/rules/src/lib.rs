@@ -39,6 +39,8 @@ pub enum RuleKind {
     /// An hourly value far above the recent baseline (sudden pollution at a water section, a
     /// radiation dose rate above its background).
     SuddenChange,
+    /// An air station's hourly value far above the other stations of the city at the same hour.
+    AirAbovePeers,
 }
 
 /// What the registries and the recent past say about a point, for rules that need it.
@@ -51,6 +53,9 @@ pub struct Context {
     /// Baseline per code: the mean of the valid hourly values of the previous 24 hours, and
     /// how many there were.
     pub baseline: BTreeMap<String, (f64, usize)>,
+    /// The other stations of the city at the same hour: mean valid hourly value per code, and
+    /// how many stations reported it.
+    pub peers: BTreeMap<String, (f64, usize)>,
 }
 
 /// A per-point override.
@@ -552,6 +557,34 @@ pub fn evaluate_with(
                 });
             }
         }
+        RuleKind::AirAbovePeers => {
+            for o in rows
+                .iter()
+                .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
+            {
+                if o.fields.get("flag").is_some_and(|f| f != "N") {
+                    continue;
+                }
+                let Some(v) = dec(o.fields.get("avg")).map(|d| d.to_f64()) else {
+                    continue;
+                };
+                let Some(&(mean, n)) = ctx.peers.get(&o.code) else {
+                    continue;
+                };
+                if n < rule.min_baseline_hours || mean <= 0.0 {
+                    continue;
+                }
+                out.push(Verdict {
+                    code: o.code.clone(),
+                    active: v > mean * rule.factor,
+                    evidence: json!({
+                        "rule": rule.id, "window": window, "code": o.code, "value": v,
+                        "other_stations_mean": (mean * 1000.0).round() / 1000.0, "other_stations": n,
+                        "factor": rule.factor, "note": "factor is a [proposal]; configure per point",
+                    }),
+                });
+            }
+        }
         RuleKind::DeviceSilent => {}
     }
     out
@@ -673,7 +706,7 @@ mod tests {
 
     #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 9);
+        assert_eq!(RuleSet::defaults().rules.len(), 10);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 

@@ -184,6 +184,7 @@ fn context(registries: &dyn store::RegistryStore, p: &Point) -> Result<rules::Co
             None
         },
         baseline: BTreeMap::new(),
+        peers: BTreeMap::new(),
     })
 }
 
@@ -253,6 +254,42 @@ impl HourCache {
         self.inactive
             .retain(|(_, _, _, h)| *h >= newest_hour - 3 * 3600);
     }
+}
+
+/// The other air stations' valid hourly values at hour `h`: mean and count per code.
+fn peers(
+    series: &dyn Store,
+    point: &Point,
+    h: i64,
+) -> Result<BTreeMap<String, (f64, usize)>, String> {
+    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for other in series.points().map_err(|e| e.to_string())? {
+        if other.kind != domain::PointKind::AirStation || other.id == point.id {
+            continue;
+        }
+        let q = SeriesQuery {
+            point_id: other.id.clone(),
+            data_type: DataType::Hour,
+            code: None,
+            from: h,
+            to: h,
+            limit: 1_000,
+        };
+        for o in series.series(&q).map_err(|e| e.to_string())? {
+            if o.fields.get("flag").is_some_and(|f| f != "N") {
+                continue;
+            }
+            if let Some(v) = o.fields.get("avg").and_then(|v| v.parse::<f64>().ok()) {
+                let e = sums.entry(o.code).or_default();
+                e.0 += v;
+                e.1 += 1;
+            }
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(k, (sum, n))| (k, (sum / n as f64, n)))
+        .collect())
 }
 
 /// Mean and count of the valid hourly values of the 24 hours before `h`, per code.
@@ -328,6 +365,13 @@ pub fn evaluate_batch(
             .any(|r| r.kind == RuleKind::SuddenChange && r.applies(&point))
         {
             ctx.baseline = baseline(series, point_id, *h)?;
+        }
+        if rules
+            .rules
+            .iter()
+            .any(|r| r.kind == RuleKind::AirAbovePeers && r.applies(&point))
+        {
+            ctx.peers = peers(series, &point, *h)?;
         }
         let e = received.entry(point_id.clone()).or_insert(*received_ms);
         *e = (*e).min(*received_ms);

@@ -287,3 +287,51 @@ async fn a_section_worse_than_its_registered_target_class_raises_an_alarm() {
     assert_eq!(list[0]["evidence"]["target_class"], "III");
     assert_eq!(list[0]["evidence"]["standard"], "GB 3838-2002");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_air_station_far_above_the_others_raises_an_alarm() {
+    let dir = TempDir::new("air-peers");
+    let mut points = String::new();
+    for i in 0..4 {
+        points.push_str(&format!(
+            "[[points]]\nid = \"air{i}\"\nname = \"station {i}\"\nmn = \"AIRP{i:04}\"\npassword = \"123456\"\nkind = \"air_station\"\n\n"
+        ));
+    }
+    std::fs::write(dir.0.join("points.toml"), points).expect("points");
+    let server = TestServer::start(&dir.0, "");
+    let h = midnight_days_ago(1) + 9 * 3600;
+    let mut link = Link::connect(server.hj212).await.expect("connects");
+    // Three stations at 40 ug/m3 PM2.5, then the fourth at 90 (> 1.5 x 40; IAQI 128, below the high-value threshold).
+    for (i, value) in [(1, "40"), (2, "40"), (3, "40"), (0, "90")] {
+        let qn = format!("20261101000000{:03}", 200 + i);
+        let mut cp = hj212::DataArea::new().data_time(LocalTime::from_unix_millis(h * 1000));
+        cp = cp.pollutant(
+            "a34004",
+            &[
+                (hj212::FieldKind::Avg, value),
+                (hj212::FieldKind::Flag, "N"),
+            ],
+        );
+        let m = hj212::Message::new(
+            Some(&qn),
+            "22",
+            "2061",
+            Some("123456"),
+            Some(&format!("AIRP{i:04}")),
+            Some(hj212::Flag::new(hj212::Version::V2017, false, true)),
+        )
+        .with_cp(cp);
+        link.send_data(&m, &qn, T).await.expect("9014");
+    }
+    let list = alarms_until(&server, "air_above_peers", |l| !l.is_empty()).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["point_id"], "air0");
+    assert_eq!(list[0]["evidence"]["other_stations"], 3);
+    assert!(
+        server
+            .get_json("/api/v1/alarms?rule=air_high_value")
+            .await
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+}
