@@ -78,7 +78,12 @@ async fn a_scenario_plays_end_to_end_with_labels() {
         .iter()
         .map(|id| ((*id).to_owned(), format!("SIM{id}"), "123456".to_owned()))
         .collect();
-    std::fs::write(dir.0.join("points.toml"), points_toml(&points)).expect("points");
+    // The simulated plants' SO2 limit (35 mg/m3, no O2 conversion) lets the alarm rules judge.
+    let with_limits = points_toml(&points).replace(
+        "min_interval_min = 1\n",
+        "min_interval_min = 10\n[points.codes.a21026]\nlimit = 35.0\n",
+    );
+    std::fs::write(dir.0.join("points.toml"), with_limits).expect("points");
     let server = TestServer::start(&dir.0, "");
     // Simulated time: from midnight two days ago, 1,200 times faster (20 minutes a second).
     let start = midnight_days_ago(2) + 8 * 3600;
@@ -166,6 +171,23 @@ duration = "1h"
     // s4: exceedances behind fault flags.
     let s4 = in_window(&minute_avgs(&server, "s4", "a21026", start, start + 3 * 3600).await);
     assert!(s4.iter().all(|r| r.2 == "D" && r.1 > 35.0), "{s4:?}");
+    // The incidents appear as alarms where rules exist: the exceedance, the fault flags.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let exceed = server
+            .get_json("/api/v1/alarms?rule=source_exceedance&point=s1")
+            .await;
+        let flags = server
+            .get_json("/api/v1/alarms?rule=flags_too_long&point=s4")
+            .await;
+        let found = exceed.as_array().is_some_and(|a| !a.is_empty())
+            && flags.as_array().is_some_and(|a| !a.is_empty());
+        if found || std::time::Instant::now() > deadline {
+            assert!(found, "alarms for the scripted incidents: {exceed} {flags}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Every incident is labelled.
     let text = std::fs::read_to_string(&labels).expect("labels");
     let kinds: Vec<String> = text
