@@ -105,8 +105,9 @@ impl Dec {
         ))
     }
 
-    /// `num / den` (den > 0) rounded half to even, as a decimal with `digits` decimals.
-    fn ratio(num: i128, den: i128, digits: u32) -> Dec {
+    /// `num / den` rounded half to even, as a decimal with `digits` decimals.
+    pub(crate) fn ratio(num: i128, den: i128, digits: u32) -> Dec {
+        let (num, den) = if den < 0 { (-num, -den) } else { (num, den) };
         let q = num.div_euclid(den);
         let r = num.rem_euclid(den);
         let q = match (2 * r).cmp(&den) {

@@ -73,7 +73,7 @@ pub fn convert(measured: Dec, o2: Dec, ref_o2: Dec) -> Result<Converted, InputEr
     let num = measured.at_scale(s) * (twenty_one.at_scale(s) - ref_o2.at_scale(s));
     let den = twenty_one.at_scale(s) - o2.at_scale(s);
     // num/den is at scale s; bring to 3 decimals with half-even.
-    let converted = ratio(num, den * 10i128.pow(s - 3), 3);
+    let converted = Dec::ratio(num, den * 10i128.pow(s - 3), 3);
     Ok(Converted {
         measured,
         o2,
@@ -82,18 +82,6 @@ pub fn convert(measured: Dec, o2: Dec, ref_o2: Dec) -> Result<Converted, InputEr
         warning: (o2 >= Dec::int(19))
             .then(|| format!("O2 {o2}% is close to ambient air: the conversion factor is large")),
     })
-}
-
-fn ratio(num: i128, den: i128, digits: u32) -> Dec {
-    let (num, den) = if den < 0 { (-num, -den) } else { (num, den) };
-    let q = num.div_euclid(den);
-    let r = num.rem_euclid(den);
-    let q = match (2 * r).cmp(&den) {
-        std::cmp::Ordering::Less => q,
-        std::cmp::Ordering::Greater => q + 1,
-        std::cmp::Ordering::Equal => q + (q & 1),
-    };
-    Dec::new(q, digits)
 }
 
 /// HJ 212 data flags that count as valid measurements (N only; F, M, S, D, C, T, B excluded).

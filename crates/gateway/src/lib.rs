@@ -377,6 +377,14 @@ impl Gateway {
         &self.store
     }
 
+    /// The point registry as the gateway holds it (no store read).
+    pub fn points(&self) -> Vec<Point> {
+        self.points
+            .read()
+            .map(|p| p.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Connection state of every device seen since start.
     pub fn devices(&self) -> Vec<DeviceState> {
         let mut list: Vec<DeviceState> = self

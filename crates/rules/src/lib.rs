@@ -528,59 +528,46 @@ pub fn evaluate_with(
                 });
             }
         }
-        RuleKind::SuddenChange => {
+        RuleKind::SuddenChange | RuleKind::AirAbovePeers => {
+            // The hour's value against a reference mean: the point's own previous 24 hours, or
+            // the city's other stations at the same hour.
+            let (reference, mean_name, count_name, note) = if rule.kind == RuleKind::SuddenChange {
+                (
+                    &ctx.baseline,
+                    "baseline_mean_24h",
+                    "baseline_hours",
+                    "baseline and factor are a [proposal]; configure per point",
+                )
+            } else {
+                (
+                    &ctx.peers,
+                    "other_stations_mean",
+                    "other_stations",
+                    "factor is a [proposal]; configure per point",
+                )
+            };
             for o in rows
                 .iter()
                 .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
+                .filter(|o| o.fields.get("flag").is_none_or(|f| f == "N"))
             {
-                if o.fields.get("flag").is_some_and(|f| f != "N") {
-                    continue;
-                }
                 let Some(v) = dec(o.fields.get("avg")).map(|d| d.to_f64()) else {
                     continue;
                 };
-                let Some(&(base, n)) = ctx.baseline.get(&o.code) else {
-                    continue;
-                };
-                if n < rule.min_baseline_hours || base <= 0.0 {
-                    continue;
-                }
-                out.push(Verdict {
-                    code: o.code.clone(),
-                    active: v > base * rule.factor,
-                    evidence: json!({
-                        "rule": rule.id, "window": window, "code": o.code, "value": v,
-                        "baseline_mean_24h": (base * 1000.0).round() / 1000.0, "baseline_hours": n,
-                        "factor": rule.factor, "threshold": (base * rule.factor * 1000.0).round() / 1000.0,
-                        "note": "baseline and factor are a [proposal]; configure per point",
-                    }),
-                });
-            }
-        }
-        RuleKind::AirAbovePeers => {
-            for o in rows
-                .iter()
-                .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
-            {
-                if o.fields.get("flag").is_some_and(|f| f != "N") {
-                    continue;
-                }
-                let Some(v) = dec(o.fields.get("avg")).map(|d| d.to_f64()) else {
-                    continue;
-                };
-                let Some(&(mean, n)) = ctx.peers.get(&o.code) else {
+                let Some(&(mean, n)) = reference.get(&o.code) else {
                     continue;
                 };
                 if n < rule.min_baseline_hours || mean <= 0.0 {
                     continue;
                 }
+                let round = |x: f64| (x * 1000.0).round() / 1000.0;
                 out.push(Verdict {
                     code: o.code.clone(),
                     active: v > mean * rule.factor,
                     evidence: json!({
                         "rule": rule.id, "window": window, "code": o.code, "value": v,
-                        "other_stations_mean": (mean * 1000.0).round() / 1000.0, "other_stations": n,
-                        "factor": rule.factor, "note": "factor is a [proposal]; configure per point",
+                        mean_name: round(mean), count_name: n, "factor": rule.factor,
+                        "threshold": round(mean * rule.factor), "note": note,
                     }),
                 });
             }

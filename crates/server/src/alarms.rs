@@ -127,9 +127,10 @@ pub async fn engine(
             },
             _ = tick.tick() => {
                 let devices: BTreeMap<String, i64> = gw.devices().into_iter().map(|d| (d.mn, d.last_packet_ms / 1000)).collect();
-                let (s, a, r, h) = (Arc::clone(&series), Arc::clone(&alarms), Arc::clone(&rules), Arc::clone(&hub));
+                let points = gw.points();
+                let (a, r, h) = (Arc::clone(&alarms), Arc::clone(&rules), Arc::clone(&hub));
                 let before = silent_now.clone();
-                match tokio::task::spawn_blocking(move || check_silence(&*s, &*a, &r, &h, &devices, started_s, clock, before)).await {
+                match tokio::task::spawn_blocking(move || check_silence(&*a, &r, &h, &points, &devices, started_s, clock, before)).await {
                     Ok(Ok(now)) => silent_now = now,
                     Ok(Err(e)) => tracing::error!(error = %e, "silence check failed"),
                     Err(e) => tracing::error!(error = %e, "silence check task failed"),
@@ -256,57 +257,23 @@ impl HourCache {
     }
 }
 
-/// The other air stations' valid hourly values at hour `h`: mean and count per code.
-fn peers(
-    series: &dyn Store,
-    point: &Point,
-    h: i64,
-) -> Result<BTreeMap<String, (f64, usize)>, String> {
-    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-    for other in series.points().map_err(|e| e.to_string())? {
-        if other.kind != domain::PointKind::AirStation || other.id == point.id {
-            continue;
-        }
-        let q = SeriesQuery {
-            point_id: other.id.clone(),
-            data_type: DataType::Hour,
-            code: None,
-            from: h,
-            to: h,
-            limit: 1_000,
-        };
-        for o in series.series(&q).map_err(|e| e.to_string())? {
-            if o.fields.get("flag").is_some_and(|f| f != "N") {
-                continue;
-            }
-            if let Some(v) = o.fields.get("avg").and_then(|v| v.parse::<f64>().ok()) {
-                let e = sums.entry(o.code).or_default();
-                e.0 += v;
-                e.1 += 1;
-            }
-        }
-    }
-    Ok(sums
-        .into_iter()
-        .map(|(k, (sum, n))| (k, (sum / n as f64, n)))
-        .collect())
-}
-
-/// Mean and count of the valid hourly values of the 24 hours before `h`, per code.
-fn baseline(
+/// Mean and count of the valid (`N`-flagged) hourly `avg` values per code of one point over
+/// `[from, to]`, added into `sums`.
+fn add_hourly_means(
     series: &dyn Store,
     point_id: &str,
-    h: i64,
-) -> Result<BTreeMap<String, (f64, usize)>, String> {
+    from: i64,
+    to: i64,
+    sums: &mut BTreeMap<String, (f64, usize)>,
+) -> Result<(), String> {
     let q = SeriesQuery {
         point_id: point_id.to_owned(),
         data_type: DataType::Hour,
         code: None,
-        from: h - 24 * 3600,
-        to: h - 1,
+        from,
+        to,
         limit: 100_000,
     };
-    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     for o in series.series(&q).map_err(|e| e.to_string())? {
         if o.fields.get("flag").is_some_and(|f| f != "N") {
             continue;
@@ -317,10 +284,41 @@ fn baseline(
             e.1 += 1;
         }
     }
-    Ok(sums
-        .into_iter()
+    Ok(())
+}
+
+fn means(sums: BTreeMap<String, (f64, usize)>) -> BTreeMap<String, (f64, usize)> {
+    sums.into_iter()
         .map(|(k, (sum, n))| (k, (sum / n as f64, n)))
-        .collect())
+        .collect()
+}
+
+/// The other air stations' valid hourly values at hour `h`: mean and count per code.
+fn peers(
+    series: &dyn Store,
+    all_points: &[Point],
+    point: &Point,
+    h: i64,
+) -> Result<BTreeMap<String, (f64, usize)>, String> {
+    let mut sums = BTreeMap::new();
+    for other in all_points
+        .iter()
+        .filter(|o| o.kind == domain::PointKind::AirStation && o.id != point.id)
+    {
+        add_hourly_means(series, &other.id, h, h, &mut sums)?;
+    }
+    Ok(means(sums))
+}
+
+/// Mean and count of the valid hourly values of the 24 hours before `h`, per code.
+fn baseline(
+    series: &dyn Store,
+    point_id: &str,
+    h: i64,
+) -> Result<BTreeMap<String, (f64, usize)>, String> {
+    let mut sums = BTreeMap::new();
+    add_hourly_means(series, point_id, h - 24 * 3600, h - 1, &mut sums)?;
+    Ok(means(sums))
 }
 
 /// Evaluates the window rules for every (point, hour) touched by a batch of commits and
@@ -355,6 +353,8 @@ pub fn evaluate_batch(
     let mut received: BTreeMap<String, i64> = BTreeMap::new();
     let inactive_known = std::mem::take(&mut cache.inactive);
     let (mut newly_active, mut newly_inactive) = (Vec::new(), Vec::new());
+    // Loaded once per batch, only when a rule compares stations.
+    let mut all_points: Option<Vec<Point>> = None;
     for ((point_id, h), received_ms) in &touched {
         let Some((point, mut ctx)) = cache.point(series, registries, point_id)? else {
             continue;
@@ -371,7 +371,15 @@ pub fn evaluate_batch(
             .iter()
             .any(|r| r.kind == RuleKind::AirAbovePeers && r.applies(&point))
         {
-            ctx.peers = peers(series, &point, *h)?;
+            if all_points.is_none() {
+                all_points = Some(series.points().map_err(|e| e.to_string())?);
+            }
+            ctx.peers = peers(
+                series,
+                all_points.as_deref().unwrap_or_default(),
+                &point,
+                *h,
+            )?;
         }
         let e = received.entry(point_id.clone()).or_insert(*received_ms);
         *e = (*e).min(*received_ms);
@@ -425,10 +433,10 @@ pub fn evaluate_batch(
 /// Checks every point for silence; returns the points silent now, with the last window written.
 #[allow(clippy::too_many_arguments)]
 fn check_silence(
-    series: &dyn Store,
     alarms: &dyn AlarmStore,
     rules: &RuleSet,
     hub: &AlarmHub,
+    points: &[Point],
     last_seen: &BTreeMap<String, i64>,
     started_s: i64,
     clock: domain::Clock,
@@ -443,7 +451,6 @@ fn check_silence(
     };
     let now_s = clock.now_ms() / 1000;
     let window = now_s - now_s.rem_euclid(SILENCE_STEP);
-    let points: Vec<Point> = series.points().map_err(|e| e.to_string())?;
     let mut silent = BTreeMap::new();
     for p in points.iter().filter(|p| rule.applies(p)) {
         // A device not seen since the server started is measured from the start.

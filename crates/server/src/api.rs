@@ -229,7 +229,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-fn iso(ms: i64) -> String {
+/// RFC 3339 in Beijing time of a Unix millisecond.
+pub(crate) fn iso(ms: i64) -> String {
     LocalTime::from_unix_millis(ms).to_rfc3339()
 }
 

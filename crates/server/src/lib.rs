@@ -221,11 +221,6 @@ async fn maintenance_loop(
 }
 
 impl Running {
-    /// Packet → alarm latency so far (p50, p99), ms.
-    pub fn alarm_latency(&self) -> Option<(u32, u32)> {
-        self.hub.latency_percentiles()
-    }
-
     /// Waits for Ctrl-C or SIGTERM.
     pub async fn wait_for_signal() {
         #[cfg(unix)]

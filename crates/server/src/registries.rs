@@ -4,7 +4,6 @@
 //! and sign-in exist (issue 8).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -19,7 +18,7 @@ use serde_json::{Map, Value};
 use store::{Change, Entry, EntryChange, RegistryStore, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::{ApiError, AppState, ErrorBody};
+use crate::api::{ApiError, AppState, ErrorBody, iso};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -47,10 +46,6 @@ fn actor(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.trim().is_empty())
         .map_or_else(|| "api".to_owned(), |v| v.trim().chars().take(64).collect())
-}
-
-fn iso(ms: i64) -> String {
-    hj212::LocalTime::from_unix_millis(ms).to_rfc3339()
 }
 
 /// A registry in the list.
@@ -735,6 +730,3 @@ pub fn load_demo_city(
     points.put_points(&city.points)?;
     Ok(applied)
 }
-
-/// Shared for the state.
-pub type Registries = Arc<dyn RegistryStore>;
