@@ -36,14 +36,18 @@ use domain::{DataType, Disposition, Observation, PacketRecord, Point};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub mod alarms;
+pub mod cases;
 pub mod chunk;
 pub mod registry;
+pub mod users;
 
 pub use alarms::{
     Alarm, AlarmEvent, AlarmQuery, AlarmState, AlarmStore, Handling, Window, WindowUpdate,
 };
 
+pub use cases::{Attachment, CaseQuery, CaseStore};
 pub use registry::{Change, Entry, EntryChange, RegistryStore};
+pub use users::{AuditEntry, AuditQuery, Token, User, UserStore};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -392,6 +396,8 @@ impl SqliteStore {
         writer.execute_batch(SCHEMA)?;
         writer.execute_batch(registry::SCHEMA)?;
         writer.execute_batch(alarms::SCHEMA)?;
+        writer.execute_batch(users::SCHEMA)?;
+        writer.execute_batch(cases::SCHEMA)?;
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         let reader = open(path)?;
         let newest_chunk = [0i64, 1, 2, 3].map(|t| {

@@ -311,3 +311,174 @@ fn retention_removes_old_data_and_old_frames() {
     let left: Vec<i64> = all(s.as_ref()).iter().map(|o| o.time).collect();
     assert_eq!(left, [MIDNIGHT + 10 * DAY]);
 }
+
+fn temp_store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = SqliteStore::open(&dir.path().join("t.db")).expect("opens");
+    (dir, s)
+}
+
+#[test]
+fn users_sessions_tokens_and_audit_round_trip() {
+    let (_dir, s) = temp_store();
+    let mut u = User {
+        username: "li".into(),
+        display_name: "Li".into(),
+        role: "district_officer".into(),
+        district: Some("lixia".into()),
+        enterprise: None,
+        password_hash: "$argon2id$x".into(),
+        disabled: false,
+        created_ms: 1,
+        updated_ms: 1,
+    };
+    s.create_user(&u).expect("creates");
+    assert!(matches!(s.create_user(&u), Err(StoreError::Conflict(_))));
+    s.create_session("d1", "li", 10, 100).expect("session");
+    assert_eq!(
+        s.session_user("d1", 50, 200)
+            .expect("reads")
+            .map(|u| u.username),
+        Some("li".into())
+    );
+    assert_eq!(
+        s.session_user("d1", 150, 150)
+            .expect("extended")
+            .map(|u| u.role),
+        Some("district_officer".into())
+    );
+    assert_eq!(s.session_user("d1", 250, 300).expect("expired"), None);
+    assert_eq!(s.session_user("nope", 50, 60).expect("unknown"), None);
+    let id = s.create_token("t1", "li", "gis", 10).expect("token");
+    assert!(s.token_user("t1", 20).expect("reads").is_some());
+    u.disabled = true;
+    s.update_user(&u).expect("updates");
+    assert_eq!(
+        s.token_user("t1", 30).expect("disabled"),
+        None,
+        "a disabled user's token stops"
+    );
+    u.disabled = false;
+    s.update_user(&u).expect("updates");
+    let t = s.revoke_token(id, 40).expect("revokes");
+    assert_eq!(t.revoked_ms, Some(40));
+    assert_eq!(s.token_user("t1", 50).expect("revoked"), None);
+    assert!(matches!(
+        s.revoke_token(99, 1),
+        Err(StoreError::NotFound(_))
+    ));
+    s.audit(&AuditEntry {
+        id: 0,
+        at_ms: 5,
+        actor: "li".into(),
+        method: "PUT".into(),
+        path: "/api/v1/x".into(),
+        status: 200,
+        before: Some(serde_json::json!({"a": 1})),
+        after: Some(serde_json::json!({"a": 2})),
+    })
+    .expect("audits");
+    s.audit(&AuditEntry {
+        id: 0,
+        at_ms: 6,
+        actor: "admin".into(),
+        method: "POST".into(),
+        path: "/api/v1/users".into(),
+        status: 201,
+        before: None,
+        after: None,
+    })
+    .expect("audits");
+    let log = s
+        .audit_log(&AuditQuery {
+            actor: Some("li".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .expect("reads");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].after, Some(serde_json::json!({"a": 2})));
+    assert_eq!(
+        s.audit_log(&AuditQuery {
+            path_prefix: Some("/api/v1/users".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .expect("reads")
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn case_events_append_in_order_and_concurrent_appends_conflict() {
+    use ::cases::{Action, Case, CaseEvent, Deadlines, Source};
+    let (_dir, s) = temp_store();
+    let d = Deadlines::default();
+    let open = Action::Opened {
+        title: "t".into(),
+        description: String::new(),
+        source: Source::Alarms,
+        alarms: vec![4, 5],
+        point_id: Some("p".into()),
+        enterprise: Some("E".into()),
+        district: Some("lixia".into()),
+        registry: None,
+    };
+    let e1 = CaseEvent::next(None, 0, "duty", &open).expect("event");
+    let c1 = Case::from_events(0, std::slice::from_ref(&e1), &d).expect("folds");
+    let id = s.create_case(&e1, &c1).expect("creates");
+    let dispatch = Action::Dispatched {
+        district: "lixia".into(),
+        officer: "li".into(),
+        due_ms: None,
+    };
+    let e2 = CaseEvent::next(Some(&e1), 10, "duty", &dispatch).expect("event");
+    let c2 = Case::from_events(id, &[e1.clone(), e2.clone()], &d).expect("folds");
+    s.append_case_event(id, &e2, &c2).expect("appends");
+    assert!(
+        matches!(
+            s.append_case_event(id, &e2, &c2),
+            Err(StoreError::Conflict(_))
+        ),
+        "same seq twice"
+    );
+    assert!(matches!(
+        s.append_case_event(99, &e2, &c2),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(s.case_events(id).expect("reads"), vec![e1, e2]);
+    let stored = s.case(id).expect("reads").expect("exists");
+    assert_eq!(stored.id, id);
+    assert_eq!(stored.officer.as_deref(), Some("li"));
+    let q = |f: fn(&mut CaseQuery)| {
+        let mut q = CaseQuery::default();
+        f(&mut q);
+        s.cases(&q).expect("lists").len()
+    };
+    assert_eq!(q(|q| q.alarm = Some(5)), 1);
+    assert_eq!(q(|q| q.alarm = Some(6)), 0);
+    assert_eq!(q(|q| q.state = Some("dispatched".into())), 1);
+    assert_eq!(q(|q| q.district = Some("shizhong".into())), 0);
+    assert_eq!(q(|q| q.enterprise = Some("E".into())), 1);
+    let a = s
+        .add_attachment(&Attachment {
+            meta: ::cases::AttachmentRef {
+                id: 0,
+                name: "photo.jpg".into(),
+                size: 0,
+                sha256: "ab".into(),
+            },
+            case_id: id,
+            content_type: "image/jpeg".into(),
+            uploaded_by: "ent".into(),
+            uploaded_ms: 20,
+            content: vec![1, 2, 3],
+        })
+        .expect("attaches");
+    assert_eq!(a.size, 3);
+    assert_eq!(
+        s.attachment(a.id).expect("reads").expect("exists").content,
+        vec![1, 2, 3]
+    );
+}
