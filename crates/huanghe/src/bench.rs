@@ -61,6 +61,7 @@ struct Server {
     child: Child,
     hj212: SocketAddr,
     http: SocketAddr,
+    token: String,
 }
 
 fn start_server(dir: &Path, devices: usize, maintenance_s: u64) -> Result<Server> {
@@ -78,6 +79,7 @@ fn start_server(dir: &Path, devices: usize, maintenance_s: u64) -> Result<Server
         dir.join("points.toml"),
     );
     std::fs::write(dir.join("config.toml"), config).context("writing config")?;
+    let token = crate::user_cli::tool_token(&dir.join("data"), "bench")?;
     let log = std::fs::File::create(dir.join("server.log")).context("creating server log")?;
     let exe = std::env::current_exe().context("locating this binary")?;
     let mut child = Command::new(exe)
@@ -109,6 +111,7 @@ fn start_server(dir: &Path, devices: usize, maintenance_s: u64) -> Result<Server
         hj212: addr("hj212")?,
         http: addr("http")?,
         child,
+        token,
     })
 }
 
@@ -290,19 +293,23 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
     let errors: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
     // Let housekeeping compress the closed windows, then read the store's size.
     std::thread::sleep(Duration::from_secs(args.maintenance_s * 3 + 1));
-    let store = runtime.block_on(server::client::request(
+    let auth = format!("Bearer {}", server.token);
+    let auth_header = [("Authorization", auth.as_str())];
+    let store = runtime.block_on(server::client::request_with(
         server.http,
         "GET",
         "/api/v1/store",
+        &auth_header,
         None,
         Duration::from_secs(300),
     ))?;
     let store = store.json().context("store statistics")?;
     let metrics = runtime
-        .block_on(server::client::request(
+        .block_on(server::client::request_with(
             server.http,
             "GET",
             "/metrics",
+            &auth_header,
             None,
             Duration::from_secs(60),
         ))?

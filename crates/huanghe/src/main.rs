@@ -2,7 +2,7 @@
 //!
 //! Subcommands: `demo` (everything at once), `simulate` (data loggers against a server),
 //! `serve` (the platform: HJ 212 gateway, store, HTTP API), `bench ingest` (drives
-//! a real server and measures it), `openapi` (prints the API document) and the HJ 212 tools
+//! a real server and measures it), `user` (accounts and API tokens), `openapi` (prints the API document) and the HJ 212 tools
 //! (`hj212 decode|encode|crc`). Errors are reported with context and a non-zero exit code;
 //! nothing here panics on bad input.
 
@@ -12,6 +12,7 @@ mod hj212_cli;
 mod rules_cli;
 mod serve_cli;
 mod sim_cli;
+mod user_cli;
 
 use std::process::ExitCode;
 
@@ -47,6 +48,9 @@ enum Command {
     /// Measure the platform.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Users: create the first admin, API tokens, list.
+    #[command(subcommand)]
+    User(user_cli::UserCommand),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => sim_cli::demo(args),
         Command::Simulate(args) => sim_cli::simulate(args),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::User(cmd) => user_cli::run(cmd),
     };
     match result {
         Ok(code) => code,

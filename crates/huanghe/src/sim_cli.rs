@@ -204,6 +204,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         // One clock for the server and its simulated devices.
         let clock = SimClock::simulated(start_ms, args.speed);
         let running = server::start_with_clock(config, clock).await?;
+        let accounts = demo_accounts(&data_dir)?;
         let incidents = scenario::parse(scenario::DEFAULT_SCENARIO, start_ms / 1000)?;
         let labels = data_dir.join("labels.jsonl");
         simulator::run::write_labels(&labels, &incidents)?;
@@ -218,6 +219,12 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
             running.http_addr
         );
         println!("  HJ 212:     {}", running.hj212_addr);
+        println!(
+            "  accounts (passwords generated for this run; log in at POST /api/v1/auth/login):"
+        );
+        for (name, role, scope, password) in &accounts {
+            println!("    {name:<10} {role:<17} {scope:<20} {password}");
+        }
         println!("  data:       {}", data_dir.display());
         println!(
             "  simulating: {} devices, {} of history first, then live at speed {}; incidents in {}",
@@ -245,4 +252,40 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         println!("{}", stats.summary());
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// One account per role for the demo, each with a fresh random password (printed once; there
+/// is no default password). Returns (name, role, scope, password).
+fn demo_accounts(data_dir: &std::path::Path) -> Result<Vec<(String, String, String, String)>> {
+    use access::Role;
+    use store::RegistryStore;
+    let store = store::SqliteStore::open(&data_dir.join("huanghe.db"))?;
+    // The enterprise of the first registered outlet point, for the enterprise account.
+    let enterprise = store
+        .entries("monitoring_points")?
+        .into_iter()
+        .find_map(|e| {
+            e.data
+                .get("enterprise")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        });
+    let mut plan: Vec<(&str, Role, Option<&str>, Option<&str>)> = vec![
+        ("admin", Role::Admin, None, None),
+        ("duty", Role::DutyOfficer, None, None),
+        ("li", Role::DistrictOfficer, Some("lixia"), None),
+        ("analyst", Role::Analyst, None, None),
+        ("clerk", Role::RegistryClerk, None, None),
+        ("operator", Role::DeviceOperator, None, None),
+    ];
+    if let Some(e) = enterprise.as_deref() {
+        plan.push(("ent", Role::Enterprise, None, Some(e)));
+    }
+    plan.into_iter()
+        .map(|(name, role, district, ent)| {
+            let password = crate::user_cli::provision(&store, name, role, district, ent)?;
+            let scope = district.or(ent).unwrap_or("city").to_owned();
+            Ok((name.to_owned(), role.to_string(), scope, password))
+        })
+        .collect()
 }

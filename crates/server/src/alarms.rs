@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use domain::{DataType, Point};
 use gateway::Gateway;
@@ -548,6 +547,7 @@ fn time_s(name: &str, t: &Option<String>) -> ApiResult<Option<i64>> {
     responses((status = 200, body = [Object]), (status = 400, body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<access::Principal>,
     Query(q): Query<AlarmParams>,
 ) -> ApiResult<Json<Vec<store::Alarm>>> {
     let limit = q.limit.unwrap_or(100);
@@ -561,36 +561,13 @@ async fn list(
             "state {s:?}: raised, cleared or withdrawn"
         )));
     }
-    // Enterprise and district filters go through the registries to point ids.
-    let mut allowed: Option<BTreeSet<String>> = None;
-    if let Some(ent) = &q.enterprise {
+    // Enterprise and district filters, and the user's scope, go through the registries to
+    // point ids.
+    let mut allowed: Option<BTreeSet<String>> = state.visible_points(&principal).await?;
+    if q.enterprise.is_some() || q.district.is_some() {
         let ids = state
-            .registry_entries("monitoring_points")
-            .await?
-            .into_iter()
-            .filter(|e| e.get("enterprise").and_then(|v| v.as_str()) == Some(ent.as_str()))
-            .filter_map(|e| e.get("id").and_then(|v| v.as_str()).map(str::to_owned))
-            .collect();
-        allowed = Some(ids);
-    }
-    if let Some(d) = &q.district {
-        let mut ids = BTreeSet::new();
-        for reg in [
-            "monitoring_points",
-            "air_stations",
-            "water_sections",
-            "noise_points",
-        ] {
-            for e in state.registry_entries(reg).await? {
-                if e.get("district").and_then(|v| v.as_str()) == Some(d.as_str()) {
-                    for k in ["id", "code"] {
-                        if let Some(id) = e.get(k).and_then(|v| v.as_str()) {
-                            ids.insert(id.to_owned());
-                        }
-                    }
-                }
-            }
-        }
+            .points_in(q.enterprise.as_deref(), q.district.as_deref())
+            .await?;
         allowed = Some(match allowed {
             Some(a) => a.intersection(&ids).cloned().collect(),
             None => ids,
@@ -621,7 +598,11 @@ async fn list(
 #[utoipa::path(get, path = "/api/v1/alarms/{id}", tag = "alarms",
     params(("id" = i64, Path, description = "alarm id")),
     responses((status = 200, body = AlarmView), (status = 404, body = ErrorBody)))]
-async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<AlarmView>> {
+async fn one(
+    State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<access::Principal>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<AlarmView>> {
     let store = state.alarm_store();
     let (alarm, events) = tokio::task::spawn_blocking(move || {
         Ok::<_, store::StoreError>((store.alarm(id)?, store.alarm_events(id)?))
@@ -630,6 +611,7 @@ async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Js
     .map_err(blocking_err)?
     .map_err(ApiError::from)?;
     let alarm = alarm.ok_or_else(|| ApiError::NotFound(format!("no alarm {id}")))?;
+    check_visible(&state, &principal, &alarm).await?;
     let explanation = state
         .rules()
         .rules
@@ -643,6 +625,22 @@ async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Js
     }))
 }
 
+/// Refuses an alarm on a point outside the user's scope.
+async fn check_visible(
+    state: &AppState,
+    principal: &access::Principal,
+    alarm: &store::Alarm,
+) -> ApiResult<()> {
+    if state.point_visible(principal, &alarm.point_id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "alarm {} is outside what {} may see",
+            alarm.id, principal.username
+        )))
+    }
+}
+
 /// A user's reason.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Reason {
@@ -654,18 +652,19 @@ async fn handle(
     state: AppState,
     id: i64,
     action: &str,
-    headers: &HeaderMap,
+    principal: &access::Principal,
     reason: Reason,
 ) -> ApiResult<Json<AlarmEvent>> {
     if reason.reason.trim().is_empty() {
         return Err(ApiError::BadRequest("reason: required".into()));
     }
-    let by = headers
-        .get("x-huanghe-user")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or("api")
-        .to_owned();
+    let by = principal.username.clone();
+    let store = state.alarm_store();
+    let alarm = tokio::task::spawn_blocking(move || store.alarm(id))
+        .await
+        .map_err(blocking_err)??
+        .ok_or_else(|| ApiError::NotFound(format!("no alarm {id}")))?;
+    check_visible(&state, principal, &alarm).await?;
     let handling = Handling {
         action: action.to_owned(),
         by,
@@ -688,10 +687,10 @@ async fn handle(
 async fn acknowledge(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    headers: HeaderMap,
+    axum::Extension(principal): axum::Extension<access::Principal>,
     Json(r): Json<Reason>,
 ) -> ApiResult<Json<AlarmEvent>> {
-    handle(state, id, "acknowledged", &headers, r).await
+    handle(state, id, "acknowledged", &principal, r).await
 }
 
 /// Dismisses an alarm (not a real problem), with the reason.
@@ -701,10 +700,10 @@ async fn acknowledge(
 async fn dismiss(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    headers: HeaderMap,
+    axum::Extension(principal): axum::Extension<access::Principal>,
     Json(r): Json<Reason>,
 ) -> ApiResult<Json<AlarmEvent>> {
-    handle(state, id, "dismissed", &headers, r).await
+    handle(state, id, "dismissed", &principal, r).await
 }
 
 /// Live alarm events (Server-Sent Events, event name = the change: raised, updated, cleared, ...).
@@ -712,31 +711,43 @@ async fn dismiss(
     responses((status = 200, content_type = "text/event-stream", body = String)))]
 async fn stream(
     State(state): State<AppState>,
-) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
+    axum::Extension(principal): axum::Extension<access::Principal>,
+) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>>> {
+    // A scoped user's stream carries the events of the points visible when it opened.
+    let visible = Arc::new(state.visible_points(&principal).await?);
     let hub = state.alarm_hub();
     let rx = hub.events.subscribe();
     let closing = hub.closing.subscribe();
-    let s = futures_util::stream::unfold((rx, closing), |(mut rx, mut closing)| async move {
-        if *closing.borrow() {
-            return None;
+    let s = futures_util::stream::unfold((rx, closing), move |(mut rx, mut closing)| {
+        let visible = Arc::clone(&visible);
+        async move {
+            if *closing.borrow() {
+                return None;
+            }
+            let next = loop {
+                let r = tokio::select! {
+                    r = rx.recv() => r,
+                    _ = closing.changed() => return None,
+                };
+                match (&r, visible.as_ref()) {
+                    (Ok(e), Some(v)) if !v.contains(&e.alarm.point_id) => continue,
+                    _ => break r,
+                }
+            };
+            let event = match next {
+                Ok(e) => Event::default()
+                    .event(e.kind.clone())
+                    .id(e.id.to_string())
+                    .data(serde_json::to_string(&e).unwrap_or_default()),
+                Err(broadcast::error::RecvError::Lagged(n)) => Event::default()
+                    .event("lagged")
+                    .data(format!("{{\"missed\":{n}}}")),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((Ok(event), (rx, closing)))
         }
-        let next = tokio::select! {
-            r = rx.recv() => r,
-            _ = closing.changed() => return None,
-        };
-        let event = match next {
-            Ok(e) => Event::default()
-                .event(e.kind.clone())
-                .id(e.id.to_string())
-                .data(serde_json::to_string(&e).unwrap_or_default()),
-            Err(broadcast::error::RecvError::Lagged(n)) => Event::default()
-                .event("lagged")
-                .data(format!("{{\"missed\":{n}}}")),
-            Err(broadcast::error::RecvError::Closed) => return None,
-        };
-        Some((Ok(event), (rx, closing)))
     });
-    Sse::new(s).keep_alive(KeepAlive::default())
+    Ok(Sse::new(s).keep_alive(KeepAlive::default()))
 }
 
 /// The alarm routes.

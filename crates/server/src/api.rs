@@ -33,6 +33,9 @@ pub struct AppState {
     rules: Arc<rules::RuleSet>,
     clock: domain::Clock,
     started: Instant,
+    auth: Arc<crate::auth::Auth>,
+    cases: Arc<dyn store::CaseStore>,
+    deadlines: cases::Deadlines,
 }
 
 impl AppState {
@@ -40,6 +43,8 @@ impl AppState {
     pub fn new(
         gateway: Arc<Gateway>,
         registries: Arc<dyn store::RegistryStore>,
+        auth: Arc<crate::auth::Auth>,
+        cases: Arc<dyn store::CaseStore>,
         clock: domain::Clock,
     ) -> Self {
         Self {
@@ -50,7 +55,93 @@ impl AppState {
             rules: Arc::new(rules::RuleSet::defaults()),
             clock,
             started: Instant::now(),
+            auth,
+            cases,
+            deadlines: cases::Deadlines::default(),
         }
+    }
+
+    /// With case deadlines other than the defaults.
+    pub fn with_deadlines(mut self, deadlines: cases::Deadlines) -> Self {
+        self.deadlines = deadlines;
+        self
+    }
+
+    pub(crate) fn auth(&self) -> &crate::auth::Auth {
+        &self.auth
+    }
+
+    pub(crate) fn case_store(&self) -> Arc<dyn store::CaseStore> {
+        Arc::clone(&self.cases)
+    }
+
+    pub(crate) fn deadlines(&self) -> cases::Deadlines {
+        self.deadlines
+    }
+
+    /// Now by the wall clock (sessions, tokens and the audit log live in real time even when the
+    /// platform runs on a simulated clock).
+    pub(crate) fn wall_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+
+    /// The points a user may see: `None` for the whole city, else their ids (and station codes).
+    /// A district officer sees the points, stations, sections and noise points registered in
+    /// the district; an enterprise user the monitoring points registered to the enterprise.
+    pub(crate) async fn visible_points(
+        &self,
+        p: &access::Principal,
+    ) -> ApiResult<Option<BTreeSet<String>>> {
+        match p.scope() {
+            access::Scope::City => Ok(None),
+            access::Scope::District(d) => self.points_in(None, Some(&d)).await.map(Some),
+            access::Scope::Enterprise(e) => self.points_in(Some(&e), None).await.map(Some),
+        }
+    }
+
+    /// Point ids (and station codes) registered to an enterprise and/or in a district.
+    pub(crate) async fn points_in(
+        &self,
+        enterprise: Option<&str>,
+        district: Option<&str>,
+    ) -> ApiResult<BTreeSet<String>> {
+        let mut ids = BTreeSet::new();
+        let registries: &[&str] = if enterprise.is_some() {
+            &["monitoring_points"]
+        } else {
+            &[
+                "monitoring_points",
+                "air_stations",
+                "water_sections",
+                "noise_points",
+            ]
+        };
+        for reg in registries {
+            for e in self.registry_entries(reg).await? {
+                let field = |k: &str| e.get(k).and_then(|v| v.as_str());
+                if enterprise.is_some_and(|x| field("enterprise") != Some(x))
+                    || district.is_some_and(|x| field("district") != Some(x))
+                {
+                    continue;
+                }
+                for k in ["id", "code"] {
+                    if let Some(id) = field(k) {
+                        ids.insert(id.to_owned());
+                    }
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Whether a user may see a point.
+    pub(crate) async fn point_visible(&self, p: &access::Principal, id: &str) -> ApiResult<bool> {
+        Ok(self
+            .visible_points(p)
+            .await?
+            .is_none_or(|ids| ids.contains(id)))
     }
 
     fn store(&self) -> Arc<dyn Store> {
@@ -173,6 +264,18 @@ pub enum ApiError {
     /// The request conflicts with stored state.
     #[error("{0}")]
     Conflict(String),
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The user may not do this, or not to this object.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many attempts.
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// The request body is too large.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// The server failed.
     #[error("{0}")]
     Internal(String),
@@ -191,6 +294,10 @@ impl IntoResponse for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -370,8 +477,14 @@ fn reload(state: &AppState) -> ApiResult<()> {
 /// Lists the monitoring points.
 #[utoipa::path(get, path = "/api/v1/points", tag = "points",
     responses((status = 200, body = [PointView])))]
-async fn list_points(State(state): State<AppState>) -> ApiResult<Json<Vec<PointView>>> {
-    let points = blocking(&state, |s| s.points()).await?;
+async fn list_points(
+    State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<access::Principal>,
+) -> ApiResult<Json<Vec<PointView>>> {
+    let mut points = blocking(&state, |s| s.points()).await?;
+    if let Some(visible) = state.visible_points(&principal).await? {
+        points.retain(|p| visible.contains(&p.id));
+    }
     Ok(Json(points.into_iter().map(PointView::from).collect()))
 }
 
@@ -981,7 +1094,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
         (name = "devices", description = "connections, the raw packet log, metrics"),
         (name = "registries", description = "the bureau's lists with history, spreadsheets, targets"),
         (name = "assessments", description = "judgements by the standards, computed from the stored series"),
-        (name = "alarms", description = "alarms raised by the rules, their evidence and handling, the live stream")
+        (name = "alarms", description = "alarms raised by the rules, their evidence and handling, the live stream"),
+        (name = "auth", description = "login, sessions, API tokens, users and roles, the audit log"),
+        (name = "cases", description = "the closed loop: cases, enforcement steps, evidence packages, figures, inspection plan")
     )
 )]
 struct ApiDoc;
@@ -1001,6 +1116,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::registries::routes())
         .merge(crate::assess::routes())
         .merge(crate::alarms::routes())
+        .merge(crate::auth::routes())
+        .merge(crate::casework::routes())
 }
 
 /// The OpenAPI document of the API, generated from the handlers.
@@ -1012,7 +1129,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> axum::Router {
     let (router, doc) = api_router().split_for_parts();
     let doc = Arc::new(doc);
-    router
+    let router = router
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {
@@ -1020,10 +1137,16 @@ pub fn router(state: AppState) -> axum::Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::guard,
+        ))
         .fallback(|| async {
             ApiError::NotFound("no such endpoint; see /api/v1/openapi.json".into())
         })
-        .with_state(state)
+        .with_state(state.clone());
+    state.auth().set_router(router.clone());
+    router
 }
 
 #[cfg(test)]

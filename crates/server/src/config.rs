@@ -32,6 +32,8 @@ pub struct Config {
     /// Load the demo city (a synthetic Jinan: registries with a year of history, 600 monitoring
     /// points) when the registries are empty.
     pub demo_city: bool,
+    /// How long each stage of a case may take ([proposal] defaults, see `cases::Deadlines`).
+    pub cases: cases::Deadlines,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             demo_city: false,
             rules_file: None,
             clock: ClockConfig::default(),
+            cases: cases::Deadlines::default(),
         }
     }
 }
@@ -146,12 +149,15 @@ impl ClockConfig {
 pub struct HttpConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// A browser session ends after this many hours without use.
+    pub session_hours: i64,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8212)),
+            session_hours: 12,
         }
     }
 }

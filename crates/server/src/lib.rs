@@ -20,6 +20,8 @@
 pub mod alarms;
 pub mod api;
 pub mod assess;
+pub mod auth;
+pub mod casework;
 pub mod client;
 pub mod config;
 pub mod registries;
@@ -96,6 +98,9 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     let store: Arc<dyn Store> = engine.clone();
     let registries: Arc<dyn store::RegistryStore> = engine.clone();
     let registries_for_alarms = Arc::clone(&registries);
+    let users: Arc<dyn store::UserStore> = engine.clone();
+    let engine_users = Arc::clone(&users);
+    let case_store: Arc<dyn store::CaseStore> = engine.clone();
     let alarm_store: Arc<dyn store::AlarmStore> = engine;
     let rule_set = match &config.rules_file {
         Some(path) => {
@@ -127,6 +132,11 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
         store.put_points(&points)?;
         tracing::info!(file = %path.display(), points = points.len(), "points loaded");
     }
+    if store::UserStore::users(engine_users.as_ref())?.is_empty() {
+        tracing::warn!(
+            "no users yet: create the first admin with `huanghe user add NAME --role admin`"
+        );
+    }
     let gw_config = config.hj212.gateway(clock);
     let (writer, writer_thread) = Writer::start(Arc::clone(&store), gw_config.max_batch)
         .map_err(io("starting the store writer"))?;
@@ -148,8 +158,21 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     let gateway_task = tokio::spawn(Arc::clone(&gw).run(hj212_listener, stopped.clone()));
 
     let hub = Arc::new(alarms::AlarmHub::default());
+    let auth = Arc::new(auth::Auth::new(
+        users,
+        config.http.session_hours * 3_600_000,
+    ));
+    let auth_for_shutdown = Arc::clone(&auth);
     let app = api::router(
-        api::AppState::new(Arc::clone(&gw), registries, clock).with_alarms(
+        api::AppState::new(
+            Arc::clone(&gw),
+            registries,
+            auth,
+            Arc::clone(&case_store),
+            clock,
+        )
+        .with_deadlines(config.cases)
+        .with_alarms(
             Arc::clone(&alarm_store),
             Arc::clone(&hub),
             Arc::new(rule_set.clone()),
@@ -157,11 +180,16 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     );
     let mut http_stop = stopped.clone();
     let http_task = tokio::spawn(async move {
-        axum::serve(http_listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            })
-            .await
+        let served = axum::serve(
+            http_listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        })
+        .await;
+        auth_for_shutdown.release_router();
+        served
     });
 
     let alarm_task = tokio::spawn(alarms::engine(
@@ -176,6 +204,8 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     ));
     let maintenance_task = tokio::spawn(maintenance_loop(
         store,
+        case_store,
+        config.cases,
         clock,
         config.store.retention(),
         Duration::from_secs(config.store.maintenance_interval_s),
@@ -196,8 +226,11 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn maintenance_loop(
     store: Arc<dyn Store>,
+    case_store: Arc<dyn store::CaseStore>,
+    deadlines: cases::Deadlines,
     clock: domain::Clock,
     retention: store::Housekeeping,
     every: Duration,
@@ -207,6 +240,19 @@ async fn maintenance_loop(
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.wait_for(|s| *s) => return,
+        }
+        // Overdue cases are escalated on the same beat as housekeeping.
+        let cs = Arc::clone(&case_store);
+        let now_ms = clock.now_ms();
+        match tokio::task::spawn_blocking(move || {
+            casework::escalate_overdue(cs.as_ref(), &deadlines, now_ms)
+        })
+        .await
+        {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(cases = n, "overdue cases escalated"),
+            Ok(Err(e)) => tracing::error!(error = %e, "deadline watch failed"),
+            Err(e) => tracing::error!(error = %e, "deadline watch task failed"),
         }
         let store = Arc::clone(&store);
         let retention = retention.clone();

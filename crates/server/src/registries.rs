@@ -1,14 +1,15 @@
 //! The registries API: schemas, entries with history, spreadsheet exchange, targets.
 //!
-//! Who made a change is taken from the `X-Huanghe-User` header (`api` when absent) until users
-//! and sign-in exist (issue 8).
+//! Who made a change is the logged-in user (the auth layer puts them on the request). A
+//! district officer sees the entries of their district in registries that have a `district`
+//! field.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use registry::exchange::{self, ImportError, Lang};
 use registry::query;
@@ -40,12 +41,23 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-fn actor(headers: &HeaderMap) -> String {
-    headers
-        .get("x-huanghe-user")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.trim().is_empty())
-        .map_or_else(|| "api".to_owned(), |v| v.trim().chars().take(64).collect())
+fn actor(p: &access::Principal) -> String {
+    p.username.clone()
+}
+
+/// The district a user is limited to in a registry: a district officer's, when the registry has
+/// a `district` field.
+fn district_limit(p: &access::Principal, schema: &Schema) -> Option<String> {
+    match p.scope() {
+        access::Scope::District(d) if schema.fields.iter().any(|f| f.name == "district") => Some(d),
+        _ => None,
+    }
+}
+
+fn in_district(limit: &Option<String>, data: &Map<String, Value>) -> bool {
+    limit
+        .as_deref()
+        .is_none_or(|d| data.get("district").and_then(|v| v.as_str()) == Some(d))
 }
 
 /// A registry in the list.
@@ -216,10 +228,12 @@ const RESERVED: &[&str] = &[
     responses((status = 200, body = EntryPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn entries(
     State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<access::Principal>,
     Path(name): Path<String>,
     Query(all): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<EntryPage>> {
     let schema = schema_named(&name)?;
+    let limit = district_limit(&principal, &schema);
     fn number<T: std::str::FromStr>(
         all: &BTreeMap<String, String>,
         k: &str,
@@ -255,6 +269,10 @@ async fn entries(
         per_page,
         ..query::Query::default()
     };
+    if let Some(d) = &limit {
+        q.filters.retain(|(k, _)| k != "district");
+        q.filters.push(("district".into(), d.clone()));
+    }
     if let Some(near) = &p.near {
         let nums: Vec<f64> = near
             .split(',')
@@ -323,7 +341,7 @@ async fn entries(
 async fn create(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    axum::Extension(principal): axum::Extension<access::Principal>,
     Json(body): Json<Map<String, Value>>,
 ) -> ApiResult<Response> {
     let schema = schema_named(&name)?;
@@ -332,7 +350,7 @@ async fn create(
         Err(fields) => return Ok(invalid(fields)),
     };
     let id = schema.key_of(&data).unwrap_or_default();
-    let who = actor(&headers);
+    let who = actor(&principal);
     let (reg, key) = (name.clone(), id.clone());
     let change = Change::Put {
         id: id.clone(),
@@ -356,14 +374,21 @@ async fn create(
     responses((status = 200, body = EntryView), (status = 404, body = ErrorBody)))]
 async fn get_entry(
     State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<access::Principal>,
     Path((name, id)): Path<(String, String)>,
 ) -> ApiResult<Json<EntryView>> {
-    schema_named(&name)?;
+    let schema = schema_named(&name)?;
     let (reg, key) = (name.clone(), id.clone());
-    blocking(&state, move |r| r.entry(&reg, &key))
+    let entry = blocking(&state, move |r| r.entry(&reg, &key))
         .await?
-        .map(|e| Json(e.into()))
-        .ok_or_else(|| ApiError::NotFound(format!("no entry {name}/{id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("no entry {name}/{id}")))?;
+    if !in_district(&district_limit(&principal, &schema), &entry.data) {
+        return Err(ApiError::Forbidden(format!(
+            "{name}/{id} is outside the district of {}",
+            principal.username
+        )));
+    }
+    Ok(Json(entry.into()))
 }
 
 /// Optimistic concurrency.
@@ -384,7 +409,7 @@ async fn put_entry(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
     Query(v): Query<VersionParams>,
-    headers: HeaderMap,
+    axum::Extension(principal): axum::Extension<access::Principal>,
     Json(body): Json<Map<String, Value>>,
 ) -> ApiResult<Response> {
     let schema = schema_named(&name)?;
@@ -406,7 +431,7 @@ async fn put_entry(
     let expect_version = v
         .version
         .or(Some(current.as_ref().map_or(0, |c| c.version)));
-    let who = actor(&headers);
+    let who = actor(&principal);
     let (reg, key) = (name.clone(), id.clone());
     let change = Change::Put {
         id: id.clone(),
@@ -427,10 +452,10 @@ async fn delete_entry(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
     Query(v): Query<VersionParams>,
-    headers: HeaderMap,
+    axum::Extension(principal): axum::Extension<access::Principal>,
 ) -> ApiResult<StatusCode> {
     schema_named(&name)?;
-    let who = actor(&headers);
+    let who = actor(&principal);
     let change = Change::Delete {
         id,
         expect_version: v.version,
@@ -446,13 +471,26 @@ async fn delete_entry(
     responses((status = 200, body = [ChangeView]), (status = 404, body = ErrorBody)))]
 async fn entry_history(
     State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<access::Principal>,
     Path((name, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<ChangeView>>> {
-    schema_named(&name)?;
+    let schema = schema_named(&name)?;
     let (reg, key) = (name.clone(), id.clone());
     let h = blocking(&state, move |r| r.entry_history(&reg, &key)).await?;
     if h.is_empty() {
         return Err(ApiError::NotFound(format!("no entry {name}/{id}")));
+    }
+    let limit = district_limit(&principal, &schema);
+    if !h.iter().all(|c| {
+        c.before
+            .iter()
+            .chain(c.after.iter())
+            .all(|d| in_district(&limit, d))
+    }) {
+        return Err(ApiError::Forbidden(format!(
+            "{name}/{id} is outside the district of {}",
+            principal.username
+        )));
     }
     Ok(Json(h.into_iter().map(ChangeView::from).collect()))
 }
@@ -499,7 +537,7 @@ async fn import(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(p): Query<FileParams>,
-    headers: HeaderMap,
+    axum::Extension(principal): axum::Extension<access::Principal>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let schema = schema_named(&name)?;
@@ -571,7 +609,7 @@ async fn import(
     if !errors.is_empty() {
         return Ok(fail(errors));
     }
-    let who = actor(&headers);
+    let who = actor(&principal);
     let rows = table.rows.len();
     let now = state.now_ms();
     blocking(&state, move |r| r.apply(&name, &changes, &who, now)).await?;
@@ -590,10 +628,12 @@ async fn import(
     responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = ErrorBody)))]
 async fn export(
     State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<access::Principal>,
     Path(name): Path<String>,
     Query(p): Query<FileParams>,
 ) -> ApiResult<Response> {
     let schema = schema_named(&name)?;
+    let limit = district_limit(&principal, &schema);
     let lang = match p.lang.as_deref() {
         None | Some("zh") => Lang::Zh,
         Some("en") => Lang::En,
@@ -608,6 +648,7 @@ async fn export(
         .await?
         .into_iter()
         .map(|e| e.data)
+        .filter(|d| in_district(&limit, d))
         .collect();
     let (bytes, content_type, ext) = match p.format.as_deref() {
         None | Some("csv") => (
@@ -644,6 +685,8 @@ async fn targets(
 ) -> ApiResult<Json<Vec<registry::targets::Progress>>> {
     let targets = registry::targets::targets().map_err(|e| ApiError::Internal(e.to_string()))?;
     let store = state.registries();
+    let case_store = state.case_store();
+    let deadlines = state.deadlines();
     let names: Vec<String> = registry::schemas().into_iter().map(|s| s.name).collect();
     let now = state.now_ms();
     tokio::task::spawn_blocking(move || {
@@ -652,6 +695,15 @@ async fn targets(
             .map(|t| {
                 let known = names.contains(&t.registry);
                 t.evaluate(now, |at| {
+                    // The off-site enforcement target is measured on the closed cases.
+                    if t.registry == "cases" {
+                        return crate::casework::closed_cases_as_of(
+                            case_store.as_ref(),
+                            &deadlines,
+                            at.min(now),
+                        )
+                        .map(Some);
+                    }
                     if !known {
                         return Ok(None);
                     }

@@ -334,20 +334,23 @@ fn users_sessions_tokens_and_audit_round_trip() {
     };
     s.create_user(&u).expect("creates");
     assert!(matches!(s.create_user(&u), Err(StoreError::Conflict(_))));
-    s.create_session("d1", "li", 10, 100).expect("session");
+    s.create_session("d1", "li", 10, 100_000).expect("session");
     assert_eq!(
-        s.session_user("d1", 50, 200)
+        s.session_user("d1", 50, 200_000)
             .expect("reads")
             .map(|u| u.username),
         Some("li".into())
     );
     assert_eq!(
-        s.session_user("d1", 150, 150)
+        s.session_user("d1", 150_000, 150_000)
             .expect("extended")
             .map(|u| u.role),
         Some("district_officer".into())
     );
-    assert_eq!(s.session_user("d1", 250, 300).expect("expired"), None);
+    assert_eq!(
+        s.session_user("d1", 250_000, 300_000).expect("expired"),
+        None
+    );
     assert_eq!(s.session_user("nope", 50, 60).expect("unknown"), None);
     let id = s.create_token("t1", "li", "gis", 10).expect("token");
     assert!(s.token_user("t1", 20).expect("reads").is_some());

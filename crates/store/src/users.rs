@@ -286,27 +286,31 @@ impl UserStore for SqliteStore {
         now_ms: i64,
         extend_to_ms: i64,
     ) -> Result<Option<User>, StoreError> {
-        let user = self.with_reader(|c| {
+        let found = self.with_reader(|c| {
             Ok(c.query_row(
                 &format!(
-                    "SELECT {U_COLUMNS} FROM sessions s JOIN users u ON u.username = s.username \
+                    "SELECT {U_COLUMNS}, s.expires_ms FROM sessions s JOIN users u ON u.username = s.username \
                      WHERE s.digest = ?1 AND s.expires_ms > ?2 AND u.disabled = 0"
                 ),
                 params![digest, now_ms],
-                row_user,
+                |r| Ok((row_user(r)?, r.get::<_, i64>(9)?)),
             )
             .optional()?)
         })?;
-        if user.is_some() {
+        let Some((user, expires_ms)) = found else {
+            return Ok(None);
+        };
+        // The expiry slides at most once a minute: most requests only read.
+        if extend_to_ms - expires_ms >= 60_000 {
             self.with_writer(|c| {
                 c.execute(
-                    "UPDATE sessions SET expires_ms = MAX(expires_ms, ?2) WHERE digest = ?1",
+                    "UPDATE sessions SET expires_ms = ?2 WHERE digest = ?1",
                     params![digest, extend_to_ms],
                 )?;
                 Ok(())
             })?;
         }
-        Ok(user)
+        Ok(Some(user))
     }
 
     fn delete_session(&self, digest: &str) -> Result<(), StoreError> {

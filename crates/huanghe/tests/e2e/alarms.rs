@@ -71,7 +71,11 @@ async fn exceedance_alarm_lifecycle_late_data_stream_and_restart() {
         .await
         .expect("connect");
     sse.write_all(
-        b"GET /api/v1/alarms/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n",
+        format!(
+            "GET /api/v1/alarms/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer {}\r\n\r\n",
+            server.token
+        )
+        .as_bytes(),
     )
     .await
     .expect("request");
@@ -140,11 +144,12 @@ async fn exceedance_alarm_lifecycle_late_data_stream_and_restart() {
         )
         .await;
     assert_eq!(r.status, 400);
+    let officer = crate::user_token(&server.data_dir, "officer-li", &["--role", "duty_officer"]);
     let r = server
         .send(
             "POST",
             &format!("/api/v1/alarms/{id}/acknowledge"),
-            &[("X-Huanghe-User", "officer-li")],
+            &[("Authorization", &format!("Bearer {officer}"))],
             Some(("application/json", br#"{"reason":"called the plant"}"#)),
         )
         .await;

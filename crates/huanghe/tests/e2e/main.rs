@@ -26,6 +26,57 @@ pub struct TestServer {
     pub hj212: SocketAddr,
     /// The HTTP API.
     pub http: SocketAddr,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// An admin's API token (the `admin` user is created before the server starts), sent with
+    /// every request unless the request carries its own `Authorization`.
+    pub token: String,
+}
+
+/// The password of every user the tests create.
+pub const TEST_PASSWORD: &str = "e2e correct horse";
+
+/// Runs `huanghe user …` on a data directory with the password on stdin; returns stdout.
+pub fn user_cli(data_dir: &Path, args: &[&str]) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_huanghe"))
+        .arg("user")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("huanghe user runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{TEST_PASSWORD}\n").as_bytes())
+        .expect("password written");
+    let out = child.wait_with_output().expect("huanghe user ends");
+    assert!(
+        out.status.success(),
+        "huanghe user {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Creates a user (if new) and an API token for them; returns the token.
+pub fn user_token(data_dir: &Path, name: &str, role_args: &[&str]) -> String {
+    let exists = user_cli(data_dir, &["list"])
+        .lines()
+        .any(|l| l.contains(&format!("\"username\":\"{name}\"")));
+    if !exists {
+        let mut args = vec!["add", name];
+        args.extend_from_slice(role_args);
+        user_cli(data_dir, &args);
+    }
+    let out = user_cli(data_dir, &["token", name, "--label", "e2e"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("token JSON");
+    v["token"].as_str().expect("token").to_owned()
 }
 
 /// A temporary directory removed on drop.
@@ -84,6 +135,8 @@ impl TestServer {
             "[hj212]\nlisten = \"127.0.0.1:0\"\n{hj212_config}\n[http]\nlisten = \"127.0.0.1:0\"\n"
         ));
         std::fs::write(dir.join("config.toml"), config).expect("config written");
+        let data_dir = dir.join("data");
+        let token = user_token(&data_dir, "admin", &["--role", "admin"]);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -114,6 +167,8 @@ impl TestServer {
             hj212: addr("hj212"),
             http: addr("http"),
             child: Some(child),
+            data_dir,
+            token,
         }
     }
 
@@ -149,19 +204,44 @@ impl TestServer {
         }
     }
 
-    /// An HTTP request to the API.
+    /// An HTTP request to the API, as the admin.
     pub async fn request(
         &self,
         method: &str,
         path: &str,
         body: Option<&str>,
     ) -> server::client::Response {
-        server::client::request(self.http, method, path, body, Duration::from_secs(30))
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+        self.request_as(&self.token, method, path, body).await
     }
 
-    /// A request with headers and a body of any type.
+    /// An HTTP request with another user's token (empty: no credentials).
+    pub async fn request_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> server::client::Response {
+        let auth = format!("Bearer {token}");
+        let headers: Vec<(&str, &str)> = if token.is_empty() {
+            vec![]
+        } else {
+            vec![("Authorization", auth.as_str())]
+        };
+        server::client::request_with(
+            self.http,
+            method,
+            path,
+            &headers,
+            body.map(|b| ("application/json", b.as_bytes())),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// A request with headers and a body of any type (as the admin unless the headers carry an
+    /// `Authorization`).
     pub async fn send(
         &self,
         method: &str,
@@ -169,16 +249,17 @@ impl TestServer {
         headers: &[(&str, &str)],
         body: Option<(&str, &[u8])>,
     ) -> server::client::Response {
-        server::client::request_with(
-            self.http,
-            method,
-            path,
-            headers,
-            body,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+        let auth = format!("Bearer {}", self.token);
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        {
+            all.push(("Authorization", auth.as_str()));
+        }
+        server::client::request_with(self.http, method, path, &all, body, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     /// GET, expecting 200 and JSON.

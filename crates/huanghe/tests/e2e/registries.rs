@@ -143,11 +143,16 @@ async fn the_demo_city_registries_through_the_api() {
     assert_eq!(r.status, 422, "{}", r.text());
     assert_eq!(r.json().expect("json")["fields"][0]["field"], "status");
     data["status"] = "verified".into();
+    let clerk = crate::user_token(
+        &server.data_dir,
+        "clerk-wang",
+        &["--role", "registry_clerk"],
+    );
     let r = server
         .send(
             "PUT",
             &format!("/api/v1/registries/sewage_outlets/entries/{id}"),
-            &[("X-Huanghe-User", "clerk-wang")],
+            &[("Authorization", &format!("Bearer {clerk}"))],
             Some(("application/json", data.to_string().as_bytes())),
         )
         .await;
@@ -247,7 +252,7 @@ async fn the_demo_city_registries_through_the_api() {
     assert!(outlets["series"].as_array().is_some_and(|s| !s.is_empty()));
     let villages = t("villages_improved");
     assert!(villages["done"].as_u64().is_some_and(|d| d > 0));
+    // Measured on closed cases: none yet (the cases tests close some).
     let cases = t("off_site_enforcement");
-    assert!(cases["value"].is_null());
-    assert!(cases["note"].as_str().is_some_and(|n| n.contains("cases")));
+    assert_eq!(cases["population"], 0);
 }

@@ -1,0 +1,1188 @@
+//! Authentication, authorisation and the audit log of the HTTP API.
+//!
+//! One middleware ([`guard`]) runs on every route after routing, so it knows the route's
+//! template (`/api/v1/points/{id}`). It
+//! 1. looks the route up in [`access_rule`]: public (login, the OpenAPI document), or the
+//!    capabilities any of which admits the caller; a route missing from the table is refused,
+//!    so a new endpoint cannot be open by accident (a test walks every route of the OpenAPI
+//!    document against every role);
+//! 2. authenticates: an `Authorization: Bearer` API token (`hht_…`) or session secret
+//!    (`hhs_…`), or the `huanghe_session` cookie the login sets for the browser;
+//! 3. refuses a role without the capability (403), and a scoped user (district, enterprise)
+//!    asking for a point outside their scope (403); handlers filter lists by the same scope;
+//! 4. for every write (any method but GET/HEAD), records an audit row after the handler ran:
+//!    who, method, path, status, the resource before (read through the same router with the
+//!    caller's credentials) and the request body or, for creations, the response (secrets
+//!    redacted).
+//!
+//! The endpoints here: login (throttled per user name and per address), logout, the current
+//! user, password change, users (admin), API tokens, the audit log.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use access::{Capability, LoginThrottle, Principal, Role};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use store::{AuditEntry, AuditQuery, User, UserStore};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::{ApiError, ApiResult, AppState, ErrorBody, iso};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "huanghe_session";
+
+/// What the auth layer keeps between requests.
+pub struct Auth {
+    pub(crate) users: Arc<dyn UserStore>,
+    throttle: Mutex<LoginThrottle>,
+    session_ttl_ms: i64,
+    /// The finished router, for reading resources before writes. The router holds the state
+    /// that holds this, so [`Auth::release_router`] breaks the cycle at shutdown.
+    router: Mutex<Option<axum::Router>>,
+}
+
+impl Auth {
+    /// Auth over a user store; sessions expire after `session_ttl_ms` without use.
+    pub fn new(users: Arc<dyn UserStore>, session_ttl_ms: i64) -> Self {
+        Self {
+            users,
+            throttle: Mutex::new(LoginThrottle::default()),
+            session_ttl_ms,
+            router: Mutex::new(None),
+        }
+    }
+
+    /// Gives the layer the finished router, through which it reads resources before writes.
+    pub(crate) fn set_router(&self, router: axum::Router) {
+        if let Ok(mut r) = self.router.lock() {
+            *r = Some(router);
+        }
+    }
+
+    /// Drops the router (at shutdown: it holds the state, and the state holds the writer).
+    pub fn release_router(&self) {
+        if let Ok(mut r) = self.router.lock() {
+            *r = None;
+        }
+    }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessRule {
+    /// Anyone (login, the OpenAPI document).
+    Public,
+    /// A logged-in user with any of these capabilities.
+    Any(&'static [Capability]),
+    /// The route is not in the table: refused.
+    Unmapped,
+}
+
+/// The access table: every route (method and template) and who may call it.
+pub fn access_rule(method: &Method, template: &str) -> AccessRule {
+    use Capability as C;
+    let get = method == Method::GET || method == Method::HEAD;
+    let any = |caps: &'static [Capability]| AccessRule::Any(caps);
+    match template {
+        "/api/v1/openapi.json" => AccessRule::Public,
+        "/api/v1/auth/login" => AccessRule::Public,
+        "/api/v1/auth/logout" | "/api/v1/auth/me" | "/api/v1/auth/password" => {
+            any(&[C::OwnAccount])
+        }
+        "/api/v1/tokens" | "/api/v1/tokens/{id}" => any(&[C::OwnAccount]),
+        "/api/v1/users" | "/api/v1/users/{username}" => any(&[C::ManageUsers]),
+        "/api/v1/audit" => any(&[C::ReadAudit]),
+        "/api/v1/points" | "/api/v1/points/{id}" if !get => any(&[C::WritePoints]),
+        "/api/v1/points"
+        | "/api/v1/points/{id}"
+        | "/api/v1/points/{id}/series"
+        | "/api/v1/points/{id}/latest"
+        | "/api/v1/points/{id}/history"
+        | "/api/v1/points/{id}/capture"
+        | "/api/v1/points/{id}/aqi"
+        | "/api/v1/points/{id}/water"
+        | "/api/v1/points/{id}/noise"
+        | "/api/v1/points/{id}/emissions"
+        | "/api/v1/aqi/city" => any(&[C::ReadData]),
+        "/api/v1/devices" | "/api/v1/packets" | "/api/v1/store" | "/metrics" => {
+            any(&[C::ReadDevices])
+        }
+        "/api/v1/registries"
+        | "/api/v1/registries/{name}"
+        | "/api/v1/registries/{name}/entries"
+        | "/api/v1/registries/{name}/entries/{id}"
+        | "/api/v1/registries/{name}/entries/{id}/history"
+        | "/api/v1/registries/{name}/export"
+        | "/api/v1/targets"
+            if get =>
+        {
+            any(&[C::ReadRegistries])
+        }
+        "/api/v1/registries/{name}/entries"
+        | "/api/v1/registries/{name}/entries/{id}"
+        | "/api/v1/registries/{name}/import" => any(&[C::WriteRegistries]),
+        "/api/v1/alarms" | "/api/v1/alarms/stream" | "/api/v1/alarms/{id}" => any(&[C::ReadAlarms]),
+        "/api/v1/alarms/{id}/acknowledge" | "/api/v1/alarms/{id}/dismiss" => {
+            any(&[C::HandleAlarms])
+        }
+        "/api/v1/cases" if !get => any(&[C::OpenCases]),
+        "/api/v1/cases"
+        | "/api/v1/cases/{id}"
+        | "/api/v1/cases/{id}/evidence"
+        | "/api/v1/cases/{id}/attachments/{attachment}" => any(&[C::ReadCases]),
+        "/api/v1/cases/{id}/dispatch" => any(&[C::DispatchCases]),
+        "/api/v1/cases/{id}/actions" => any(&[C::HandleCases]),
+        "/api/v1/cases/{id}/response" => any(&[C::RespondToCases]),
+        "/api/v1/cases/{id}/attachments" => any(&[C::HandleCases, C::RespondToCases]),
+        "/api/v1/cases/figures" | "/api/v1/inspection-plan" => any(&[C::ReadFigures]),
+        _ => AccessRule::Unmapped,
+    }
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The secret a request presents: a bearer token or session, or the session cookie.
+fn presented_secret(headers: &HeaderMap) -> Option<String> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    bearer
+        .or_else(|| cookie_value(headers, SESSION_COOKIE))
+        .map(str::to_owned)
+}
+
+pub(crate) fn principal_of(user: &User) -> ApiResult<Principal> {
+    let role: Role = user
+        .role
+        .parse()
+        .map_err(|e: String| ApiError::Internal(format!("user {}: {e}", user.username)))?;
+    Ok(Principal {
+        username: user.username.clone(),
+        role,
+        district: user.district.clone(),
+        enterprise: user.enterprise.clone(),
+    })
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<Principal>> {
+    let Some(secret) = presented_secret(headers) else {
+        return Ok(None);
+    };
+    let auth = state.auth();
+    let now = state.wall_ms();
+    let users = Arc::clone(&auth.users);
+    let ttl = auth.session_ttl_ms;
+    let user = tokio::task::spawn_blocking(move || {
+        let digest = access::secret_digest(&secret);
+        if secret.starts_with("hht_") {
+            users.token_user(&digest, now)
+        } else if secret.starts_with("hhs_") {
+            users.session_user(&digest, now, now + ttl)
+        } else {
+            Ok(None)
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("auth task: {e}")))??;
+    user.as_ref().map(principal_of).transpose()
+}
+
+fn unauthorized() -> Response {
+    let mut r = ApiError::Unauthorized(
+        "log in (POST /api/v1/auth/login) or send an API token as `Authorization: Bearer hht_…`"
+            .into(),
+    )
+    .into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"huanghe\""),
+    );
+    r
+}
+
+/// The point id of a `/api/v1/points/{id}/…` path.
+fn point_id_of(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/api/v1/points/")?;
+    let raw = rest.split('/').next()?;
+    Some(percent_decode(raw))
+}
+
+/// Decodes `%XX` escapes (a point id may contain none of the reserved characters, but a client
+/// may escape anything).
+pub(crate) fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The path whose GET shows what a write changes, if there is one.
+fn before_path(method: &Method, path: &str) -> Option<String> {
+    if *method == Method::PUT || *method == Method::PATCH || *method == Method::DELETE {
+        return Some(path.to_owned());
+    }
+    let (parent, last) = path.rsplit_once('/')?;
+    let acts_on_parent = matches!(
+        last,
+        "acknowledge" | "dismiss" | "actions" | "dispatch" | "response" | "attachments"
+    );
+    (*method == Method::POST && acts_on_parent).then(|| parent.to_owned())
+}
+
+const REDACTED_KEYS: [&str; 5] = [
+    "password",
+    "current_password",
+    "new_password",
+    "token",
+    "secret",
+];
+
+fn redact(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, val) in m.iter_mut() {
+                if REDACTED_KEYS.contains(&k.as_str()) {
+                    *val = serde_json::Value::String("***".into());
+                } else {
+                    redact(val);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+/// What the audit keeps of a body: parsed JSON (redacted), or a note of its size and type.
+fn audit_body(content_type: Option<&str>, bytes: &[u8]) -> Option<serde_json::Value> {
+    if bytes.is_empty() {
+        return None;
+    }
+    if content_type.is_some_and(|c| c.starts_with("application/json"))
+        && let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes)
+    {
+        redact(&mut v);
+        return Some(v);
+    }
+    Some(serde_json::json!({
+        "content_type": content_type.unwrap_or(""),
+        "bytes": bytes.len(),
+        "sha256": access::sha256_hex(bytes),
+    }))
+}
+
+/// Reads `path` through the API with the caller's credentials (for the audit's "before").
+async fn read_before(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+) -> Option<serde_json::Value> {
+    use tower::ServiceExt;
+    let router = state.auth().router.lock().ok()?.clone()?;
+    let mut req = Request::builder().method(Method::GET).uri(path);
+    for name in [header::AUTHORIZATION, header::COOKIE] {
+        if let Some(v) = headers.get(&name) {
+            req = req.header(name, v);
+        }
+    }
+    let resp = router.oneshot(req.body(Body::empty()).ok()?).await.ok()?;
+    if resp.status() != StatusCode::OK {
+        return None;
+    }
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.ok()?;
+    let mut v = serde_json::from_slice(&bytes).ok()?;
+    redact(&mut v);
+    Some(v)
+}
+
+/// The largest request body the API buffers (registry imports are the largest).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// The middleware: see the [module docs](self).
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let path = req.uri().path().to_owned();
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| path.clone(), |p| p.as_str().to_owned());
+    let mut req = req;
+    let principal = match access_rule(&method, &template) {
+        AccessRule::Public => None,
+        AccessRule::Unmapped => {
+            tracing::error!(%method, %template, "route without an access rule");
+            return ApiError::Forbidden(format!("{method} {template} has no access rule"))
+                .into_response();
+        }
+        AccessRule::Any(caps) => {
+            let p = match authenticate(&state, req.headers()).await {
+                Ok(Some(p)) => p,
+                Ok(None) => return unauthorized(),
+                Err(e) => return e.into_response(),
+            };
+            if !caps.iter().any(|c| p.can(*c)) {
+                let what: Vec<String> = caps
+                    .iter()
+                    .map(|c| {
+                        serde_json::to_value(c)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                return ApiError::Forbidden(format!(
+                    "a {} may not {method} {template} (needs {})",
+                    p.role,
+                    what.join(" or ")
+                ))
+                .into_response();
+            }
+            if template.starts_with("/api/v1/points/{id}")
+                && !p.scope().is_city()
+                && let Some(id) = point_id_of(&path)
+            {
+                match state.point_visible(&p, &id).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return ApiError::Forbidden(format!(
+                            "point {id:?} is outside what {} may see",
+                            p.username
+                        ))
+                        .into_response();
+                    }
+                    Err(e) => return e.into_response(),
+                }
+            }
+            req.extensions_mut().insert(p.clone());
+            Some(p)
+        }
+    };
+    if method == Method::GET || method == Method::HEAD {
+        return next.run(req).await;
+    }
+
+    // A write: keep what it changed.
+    let before = match before_path(&method, &path) {
+        Some(p) if principal.is_some() => read_before(&state, req.headers(), &p).await,
+        _ => None,
+    };
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ApiError::PayloadTooLarge(format!("request body over {MAX_BODY} bytes"))
+                .into_response();
+        }
+    };
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let request_body = audit_body(content_type.as_deref(), &bytes);
+    let actor = match &principal {
+        Some(p) => p.username.clone(),
+        // Login: the name tried.
+        None => request_body
+            .as_ref()
+            .and_then(|b| b.get("username"))
+            .and_then(|u| u.as_str())
+            .map_or_else(|| "-".to_owned(), |u| format!("-{u}")),
+    };
+    let resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let status = resp.status();
+    let (resp_parts, resp_body) = resp.into_parts();
+    let resp_bytes = axum::body::to_bytes(resp_body, MAX_BODY)
+        .await
+        .unwrap_or_default();
+    let created = method == Method::POST && before.is_none() && status.is_success();
+    let after = if created {
+        let ct = resp_parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        audit_body(ct, &resp_bytes)
+    } else {
+        request_body
+    };
+    let entry = AuditEntry {
+        id: 0,
+        at_ms: state.wall_ms(),
+        actor,
+        method: method.to_string(),
+        path: path_and_query,
+        status: status.as_u16(),
+        before,
+        after,
+    };
+    let users = Arc::clone(&state.auth().users);
+    match tokio::task::spawn_blocking(move || users.audit(&entry)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "audit record failed"),
+        Err(e) => tracing::error!(error = %e, "audit task failed"),
+    }
+    Response::from_parts(resp_parts, Body::from(resp_bytes))
+}
+
+/// The logged-in user of a request (set by [`guard`]).
+pub(crate) fn principal(ext: &axum::http::Extensions) -> ApiResult<Principal> {
+    ext.get::<Principal>()
+        .cloned()
+        .ok_or_else(|| ApiError::Unauthorized("not logged in".into()))
+}
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    /// User name.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role.
+    pub role: String,
+    /// District (district officers).
+    pub district: Option<String>,
+    /// Enterprise credit code (enterprise users).
+    pub enterprise: Option<String>,
+    /// Whether the user is disabled.
+    pub disabled: bool,
+    /// Created (RFC 3339).
+    pub created: String,
+    /// What the role may do.
+    #[schema(value_type = Vec<String>)]
+    pub capabilities: Vec<Capability>,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        let capabilities = u
+            .role
+            .parse::<Role>()
+            .map(|r| {
+                Capability::ALL
+                    .into_iter()
+                    .filter(|c| access::allows(r, *c))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role.clone(),
+            district: u.district.clone(),
+            enterprise: u.enterprise.clone(),
+            disabled: u.disabled,
+            created: iso(u.created_ms),
+            capabilities,
+        }
+    }
+}
+
+/// Login form.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Login {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A successful login.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginOk {
+    /// The user.
+    pub user: UserView,
+    /// The session secret (also set as the `huanghe_session` cookie); send it as a bearer token
+    /// from scripts.
+    pub token: String,
+    /// When the session expires unless used (RFC 3339).
+    pub expires: String,
+}
+
+fn blocking_err(e: tokio::task::JoinError) -> ApiError {
+    ApiError::Internal(format!("auth task: {e}"))
+}
+
+/// Logs in with a password; sets the session cookie. Refused (429, `Retry-After`) after repeated
+/// failures for the same user name or from the same address.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login,
+    responses((status = 200, body = LoginOk), (status = 401, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(form): Json<Login>,
+) -> Result<Response, ApiError> {
+    let now = state.wall_ms();
+    let auth = state.auth();
+    let keys = [
+        format!("user:{}", form.username.to_lowercase()),
+        format!("ip:{}", peer.ip()),
+    ];
+    {
+        let t = auth
+            .throttle
+            .lock()
+            .map_err(|_| ApiError::Internal("throttle lock".into()))?;
+        if let Some(wait) = keys.iter().filter_map(|k| t.check(k, now).err()).max() {
+            let secs = (wait + 999) / 1000;
+            let mut r =
+                ApiError::TooManyRequests(format!("too many failed logins; try again in {secs} s"))
+                    .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs as u64));
+            return Ok(r);
+        }
+    }
+    let users = Arc::clone(&auth.users);
+    let name = form.username.clone();
+    let password = form.password.clone();
+    let user = tokio::task::spawn_blocking(move || {
+        let user = users.user(&name)?;
+        // An unknown user costs the same Argon2 verification as a known one.
+        let hash = user.as_ref().map_or_else(
+            || access::decoy_hash().to_owned(),
+            |u| u.password_hash.clone(),
+        );
+        let ok = access::verify_password(&password, &hash);
+        Ok::<_, store::StoreError>(user.filter(|u| ok && !u.disabled))
+    })
+    .await
+    .map_err(blocking_err)??;
+    let Some(user) = user else {
+        let mut t = auth
+            .throttle
+            .lock()
+            .map_err(|_| ApiError::Internal("throttle lock".into()))?;
+        for k in &keys {
+            t.failure(k, now);
+        }
+        return Err(ApiError::Unauthorized(
+            "wrong user name or password (or the user is disabled)".into(),
+        ));
+    };
+    if let Ok(mut t) = auth.throttle.lock() {
+        t.success(&keys[0]);
+    }
+    let secret = access::new_secret("hhs_").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let digest = access::secret_digest(&secret);
+    let expires = now + auth.session_ttl_ms;
+    let users = Arc::clone(&auth.users);
+    let username = user.username.clone();
+    tokio::task::spawn_blocking(move || users.create_session(&digest, &username, now, expires))
+        .await
+        .map_err(blocking_err)??;
+    let cookie = format!(
+        "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        auth.session_ttl_ms / 1000
+    );
+    let mut r = Json(LoginOk {
+        user: UserView::from(&user),
+        token: secret,
+        expires: iso(expires),
+    })
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+/// Ends the current session (the cookie or the bearer session secret).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(secret) = presented_secret(&headers).filter(|s| s.starts_with("hhs_")) {
+        let users = Arc::clone(&state.auth().users);
+        let digest = access::secret_digest(&secret);
+        tokio::task::spawn_blocking(move || users.delete_session(&digest))
+            .await
+            .map_err(blocking_err)??;
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("huanghe_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    Ok(r)
+}
+
+async fn load_user(state: &AppState, name: &str) -> ApiResult<User> {
+    let users = Arc::clone(&state.auth().users);
+    let key = name.to_owned();
+    tokio::task::spawn_blocking(move || users.user(&key))
+        .await
+        .map_err(blocking_err)??
+        .ok_or_else(|| ApiError::NotFound(format!("no user {name:?}")))
+}
+
+/// The logged-in user and what their role may do.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, req: Request) -> ApiResult<Json<UserView>> {
+    let p = principal(req.extensions())?;
+    Ok(Json(UserView::from(&load_user(&state, &p.username).await?)))
+}
+
+/// A password change.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordChange {
+    /// The current password.
+    pub current_password: String,
+    /// The new one.
+    pub new_password: String,
+}
+
+/// Changes one's own password; every session of the user ends.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordChange,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn change_password(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Json(form): Json<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    access::check_password(&p.username, &form.new_password)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let mut user = load_user(&state, &p.username).await?;
+    let users = Arc::clone(&state.auth().users);
+    let now = state.wall_ms();
+    tokio::task::spawn_blocking(move || {
+        if !access::verify_password(&form.current_password, &user.password_hash) {
+            return Err(ApiError::BadRequest(
+                "current_password: does not match".into(),
+            ));
+        }
+        user.password_hash = access::hash_password(&form.new_password)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        user.updated_ms = now;
+        users.update_user(&user)?;
+        users.delete_sessions_of(&user.username)?;
+        Ok(())
+    })
+    .await
+    .map_err(blocking_err)??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new user (admin).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewUser {
+    /// User name.
+    pub username: String,
+    /// Display name (defaults to the user name).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Role.
+    #[schema(value_type = String)]
+    pub role: Role,
+    /// District (district officers).
+    #[serde(default)]
+    pub district: Option<String>,
+    /// Enterprise credit code (enterprise users).
+    #[serde(default)]
+    pub enterprise: Option<String>,
+    /// Initial password.
+    pub password: String,
+}
+
+/// Builds a user record from a form: checks the name, the scope fields and the password, and
+/// hashes the password (slow: call off the runtime).
+pub fn new_user(form: &NewUser, now_ms: i64) -> Result<User, access::AccessError> {
+    access::check_username(&form.username)?;
+    access::check_scope_fields(
+        form.role,
+        form.district.as_deref(),
+        form.enterprise.as_deref(),
+    )?;
+    access::check_password(&form.username, &form.password)?;
+    Ok(User {
+        username: form.username.clone(),
+        display_name: form
+            .display_name
+            .clone()
+            .filter(|d| !d.trim().is_empty())
+            .unwrap_or_else(|| form.username.clone()),
+        role: form.role.as_str().to_owned(),
+        district: form.district.clone(),
+        enterprise: form.enterprise.clone(),
+        password_hash: access::hash_password(&form.password)?,
+        disabled: false,
+        created_ms: now_ms,
+        updated_ms: now_ms,
+    })
+}
+
+/// Lists users (admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "auth",
+    responses((status = 200, body = [UserView])))]
+async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<UserView>>> {
+    let users = Arc::clone(&state.auth().users);
+    let all = tokio::task::spawn_blocking(move || users.users())
+        .await
+        .map_err(blocking_err)??;
+    Ok(Json(all.iter().map(UserView::from).collect()))
+}
+
+/// Creates a user (admin).
+#[utoipa::path(post, path = "/api/v1/users", tag = "auth", request_body = NewUser,
+    responses((status = 201, body = UserView), (status = 400, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn create_user(
+    State(state): State<AppState>,
+    Json(form): Json<NewUser>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    let users = Arc::clone(&state.auth().users);
+    let now = state.wall_ms();
+    let user = tokio::task::spawn_blocking(move || {
+        let user = new_user(&form, now).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        users.create_user(&user)?;
+        Ok::<_, ApiError>(user)
+    })
+    .await
+    .map_err(blocking_err)??;
+    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+}
+
+/// A change to a user (admin): any field given is changed.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UserChange {
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Role (with `district` or `enterprise` as the role needs).
+    #[schema(value_type = Option<String>)]
+    pub role: Option<Role>,
+    /// District.
+    pub district: Option<String>,
+    /// Enterprise.
+    pub enterprise: Option<String>,
+    /// Disable (or enable) the user; disabling ends their sessions.
+    pub disabled: Option<bool>,
+    /// A new password (a reset); ends their sessions.
+    pub password: Option<String>,
+}
+
+/// One user (admin).
+#[utoipa::path(get, path = "/api/v1/users/{username}", tag = "auth",
+    params(("username" = String, Path, description = "user name")),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+async fn get_user(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(UserView::from(&load_user(&state, &username).await?)))
+}
+
+/// Changes a user (admin).
+#[utoipa::path(put, path = "/api/v1/users/{username}", tag = "auth", request_body = UserChange,
+    params(("username" = String, Path, description = "user name")),
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn put_user(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path(username): Path<String>,
+    Json(change): Json<UserChange>,
+) -> ApiResult<Json<UserView>> {
+    let mut user = load_user(&state, &username).await?;
+    if let Some(d) = change.display_name {
+        user.display_name = d;
+    }
+    if let Some(r) = change.role {
+        if user.username == p.username && r != Role::Admin {
+            return Err(ApiError::BadRequest(
+                "an admin cannot take away their own admin role".into(),
+            ));
+        }
+        user.role = r.as_str().to_owned();
+        user.district = change.district.clone();
+        user.enterprise = change.enterprise.clone();
+    } else {
+        if change.district.is_some() {
+            user.district = change.district.clone();
+        }
+        if change.enterprise.is_some() {
+            user.enterprise = change.enterprise.clone();
+        }
+    }
+    let role: Role = user.role.parse().map_err(ApiError::Internal)?;
+    access::check_scope_fields(role, user.district.as_deref(), user.enterprise.as_deref())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let mut end_sessions = false;
+    if let Some(d) = change.disabled {
+        if d && user.username == p.username {
+            return Err(ApiError::BadRequest(
+                "an admin cannot disable themselves".into(),
+            ));
+        }
+        end_sessions |= d;
+        user.disabled = d;
+    }
+    user.updated_ms = state.wall_ms();
+    let users = Arc::clone(&state.auth().users);
+    let user = tokio::task::spawn_blocking(move || {
+        if let Some(pw) = change.password {
+            access::check_password(&user.username, &pw)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            user.password_hash =
+                access::hash_password(&pw).map_err(|e| ApiError::Internal(e.to_string()))?;
+            end_sessions = true;
+        }
+        users.update_user(&user)?;
+        if end_sessions {
+            users.delete_sessions_of(&user.username)?;
+        }
+        Ok::<_, ApiError>(user)
+    })
+    .await
+    .map_err(blocking_err)??;
+    Ok(Json(UserView::from(&user)))
+}
+
+/// An API token as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    /// Id.
+    pub id: i64,
+    /// Owner.
+    pub username: String,
+    /// Label.
+    pub label: String,
+    /// Created.
+    pub created: String,
+    /// Last used (to the minute).
+    pub last_used: Option<String>,
+    /// Revoked.
+    pub revoked: Option<String>,
+}
+
+impl From<store::Token> for TokenView {
+    fn from(t: store::Token) -> Self {
+        Self {
+            id: t.id,
+            username: t.username,
+            label: t.label,
+            created: iso(t.created_ms),
+            last_used: t.last_used_ms.map(iso),
+            revoked: t.revoked_ms.map(iso),
+        }
+    }
+}
+
+/// Which tokens to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TokenParams {
+    /// Another user's tokens (admin), or `*` for everyone's.
+    pub user: Option<String>,
+}
+
+/// Lists one's API tokens (an admin: anyone's).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", params(TokenParams),
+    responses((status = 200, body = [TokenView]), (status = 403, body = ErrorBody)))]
+async fn list_tokens(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Query(q): Query<TokenParams>,
+) -> ApiResult<Json<Vec<TokenView>>> {
+    let who = match q.user {
+        Some(u) if u != p.username && !p.can(Capability::ManageUsers) => {
+            return Err(ApiError::Forbidden(
+                "only an admin lists others' tokens".into(),
+            ));
+        }
+        Some(u) if u == "*" => None,
+        Some(u) => Some(u),
+        None => Some(p.username.clone()),
+    };
+    let users = Arc::clone(&state.auth().users);
+    let tokens = tokio::task::spawn_blocking(move || users.tokens(who.as_deref()))
+        .await
+        .map_err(blocking_err)??;
+    Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
+}
+
+/// A new token.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewToken {
+    /// What it is for.
+    pub label: String,
+    /// For another user (admin).
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+/// A token just created: the secret is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenCreated {
+    /// The token as listed.
+    #[serde(flatten)]
+    pub view: TokenView,
+    /// The secret; send as `Authorization: Bearer …`.
+    pub token: String,
+}
+
+/// Creates an API token (for oneself; an admin for anyone).
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = NewToken,
+    responses((status = 201, body = TokenCreated), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+async fn create_token(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Json(form): Json<NewToken>,
+) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
+    if form.label.trim().is_empty() {
+        return Err(ApiError::BadRequest("label: required".into()));
+    }
+    let owner = form.username.unwrap_or_else(|| p.username.clone());
+    if owner != p.username && !p.can(Capability::ManageUsers) {
+        return Err(ApiError::Forbidden(
+            "only an admin makes tokens for others".into(),
+        ));
+    }
+    load_user(&state, &owner).await?;
+    let secret = access::new_secret("hht_").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let digest = access::secret_digest(&secret);
+    let users = Arc::clone(&state.auth().users);
+    let now = state.wall_ms();
+    let label = form.label.clone();
+    let token = tokio::task::spawn_blocking(move || {
+        let id = users.create_token(&digest, &owner, &label, now)?;
+        users
+            .tokens(Some(&owner))?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| store::StoreError::NotFound(format!("token {id}")))
+    })
+    .await
+    .map_err(blocking_err)??;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenCreated {
+            view: token.into(),
+            token: secret,
+        }),
+    ))
+}
+
+/// Revokes a token (one's own; an admin anyone's).
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth",
+    params(("id" = i64, Path, description = "token id")),
+    responses((status = 200, body = TokenView), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn revoke_token(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<TokenView>> {
+    let users = Arc::clone(&state.auth().users);
+    let now = state.wall_ms();
+    let admin = p.can(Capability::ManageUsers);
+    let t = tokio::task::spawn_blocking(move || {
+        let owner = users
+            .tokens(None)?
+            .into_iter()
+            .find(|t| t.id == id)
+            .map(|t| t.username);
+        match owner {
+            None => Err(ApiError::NotFound(format!("no token {id}"))),
+            Some(o) if o != p.username && !admin => {
+                Err(ApiError::NotFound(format!("no token {id}")))
+            }
+            Some(_) => Ok(users.revoke_token(id, now)?),
+        }
+    })
+    .await
+    .map_err(blocking_err)??;
+    Ok(Json(t.into()))
+}
+
+/// Audit log filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Only this user.
+    pub actor: Option<String>,
+    /// Only paths starting with this (`/api/v1/cases`).
+    pub path: Option<String>,
+    /// From (RFC 3339).
+    pub from: Option<String>,
+    /// To (RFC 3339).
+    pub to: Option<String>,
+    /// At most (default 100, at most 10,000).
+    pub limit: Option<u32>,
+}
+
+/// One audit row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    /// Id.
+    pub id: i64,
+    /// When.
+    pub at: String,
+    /// Who (`-name` for a failed or anonymous attempt).
+    pub actor: String,
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Response status.
+    pub status: u16,
+    /// Before (JSON), where there was a resource.
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    /// The request, or what was created.
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+}
+
+/// The audit log of writes, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "auth", params(AuditParams),
+    responses((status = 200, body = [AuditView]), (status = 400, body = ErrorBody)))]
+async fn audit_log(
+    State(state): State<AppState>,
+    Query(q): Query<AuditParams>,
+) -> ApiResult<Json<Vec<AuditView>>> {
+    let t = |name: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(|s| {
+                hj212::time::parse_rfc3339(s)
+                    .map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
+            })
+            .transpose()
+    };
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > 10_000 {
+        return Err(ApiError::BadRequest("limit must be 1 to 10000".into()));
+    }
+    let query = AuditQuery {
+        actor: q.actor.clone(),
+        path_prefix: q.path.clone(),
+        from_ms: t("from", &q.from)?,
+        to_ms: t("to", &q.to)?,
+        limit,
+    };
+    let users = Arc::clone(&state.auth().users);
+    let rows = tokio::task::spawn_blocking(move || users.audit_log(&query))
+        .await
+        .map_err(blocking_err)??;
+    Ok(Json(
+        rows.into_iter()
+            .map(|e| AuditView {
+                id: e.id,
+                at: iso(e.at_ms),
+                actor: e.actor,
+                method: e.method,
+                path: e.path,
+                status: e.status,
+                before: e.before,
+                after: e.after,
+            })
+            .collect(),
+    ))
+}
+
+/// The auth routes.
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(change_password))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, put_user))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(audit_log))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_come_from_the_bearer_header_or_the_cookie() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=b; huanghe_session=hhs_x"),
+        );
+        assert_eq!(presented_secret(&h).as_deref(), Some("hhs_x"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer hht_y"),
+        );
+        assert_eq!(presented_secret(&h).as_deref(), Some("hht_y"));
+    }
+
+    #[test]
+    fn writes_read_their_resource_before() {
+        assert_eq!(
+            before_path(&Method::PUT, "/api/v1/points/p"),
+            Some("/api/v1/points/p".into())
+        );
+        assert_eq!(
+            before_path(&Method::POST, "/api/v1/cases/3/actions"),
+            Some("/api/v1/cases/3".into())
+        );
+        assert_eq!(before_path(&Method::POST, "/api/v1/cases"), None);
+        assert_eq!(
+            point_id_of("/api/v1/points/p%2D1/series"),
+            Some("p-1".into())
+        );
+        assert_eq!(percent_decode("a%zz%4"), "a%zz%4");
+    }
+
+    #[test]
+    fn audit_bodies_hide_secrets() {
+        let b = audit_body(
+            Some("application/json"),
+            br#"{"username":"ann","password":"correct horse","nested":{"token":"hht_1"}}"#,
+        )
+        .expect("kept");
+        assert_eq!(b["password"], "***");
+        assert_eq!(b["nested"]["token"], "***");
+        assert_eq!(b["username"], "ann");
+        let b = audit_body(Some("text/csv"), b"a,b\n").expect("kept");
+        assert_eq!(b["bytes"], 4);
+    }
+}
