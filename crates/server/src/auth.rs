@@ -1140,6 +1140,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_route_of_the_api_has_an_access_rule() {
+        let doc = serde_json::to_value(crate::api::openapi()).expect("renders");
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut n = 0;
+        for (template, item) in paths {
+            for m in ["get", "post", "put", "delete", "patch"] {
+                if item.get(m).is_some() {
+                    let method: Method = m.to_uppercase().parse().expect("method");
+                    assert_ne!(
+                        access_rule(&method, template),
+                        AccessRule::Unmapped,
+                        "{m} {template}"
+                    );
+                    n += 1;
+                }
+            }
+        }
+        // The document itself is public (it is not in the document).
+        assert_eq!(
+            access_rule(&Method::GET, "/api/v1/openapi.json"),
+            AccessRule::Public
+        );
+        assert_eq!(
+            access_rule(&Method::GET, "/api/v1/new-thing"),
+            AccessRule::Unmapped
+        );
+        assert!(n > 50, "{n} operations");
+    }
+
+    #[test]
     fn secrets_come_from_the_bearer_header_or_the_cookie() {
         let mut h = HeaderMap::new();
         h.insert(

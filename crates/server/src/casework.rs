@@ -846,14 +846,24 @@ async fn evidence(
     })
     .await
     .map_err(blocking_err)??;
+    // Per point: the data window (DataTime, Unix s) and the receive window (Unix ms) of the
+    // packets that raised and updated the alarms (late data arrive long after their DataTime).
     let mut windows: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut received: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     let margin = 2 * 3600;
-    for (a, _) in &alarms {
+    for (a, events) in &alarms {
         let w = windows
             .entry(a.point_id.clone())
             .or_insert((a.start - margin, a.end + margin));
         w.0 = w.0.min(a.start - margin);
         w.1 = w.1.max(a.end + margin);
+        for e in events {
+            let r = received
+                .entry(a.point_id.clone())
+                .or_insert((e.at_ms - margin * 1000, e.at_ms + 600_000));
+            r.0 = r.0.min(e.at_ms - margin * 1000);
+            r.1 = r.1.max(e.at_ms + 600_000);
+        }
     }
     if windows.is_empty()
         && let Some(pt) = &case.point_id
@@ -865,6 +875,7 @@ async fn evidence(
     let series = state.series_store();
     let w = windows.clone();
     let (data, packets_csv) = tokio::task::spawn_blocking(move || {
+        let received = received;
         let mut data = Vec::new();
         let mut packets = String::from("id,received,peer,mn,cn,qn,crc_given,crc_computed,crc_variant,deviations,disposition,text\n");
         for (pt, (from, to)) in &w {
@@ -901,13 +912,18 @@ async fn evidence(
                 csv,
             });
             if let Some(point) = series.point(pt)? {
-                for (pid, r) in series.packets(&store::PacketQuery {
-                    mn: Some(point.mn.clone()),
-                    from_ms: Some(from * 1000),
-                    to_ms: Some(to * 1000 + 3_600_000),
-                    quarantined_only: false,
-                    limit: 100_000,
-                })? {
+                let mut rows = BTreeMap::new();
+                let by_time = (from * 1000, to * 1000 + 3_600_000);
+                for (lo, hi) in std::iter::once(by_time).chain(received.get(pt).copied()) {
+                    rows.extend(series.packets(&store::PacketQuery {
+                        mn: Some(point.mn.clone()),
+                        from_ms: Some(lo),
+                        to_ms: Some(hi),
+                        quarantined_only: false,
+                        limit: 100_000,
+                    })?);
+                }
+                for (pid, r) in rows {
                     packets.push_str(&format!(
                         "{pid},{},{},{},{},{},{},{},{},{},{},{}\n",
                         iso(r.received_ms),

@@ -30,6 +30,8 @@ pub struct Response {
     pub content_type: Option<String>,
     /// Body (de-chunked).
     pub body: Vec<u8>,
+    /// Every header (name as sent, value trimmed).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Response {
@@ -124,9 +126,11 @@ fn parse(raw: &[u8]) -> Result<Response, ClientError> {
         .ok_or(ClientError::Malformed("status line"))?;
     let mut chunked = false;
     let mut content_type = None;
+    let mut headers = Vec::new();
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {
             let value = value.trim();
+            headers.push((name.to_owned(), value.to_owned()));
             if name.eq_ignore_ascii_case("transfer-encoding") && value.contains("chunked") {
                 chunked = true;
             } else if name.eq_ignore_ascii_case("content-type") {
@@ -142,6 +146,7 @@ fn parse(raw: &[u8]) -> Result<Response, ClientError> {
         status,
         content_type,
         body,
+        headers,
     })
 }
 

@@ -10,12 +10,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{TempDir, TestServer, midnight_days_ago};
 
-const T: Duration = Duration::from_secs(20);
+pub(crate) const T: Duration = Duration::from_secs(20);
 
 const POINTS: &str = "[[points]]\nid = \"stack\"\nname = \"stack\"\nmn = \"GAS0001\"\npassword = \"123456\"\nkind = \"gas_outlet\"\nmin_interval_min = 10\nrtd_interval_s = 30\n\
                       [points.codes.a21026]\nlimit = 35.0\nref_o2 = 6.0\n";
 
-async fn send_hour(link: &mut Link, hour: i64, so2: &str, qn: &mut u32) {
+pub(crate) async fn send_hour(link: &mut Link, hour: i64, so2: &str, qn: &mut u32) {
     for k in 0..6 {
         *qn += 1;
         let q = format!("20261101000000{:03}", *qn % 1000);

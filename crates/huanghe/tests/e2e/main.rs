@@ -7,6 +7,7 @@
 
 mod alarms;
 mod assess;
+mod cases;
 mod cli;
 mod crash;
 mod registries;
@@ -234,6 +235,25 @@ impl TestServer {
             path,
             &headers,
             body.map(|b| ("application/json", b.as_bytes())),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// A request with a session cookie and no other credentials (as a browser sends it).
+    pub async fn request_with_cookie(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: &str,
+    ) -> server::client::Response {
+        server::client::request_with(
+            self.http,
+            method,
+            path,
+            &[("Cookie", cookie)],
+            None,
             Duration::from_secs(30),
         )
         .await
