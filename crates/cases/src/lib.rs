@@ -490,7 +490,7 @@ pub fn verify_chain(events: &[CaseEvent]) -> Result<(), ChainError> {
 /// rectification deadline is the one in the request. Verification from data needs the problem
 /// gone for `verify_clean_hours` (72 by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Deadlines {
     /// Hours from opening to dispatch.
     pub dispatch_hours: i64,

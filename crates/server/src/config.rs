@@ -307,6 +307,20 @@ pub fn read_points_file(path: &Path) -> Result<Vec<domain::Point>, ServeError> {
 mod tests {
     use super::*;
 
+    /// The README's annotated config file is a valid config (every key it shows exists).
+    #[test]
+    fn the_readme_config_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("```toml\ndata_dir")
+            .expect("the README shows a config file");
+        let body = &readme[start + "```toml\n".len()..];
+        let end = body.find("```").expect("block ends");
+        let config = Config::from_toml(&body[..end]).expect("the README's example parses");
+        assert_eq!(config.http.session_hours, 12);
+        assert_eq!(config.cases.verify_clean_hours, 72);
+    }
+
     #[test]
     fn empty_file_gives_the_defaults() {
         assert_eq!(Config::from_toml("").ok(), Some(Config::default()));
