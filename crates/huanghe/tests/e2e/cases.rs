@@ -492,6 +492,44 @@ async fn a_case_runs_the_closed_loop_with_scopes_evidence_and_audit() {
         200
     );
 
+    // A case from a registry finding takes its district and enterprise from the entry, and
+    // is out of sight for the Lixia officer.
+    let r = post(
+        duty,
+        "/api/v1/cases".into(),
+        json!({"title": "permit expired", "registry": {"registry": "enterprises", "id": E2}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let from_registry = as_json(r);
+    assert_eq!(
+        (
+            from_registry["source"].as_str(),
+            from_registry["district"].as_str(),
+            from_registry["enterprise"].as_str()
+        ),
+        (Some("registry"), Some("shizhong"), Some(E2))
+    );
+    let r = server
+        .request_as(
+            li,
+            "GET",
+            &format!("/api/v1/cases/{}", from_registry["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = post(
+        li,
+        "/api/v1/cases".into(),
+        json!({"title": "x", "district": "shizhong"}),
+    )
+    .await;
+    assert_eq!(
+        r.status, 403,
+        "a district officer opens cases only in the district"
+    );
+
     // Figures and the target: one of two closed cases off-site.
     let f = as_json(
         server
