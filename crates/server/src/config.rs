@@ -151,6 +151,10 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// A browser session ends after this many hours without use.
     pub session_hours: i64,
+    /// A map tile URL template for the web UI (an intranet tile server); none: no tiles.
+    pub tile_url: Option<String>,
+    /// The tiles' attribution.
+    pub tile_attribution: String,
 }
 
 impl Default for HttpConfig {
@@ -158,6 +162,8 @@ impl Default for HttpConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8212)),
             session_hours: 12,
+            tile_url: None,
+            tile_attribution: String::new(),
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod casework;
 pub mod client;
 pub mod config;
 pub mod registries;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -163,6 +164,10 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
         config.http.session_hours * 3_600_000,
     ));
     let auth_for_shutdown = Arc::clone(&auth);
+    let ui = web::UiConfig {
+        tile_url: config.http.tile_url.clone(),
+        tile_attribution: config.http.tile_attribution.clone(),
+    };
     let app = api::router(
         api::AppState::new(
             Arc::clone(&gw),
@@ -177,7 +182,8 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
             Arc::clone(&hub),
             Arc::new(rule_set.clone()),
         ),
-    );
+    )
+    .merge(web::router(&ui));
     let mut http_stop = stopped.clone();
     let http_task = tokio::spawn(async move {
         let served = axum::serve(

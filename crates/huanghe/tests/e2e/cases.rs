@@ -15,16 +15,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::alarms::send_hour;
 use crate::{TEST_PASSWORD, TempDir, TestServer, midnight_days_ago, user_token};
 
-const E1: &str = "91370100MA3C0000X1";
-const E2: &str = "91370100MA3C0000X2";
+pub(crate) const E1: &str = "91370100MA3C0000X1";
+pub(crate) const E2: &str = "91370100MA3C0000X2";
 
-const POINTS: &str = "[[points]]\nid = \"stack\"\nname = \"stack\"\nmn = \"GAS0001\"\npassword = \"123456\"\nkind = \"gas_outlet\"\nmin_interval_min = 10\nrtd_interval_s = 30\n\
+pub(crate) const POINTS: &str = "[[points]]\nid = \"stack\"\nname = \"stack\"\nmn = \"GAS0001\"\npassword = \"123456\"\nkind = \"gas_outlet\"\nmin_interval_min = 10\nrtd_interval_s = 30\nlocation = [117.02, 36.66]\n\
                       [points.codes.a21026]\nlimit = 35.0\nref_o2 = 6.0\n\n\
-                      [[points]]\nid = \"other\"\nname = \"other\"\nmn = \"GAS0002\"\npassword = \"123456\"\nkind = \"gas_outlet\"\nmin_interval_min = 10\n";
+                      [[points]]\nid = \"other\"\nname = \"other\"\nmn = \"GAS0002\"\npassword = \"123456\"\nkind = \"gas_outlet\"\nmin_interval_min = 10\nlocation = [116.98, 36.62]\n";
 
 /// Registers the two points and their enterprises: `stack` of E1 in Lixia, `other` of E2 in
 /// Shizhong.
-async fn register(server: &TestServer) {
+pub(crate) async fn register(server: &TestServer) {
     for (code, name, district, point, mn) in [
         (E1, "甲化工", "lixia", "stack", "GAS0001"),
         (E2, "乙制药", "shizhong", "other", "GAS0002"),
@@ -188,7 +188,7 @@ async fn every_role_against_every_endpoint() {
     assert!(checked > 300, "{checked} role/endpoint pairs");
 }
 
-async fn poll_alarm(server: &TestServer) -> i64 {
+pub(crate) async fn poll_alarm(server: &TestServer) -> i64 {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let list = server

@@ -13,6 +13,7 @@ mod crash;
 mod registries;
 mod serve;
 mod simulate;
+mod ui;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
