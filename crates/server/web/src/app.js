@@ -24,6 +24,13 @@ const I18N = {
     yes: "是", no: "否", none: "无", newCase: "新建案件", description: "描述", file: "附件",
     rtd: "实时", min: "分钟", hour: "小时", day: "日", figures: "执法统计", offSiteShare: "非现场执法占比",
     loading: "加载中…", missingLib: "缺少前端库（构建时需 Node.js/npm）：",
+    s_open: "待派发", s_dispatched: "已派发", s_investigated: "已调查", s_rectifying: "整改中", s_responded: "企业已反馈", s_verified: "已核查", s_closed: "已办结",
+    s_raised: "报警中", s_cleared: "已恢复", s_withdrawn: "已撤销",
+    a_opened: "立案", a_dispatched: "派发", a_off_site_review: "非现场核查", a_inspection: "现场检查", a_rectification_requested: "下达整改",
+    a_responded: "企业反馈", a_response_returned: "退回反馈", a_verified: "核查", a_closed: "办结", a_reopened: "重新办理", a_escalated: "超期督办", a_commented: "备注",
+    f_findings: "核查发现", f_notice: "告知企业内容", f_inspector: "检查人员", f_inspected: "检查时间", f_requirement: "整改要求", f_due: "整改期限",
+    f_statement: "整改说明", f_reason: "原因", f_method: "方式", f_detail: "核查情况", f_conclusion: "办结结论", f_violation: "存在违法行为", f_text: "备注",
+    f_officer: "承办人（用户名）", f_district: "区县", f_file: "附件",
   },
   en: {
     brand: "Smart Ecological Yellow River", logout: "Log out", login: "Log in", username: "User name", password: "Password",
@@ -44,6 +51,13 @@ const I18N = {
     yes: "yes", no: "no", none: "none", newCase: "New case", description: "Description", file: "Attachment",
     rtd: "real-time", min: "minute", hour: "hour", day: "day", figures: "Enforcement figures", offSiteShare: "Off-site share",
     loading: "Loading…", missingLib: "Missing browser library (Node.js/npm are needed at build time): ",
+    s_open: "open", s_dispatched: "dispatched", s_investigated: "investigated", s_rectifying: "rectifying", s_responded: "responded", s_verified: "verified", s_closed: "closed",
+    s_raised: "raised", s_cleared: "cleared", s_withdrawn: "withdrawn",
+    a_opened: "opened", a_dispatched: "dispatch", a_off_site_review: "off-site review", a_inspection: "on-site inspection", a_rectification_requested: "request rectification",
+    a_responded: "enterprise response", a_response_returned: "return the response", a_verified: "verify", a_closed: "close", a_reopened: "reopen", a_escalated: "escalated (overdue)", a_commented: "comment",
+    f_findings: "findings", f_notice: "notice to the enterprise", f_inspector: "inspectors", f_inspected: "inspected at", f_requirement: "requirement", f_due: "due",
+    f_statement: "statement", f_reason: "reason", f_method: "method", f_detail: "detail", f_conclusion: "conclusion", f_violation: "violation established", f_text: "text",
+    f_officer: "officer (user name)", f_district: "district", f_file: "attachment",
   },
 };
 
@@ -323,8 +337,27 @@ async function pointPage(view, id) {
   view.append(assess);
   const day = (newest || toRfc(bjNow())).slice(0, 10);
   const which = point.kind === "air_station" ? `aqi?date=${day}` : point.kind === "water_section" ? `water?month=${day.slice(0, 7)}` : point.kind === "noise" ? `noise?date=${day}` : `emissions?date=${day}`;
-  safe(`/api/v1/points/${enc(id)}/${which}`).then((a) => { assess.append(h("pre", {}, a ? JSON.stringify(a, null, 1).slice(0, 4000) : t("none"))); });
+  safe(`/api/v1/points/${enc(id)}/${which}`).then((a) => { assess.append(assessmentView(a)); });
   if (codes.length) setTimeout(load, 0);
+}
+
+/// An assessment as tables: arrays of records become tables of their plain fields, the rest a
+/// list of plain fields (nested detail stays available through the API).
+function assessmentView(a) {
+  if (!a) return h("p", { class: "muted" }, t("none"));
+  const plain = (v) => v === null || ["string", "number", "boolean"].includes(typeof v);
+  const rowsOf = (arr) => {
+    const keys = Object.keys(arr[0] || {}).filter((k) => arr.some((r) => plain(r[k]))).slice(0, 9);
+    return table(keys, arr.slice(0, 200).map((r) => ({ cells: keys.map((k) => fmtCell(r[k])) })));
+  };
+  if (Array.isArray(a)) return rowsOf(a);
+  const out = h("div", {});
+  out.append(table(["", ""], Object.entries(a).filter(([, v]) => plain(v)).map(([k, v]) => ({ cells: [k, fmtCell(v)] }))));
+  for (const [k, v] of Object.entries(a)) {
+    if (Array.isArray(v) && v.length && typeof v[0] === "object") out.append(h("h2", {}, k), rowsOf(v));
+    else if (v && typeof v === "object" && !Array.isArray(v)) out.append(h("h2", {}, k), table(["", ""], Object.entries(v).filter(([, x]) => plain(x) || Array.isArray(x)).map(([x, y]) => ({ cells: [x, Array.isArray(y) ? y.map((e) => typeof e === "object" ? JSON.stringify(e) : e).join(", ") : fmtCell(y)] }))));
+  }
+  return out;
 }
 
 function drawChart(el, point, code, type, rows) {
@@ -383,7 +416,7 @@ async function alarmsPage(view) {
     list.replaceChildren(table([t("id"), t("point"), t("rule"), t("code"), t("severity"), t("state"), t("start"), t("end"), t("handling"), ""],
       rows.map((a) => ({ item: a, cells: [
         String(a.id), h("a", { href: `#/points/${enc(a.point_id)}` }, a.point_id), a.rule_id, a.code,
-        h("span", { class: `sev-${a.severity}` }, a.severity), h("span", { class: `state-${a.state}` }, a.state),
+        h("span", { class: `sev-${a.severity}` }, a.severity), h("span", { class: `state-${a.state}` }, t(`s_${a.state}`)),
         fmtTime(new Date(a.start * 1000 + 8 * 3600e3).toISOString().slice(0, 19)), fmtTime(new Date(a.end * 1000 + 8 * 3600e3).toISOString().slice(0, 19)),
         a.handling ? `${a.handling.action} · ${a.handling.by}: ${a.handling.reason}` : "",
         h("span", {},
@@ -425,7 +458,7 @@ async function casesPage(view) {
       h("textarea", { name: "description", placeholder: t("description") }), h("button", { class: "act", type: "submit" }, t("submit"))));
   }
   view.append(table([t("id"), t("title"), t("state"), t("district"), t("enterprise"), t("officer"), t("opened"), t("due")],
-    rows.map((c) => ({ item: c, cells: [String(c.id), c.title, c.state, c.district || "", c.enterprise || "", c.officer || "",
+    rows.map((c) => ({ item: c, cells: [String(c.id), c.title, t(`s_${c.state}`), c.district || "", c.enterprise || "", c.officer || "",
       fmtTime(new Date(c.opened_ms + 8 * 3600e3).toISOString().slice(0, 19)), c.due_ms ? fmtTime(new Date(c.due_ms + 8 * 3600e3).toISOString().slice(0, 16)) : ""] })),
     (c) => { location.hash = `#/cases/${c.id}`; }));
 }
@@ -450,7 +483,7 @@ async function casePage(view, id) {
   view.append(h("h1", { "data-case-state": c.state }, `${t("cases")} ${c.id} · ${c.title}`),
     h("p", { class: v.chain_valid ? "ok" : "error", id: "chain" }, v.chain_valid ? `✔ ${t("chainOk")}` : `✘ ${t("chainBroken")}: ${v.chain_error}`),
     h("div", { class: "card" }, table(["", ""], [
-      [t("state"), h("b", { id: "case-state" }, c.state)], [t("district"), c.district || ""], [t("enterprise"), c.enterprise || ""],
+      [t("state"), h("b", { id: "case-state", "data-state": c.state }, t(`s_${c.state}`))], [t("district"), c.district || ""], [t("enterprise"), c.enterprise || ""],
       [t("point"), c.point_id ? h("a", { href: `#/points/${enc(c.point_id)}` }, c.point_id) : ""], [t("officer"), c.officer || ""],
       [t("mode"), c.mode || ""], [t("alarms"), c.alarms.join(", ")], [t("due"), c.due_ms ? fmtTime(new Date(c.due_ms + 8 * 3600e3).toISOString().slice(0, 16)) : ""],
     ].map(([a, b]) => ({ cells: [a, b] }))), h("p", {}, h("a", { href: `/api/v1/cases/${c.id}/evidence`, id: "evidence" }, t("evidence")))));
@@ -462,7 +495,7 @@ async function casePage(view, id) {
   }
   view.append(actions);
   view.append(h("div", { class: "card" }, h("h2", {}, t("events")),
-    table(["#", t("time"), t("actor"), t("action"), ""], v.events.map((e) => ({ cells: [String(e.seq), fmtTime(e.at), e.actor, e.action.action,
+    table(["#", t("time"), t("actor"), t("action"), ""], v.events.map((e) => ({ cells: [String(e.seq), fmtTime(e.at), e.actor, t(`a_${e.action.action}`),
       h("code", { class: "raw" }, JSON.stringify(Object.fromEntries(Object.entries(e.action).filter(([k]) => k !== "action"))))] })))));
 }
 
@@ -488,14 +521,14 @@ function stepForm(c, name, [endpoint, , fields]) {
       await post(`/api/v1/cases/${c.id}/${endpoint}`, body);
       await route();
     } catch (e) { alert(e.message); }
-  } }, h("b", {}, name));
+  } }, h("b", {}, t(`a_${name}`)));
   for (const [f, kind] of fields) {
-    if (kind === "textarea") form.append(h("textarea", { name: f, placeholder: f }));
-    else if (kind === "checkbox") form.append(h("label", {}, h("input", { type: "checkbox", name: f }), ` ${f}`));
+    if (kind === "textarea") form.append(h("textarea", { name: f, placeholder: t(`f_${f}`) }));
+    else if (kind === "checkbox") form.append(h("label", {}, h("input", { type: "checkbox", name: f }), ` ${t(`f_${f}`)}`));
     else if (kind === "file") form.append(h("input", { type: "file", name: f }));
-    else if (kind === "datetime") form.append(h("input", { type: "datetime-local", name: f, value: f === "due" ? new Date(Date.now() + 8 * 3600e3 + 7 * 86400e3).toISOString().slice(0, 16) : bjNow() }));
+    else if (kind === "datetime") form.append(h("label", {}, `${t(`f_${f}`)} `), h("input", { type: "datetime-local", name: f, value: f === "due" ? new Date(Date.now() + 8 * 3600e3 + 7 * 86400e3).toISOString().slice(0, 16) : bjNow() }));
     else if (kind.startsWith("select:")) form.append(h("select", { name: f }, kind.slice(7).split(",").map((o) => h("option", { value: o }, o))));
-    else form.append(h("input", { name: f, placeholder: f, value: f === "district" ? (c.district || "") : null }));
+    else form.append(h("input", { name: f, placeholder: t(`f_${f}`), value: f === "district" ? (c.district || "") : null }));
   }
   form.append(h("button", { class: "act", type: "submit" }, t("submit")));
   return form;

@@ -123,10 +123,10 @@ try {
 
     await page.goto(`${BASE}/#/cases/${env("UI_CASE")}`);
     await page.waitForSelector("form[data-step=dispatched]");
-    check((await page.textContent("#case-state")) === "open", "the case is open");
+    check((await page.getAttribute("#case-state", "data-state")) === "open", "the case is open");
     await page.fill("form[data-step=dispatched] input[name=officer]", "li");
     await page.click("form[data-step=dispatched] button[type=submit]");
-    await page.waitForFunction(() => document.querySelector("#case-state") && document.querySelector("#case-state").textContent === "dispatched");
+    await page.waitForFunction(() => document.querySelector("#case-state") && document.querySelector("#case-state").dataset.state === "dispatched");
     check(true, "the case moved one step (dispatched)");
     check((await page.textContent("#chain")).includes("✔"), "the event chain verifies");
     await page.screenshot({ path: `${SHOTS}/case.png` });
