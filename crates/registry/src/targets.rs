@@ -136,6 +136,19 @@ impl Target {
         now_ms: i64,
         mut as_of: impl FnMut(i64) -> Result<Option<Vec<Map<String, Value>>>, E>,
     ) -> Result<Progress, E> {
+        self.evaluate_measured(now_ms, |at| {
+            Ok(as_of(at)?.map(|entries| self.measure_entries(&entries)))
+        })
+    }
+
+    /// As [`Target::evaluate`], with `measure_at(ms)` giving (done, population, value) at that
+    /// instant directly, so that a caller can keep the measures of past instants (they do not
+    /// change unless the registry's past is rewritten) instead of re-reading the entries.
+    pub fn evaluate_measured<E>(
+        &self,
+        now_ms: i64,
+        mut as_of: impl FnMut(i64) -> Result<Option<(u64, u64, f64)>, E>,
+    ) -> Result<Progress, E> {
         let deadline = format!("{:04}-12-31", self.year);
         let mut progress = Progress {
             target: self.clone(),
@@ -156,14 +169,13 @@ impl Target {
             progress.note = Some("year out of range".into());
             return Ok(progress);
         };
-        let Some(now_entries) = as_of(now_ms)? else {
+        let Some((done, total, value)) = as_of(now_ms)? else {
             progress.note = Some(format!(
                 "the {} registry does not exist yet; the target is measured once it does",
                 self.registry
             ));
             return Ok(progress);
         };
-        let (done, total, value) = self.measure_entries(&now_entries);
         progress.done = Some(done);
         progress.population = Some(total);
         progress.value = Some(value);
@@ -185,11 +197,11 @@ impl Target {
             if end > now_ms {
                 break;
             }
-            if let Some(entries) = as_of(end - 1)? {
+            if let Some((_, _, month_value)) = as_of(end - 1)? {
                 let t = LocalTime::from_unix_millis(end - 1);
                 progress.series.push(ProgressPoint {
                     date: format!("{:04}-{:02}-{:02}", t.year, t.month, t.day),
-                    value: self.measure_entries(&entries).2,
+                    value: month_value,
                 });
             }
         }
@@ -199,7 +211,7 @@ impl Target {
             value,
         });
         if (year_start..year_end).contains(&now_ms) {
-            let start_value = as_of(year_start)?.map_or(0.0, |e| self.measure_entries(&e).2);
+            let start_value = as_of(year_start)?.map_or(0.0, |m| m.2);
             let elapsed = (now_ms - year_start) as f64;
             let remaining = (year_end - now_ms) as f64;
             let mut forecast = value + (value - start_value) / elapsed * remaining;

@@ -36,7 +36,12 @@ pub struct AppState {
     auth: Arc<crate::auth::Auth>,
     cases: Arc<dyn store::CaseStore>,
     deadlines: cases::Deadlines,
+    target_cache: TargetCache,
 }
+
+/// Measures (done, population, value) of targets at past instants, by (target id, Unix ms).
+pub(crate) type TargetCache =
+    Arc<std::sync::Mutex<std::collections::HashMap<(String, i64), (u64, u64, f64)>>>;
 
 impl AppState {
     /// State over a gateway (and its store) and the registries.
@@ -58,7 +63,12 @@ impl AppState {
             auth,
             cases,
             deadlines: cases::Deadlines::default(),
+            target_cache: TargetCache::default(),
         }
+    }
+
+    pub(crate) fn target_cache(&self) -> TargetCache {
+        Arc::clone(&self.target_cache)
     }
 
     /// With case deadlines other than the defaults.

@@ -689,30 +689,55 @@ async fn targets(
     let deadlines = state.deadlines();
     let names: Vec<String> = registry::schemas().into_iter().map(|s| s.name).collect();
     let now = state.now_ms();
+    let cache = state.target_cache();
     tokio::task::spawn_blocking(move || {
         targets
             .iter()
             .map(|t| {
                 let known = names.contains(&t.registry);
-                t.evaluate(now, |at| {
+                t.evaluate_measured(now, |at| {
+                    // A past instant's measure does not change (changes are recorded at the
+                    // time they are made), so it is computed once; the present is always read.
+                    let past = at < now;
+                    if past
+                        && let Some(m) = cache
+                            .lock()
+                            .ok()
+                            .and_then(|c| c.get(&(t.id.clone(), at)).copied())
+                    {
+                        return Ok(Some(m));
+                    }
                     // The off-site enforcement target is measured on the closed cases.
-                    if t.registry == "cases" {
-                        return crate::casework::closed_cases_as_of(
+                    let entries = if t.registry == "cases" {
+                        Some(crate::casework::closed_cases_as_of(
                             case_store.as_ref(),
                             &deadlines,
                             at.min(now),
+                        )?)
+                    } else if !known {
+                        None
+                    } else if at >= now {
+                        Some(
+                            store
+                                .entries(&t.registry)?
+                                .into_iter()
+                                .map(|e| e.data)
+                                .collect(),
                         )
-                        .map(Some);
-                    }
-                    if !known {
-                        return Ok(None);
-                    }
-                    let entries = if at >= now {
-                        store.entries(&t.registry)?
                     } else {
-                        store.entries_as_of(&t.registry, at)?
+                        Some(
+                            store
+                                .entries_as_of(&t.registry, at)?
+                                .into_iter()
+                                .map(|e| e.data)
+                                .collect::<Vec<_>>(),
+                        )
                     };
-                    Ok::<_, StoreError>(Some(entries.into_iter().map(|e| e.data).collect()))
+                    let measure = entries.map(|e| t.measure_entries(&e));
+                    if past && let (Some(m), Ok(mut c)) = (measure, cache.lock()) {
+                        c.insert((t.id.clone(), at), m);
+                    }
+                    Ok::<_, StoreError>(measure)
                 })
             })
             .collect::<Result<Vec<_>, _>>()

@@ -329,7 +329,8 @@ async function pointPage(view, id) {
       h("button", { class: "act", id: "series-load", onclick: load }, t("load")),
       h("button", { class: "act secondary", id: "pan-left", onclick: () => pan(-1) }, t("panLeft")),
       h("button", { class: "act secondary", id: "pan-right", onclick: () => pan(1) }, t("panRight")),
-      h("button", { class: "act secondary", id: "zoom-reset", onclick: load }, t("resetZoom")), status),
+      h("button", { class: "act secondary", id: "zoom-reset", onclick: load }, t("resetZoom")),
+      h("a", { id: "series-csv", href: "#", onclick: (ev) => { ev.currentTarget.href = `/api/v1/points/${enc(id)}/series?format=csv&type=${typeSel.value}&from=${enc(toRfc(fromIn.value))}&to=${enc(toRfc(toIn.value))}`; } }, `${t("export")} CSV`), status),
     chartEl));
   view.append(h("div", { class: "card" }, h("h2", {}, t("latest")),
     table([t("series"), t("code"), t("time"), "fields"], (latest || []).map((o) => ({ cells: [t(o.type), o.code, fmtTime(o.time), Object.entries(o.fields).map(([k, v]) => `${k}=${v}`).join(" ")] })))));
@@ -388,6 +389,7 @@ function drawChart(el, point, code, type, rows) {
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Asia/Shanghai"),
     cursor: { drag: { x: true, y: false } },
     scales: { x: { time: true } },
+    axes: [{ values: (u, splits) => splits.map((v) => { const d = uPlot.tzDate(new Date(v * 1e3), "Asia/Shanghai"); const p = (n) => String(n).padStart(2, "0"); return `${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`; }) }, {}],
   };
   App.chart = new uPlot(opts, data, el);
   el.dataset.points = String(xs.length);
@@ -420,7 +422,7 @@ async function alarmsPage(view) {
         fmtTime(new Date(a.start * 1000 + 8 * 3600e3).toISOString().slice(0, 19)), fmtTime(new Date(a.end * 1000 + 8 * 3600e3).toISOString().slice(0, 19)),
         a.handling ? `${a.handling.action} · ${a.handling.by}: ${a.handling.reason}` : "",
         h("span", {},
-          App.caps.has("handle_alarms") && !a.handling ? [h("button", { class: "act", "data-ack": a.id, onclick: handle(a, "acknowledge") }, t("acknowledge")), " ",
+          App.caps.has("handle_alarms") && !a.handling && a.state !== "withdrawn" ? [h("button", { class: "act", "data-ack": a.id, onclick: handle(a, "acknowledge") }, t("acknowledge")), " ",
             h("button", { class: "act secondary", "data-dismiss": a.id, onclick: handle(a, "dismiss") }, t("dismiss"))] : null,
           App.caps.has("open_cases") ? [" ", h("button", { class: "act secondary", "data-open-case": a.id, onclick: openCase(a) }, t("openCase"))] : null),
       ] }))));
