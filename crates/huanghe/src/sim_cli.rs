@@ -210,6 +210,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         simulator::run::write_labels(&labels, &incidents)?;
         let devices = simulator::run::devices_for(&demo_points());
         println!("huanghe demo is running.");
+        println!("  web UI:     http://{}/", running.http_addr);
         println!(
             "  API:        http://{}/api/v1/registries",
             running.http_addr

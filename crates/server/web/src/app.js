@@ -23,7 +23,7 @@ const I18N = {
     online: "在线", lastPacket: "最后上报", packets: "报文", peer: "地址", received: "接收时间", crc: "CRC", disposition: "处理",
     yes: "是", no: "否", none: "无", newCase: "新建案件", description: "描述", file: "附件",
     rtd: "实时", min: "分钟", hour: "小时", day: "日", figures: "执法统计", offSiteShare: "非现场执法占比",
-    loading: "加载中…", missingLib: "缺少前端库（构建时需 Node.js/npm）：",
+    loading: "加载中…", inspectionPlan: "导出年度检查计划（CSV）", missingLib: "缺少前端库（构建时需 Node.js/npm）：",
     s_open: "待派发", s_dispatched: "已派发", s_investigated: "已调查", s_rectifying: "整改中", s_responded: "企业已反馈", s_verified: "已核查", s_closed: "已办结",
     s_raised: "报警中", s_cleared: "已恢复", s_withdrawn: "已撤销",
     a_opened: "立案", a_dispatched: "派发", a_off_site_review: "非现场核查", a_inspection: "现场检查", a_rectification_requested: "下达整改",
@@ -50,7 +50,7 @@ const I18N = {
     online: "Online", lastPacket: "Last packet", packets: "Packets", peer: "Peer", received: "Received", crc: "CRC", disposition: "Disposition",
     yes: "yes", no: "no", none: "none", newCase: "New case", description: "Description", file: "Attachment",
     rtd: "real-time", min: "minute", hour: "hour", day: "day", figures: "Enforcement figures", offSiteShare: "Off-site share",
-    loading: "Loading…", missingLib: "Missing browser library (Node.js/npm are needed at build time): ",
+    loading: "Loading…", inspectionPlan: "Export the year's inspection plan (CSV)", missingLib: "Missing browser library (Node.js/npm are needed at build time): ",
     s_open: "open", s_dispatched: "dispatched", s_investigated: "investigated", s_rectifying: "rectifying", s_responded: "responded", s_verified: "verified", s_closed: "closed",
     s_raised: "raised", s_cleared: "cleared", s_withdrawn: "withdrawn",
     a_opened: "opened", a_dispatched: "dispatch", a_off_site_review: "off-site review", a_inspection: "on-site inspection", a_rectification_requested: "request rectification",
@@ -445,7 +445,8 @@ async function casesPage(view) {
     const f = await safe("/api/v1/cases/figures");
     if (f) view.append(h("div", { class: "card", id: "case-figures" }, h("h2", {}, t("figures")),
       h("span", { class: "figure" }, f.total.off_site_share === null ? "—" : `${(f.total.off_site_share * 100).toFixed(0)}%`),
-      h("span", { class: "muted" }, ` ${t("offSiteShare")} (≥ ${f.off_site_target * 100}%) · ${f.total.open} open · ${f.total.closed} closed · ${f.total.overdue} overdue`)));
+      h("span", { class: "muted" }, ` ${t("offSiteShare")} (≥ ${f.off_site_target * 100}%) · ${f.total.open} open · ${f.total.closed} closed · ${f.total.overdue} overdue · `),
+      h("a", { href: "/api/v1/inspection-plan?format=csv", id: "plan-csv" }, t("inspectionPlan"))));
   }
   if (App.caps.has("open_cases")) {
     view.append(h("form", { class: "card step", id: "new-case", onsubmit: async (ev) => {
