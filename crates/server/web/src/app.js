@@ -551,6 +551,10 @@ async function registryPage(view, name) {
   const districtField = schema.fields.find((f) => f.name === "district");
   const district = districtField ? h("select", { id: "registry-district" }, h("option", { value: "" }, t("district")),
     (districtField.values || []).map((v, i) => h("option", { value: v }, App.lang === "zh" ? (districtField.values_zh || [])[i] || v : v))) : null;
+  // Every other field with a fixed list of values (status, kind, ...) filters too.
+  const enumFilters = schema.fields.filter((f) => f.type === "enum" && f.name !== "district").slice(0, 3).map((f) =>
+    h("select", { "data-filter": f.name }, h("option", { value: "" }, App.lang === "zh" ? f.label_zh : f.label),
+      (f.values || []).map((v, i) => h("option", { value: v }, App.lang === "zh" ? (f.values_zh || [])[i] || v : v))));
   const out = h("div", { id: "registry-entries" });
   const hist = h("div", { id: "registry-history" });
   let page = 0;
@@ -558,6 +562,7 @@ async function registryPage(view, name) {
     const params = new URLSearchParams({ page: String(page), per_page: "50" });
     if (q.value) params.set("q", q.value);
     if (district && district.value) params.set("district", district.value);
+    for (const sel of enumFilters) if (sel.value) params.set(sel.dataset.filter, sel.value);
     const r = await get(`/api/v1/registries/${enc(name)}/entries?${params}`);
     out.replaceChildren(h("p", { class: "muted" }, `${t("total")} ${r.total} · ${t("page")} ${page + 1}`),
       table(fields.map((f) => App.lang === "zh" ? f.label_zh : f.label), r.entries.map((e) => ({ item: e, cells: fields.map((f) => fmtCell(e.data[f.name])) })), async (e) => {
@@ -567,7 +572,7 @@ async function registryPage(view, name) {
   };
   const file = h("input", { type: "file", id: "registry-import", accept: ".csv,.xlsx" });
   view.append(h("h1", {}, App.lang === "zh" ? schema.title_zh : schema.title),
-    h("div", { class: "toolbar" }, q, district, h("button", { class: "act", onclick: () => { page = 0; load(); } }, t("search")),
+    h("div", { class: "toolbar" }, q, district, enumFilters, h("button", { class: "act", onclick: () => { page = 0; load(); } }, t("search")),
       h("button", { class: "act secondary", onclick: () => { page = Math.max(0, page - 1); load(); } }, "◀"),
       h("button", { class: "act secondary", onclick: () => { page += 1; load(); } }, "▶"),
       h("a", { href: `/api/v1/registries/${enc(name)}/export?format=xlsx&lang=${App.lang}` }, `${t("export")} XLSX`),
