@@ -56,6 +56,10 @@ pub struct Context {
     /// The other stations of the city at the same hour: mean valid hourly value per code, and
     /// how many stations reported it.
     pub peers: BTreeMap<String, (f64, usize)>,
+    /// Now (Unix s), when the hour judged may still be in progress (live evaluation); `None`
+    /// judges every hour as complete (a sample series, history). An hour in progress is invalid
+    /// only once it can no longer reach the required valid minutes.
+    pub now_s: Option<i64>,
 }
 
 /// A per-point override.
@@ -438,13 +442,17 @@ pub fn evaluate_with(
                     e.1 += minutes_per_row;
                 }
             }
+            // Minutes of the hour still to come, if it is in progress: they may yet be valid.
+            let to_come = ctx.now_s.map_or(0, |now| {
+                ((hour_start + 3600 - now).clamp(0, 3600) / 60) as usize
+            });
             for (code, (minutes, valid)) in by_code {
                 out.push(Verdict {
                     code: code.to_owned(),
-                    active: valid < rule.min_valid_minutes,
+                    active: valid + to_come < rule.min_valid_minutes,
                     evidence: json!({
                         "rule": rule.id, "window": window, "code": code, "minutes_reported": minutes,
-                        "valid_minutes": valid, "required": rule.min_valid_minutes, "standard": "HJ 75-2017 hourly validity",
+                        "valid_minutes": valid, "minutes_to_come": to_come, "required": rule.min_valid_minutes, "standard": "HJ 75-2017 hourly validity",
                     }),
                 });
             }
@@ -768,6 +776,18 @@ mod tests {
             (v[0].active, v[0].evidence["valid_minutes"].as_u64()),
             (true, Some(40))
         );
+        // The same data while the hour is still in progress: it can still reach 45 valid
+        // minutes, so it is not invalid yet; near its end it can no longer.
+        let live = |now_s| Context {
+            now_s: Some(now_s),
+            ..Context::default()
+        };
+        let early = evaluate_with(&rule("invalid_hour"), &p, &live(h + 3000), h, &mixed);
+        assert!(!early[0].active, "10 minutes to come: 40 + 10 >= 45");
+        let late = evaluate_with(&rule("invalid_hour"), &p, &live(h + 3360), h, &mixed);
+        assert!(late[0].active, "4 minutes to come: 40 + 4 < 45");
+        let after = evaluate_with(&rule("invalid_hour"), &p, &live(h + 7200), h, &mixed);
+        assert!(after[0].active, "a closed hour is judged on what it has");
         let mut rtd = row("a21026", h + 30, "0", "N", DataType::Rtd);
         rtd.fields.insert("rtd".into(), "36".into());
         mixed.push(rtd);

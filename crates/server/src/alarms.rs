@@ -125,6 +125,12 @@ pub async fn engine(
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             _ = tick.tick() => {
+                let (s, a, r, h, c, g) = (Arc::clone(&series), Arc::clone(&alarms), Arc::clone(&rules), Arc::clone(&hub), Arc::clone(&cache), Arc::clone(&registries));
+                match tokio::task::spawn_blocking(move || close_hours(&*s, &*g, &*a, &r, &h, &c, clock)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "closing hours failed"),
+                    Err(e) => tracing::error!(error = %e, "closing hours task failed"),
+                }
                 let devices: BTreeMap<String, i64> = gw.devices().into_iter().map(|d| (d.mn, d.last_packet_ms / 1000)).collect();
                 let points = gw.points();
                 let (a, r, h) = (Arc::clone(&alarms), Arc::clone(&rules), Arc::clone(&hub));
@@ -152,6 +158,8 @@ pub struct HourCache {
     /// Windows known to be inactive in the store: re-sending an inactive verdict for them is
     /// skipped (most windows of most rules are inactive, and their evidence is not kept).
     inactive: std::collections::HashSet<(String, String, String, i64)>,
+    /// Hours ending at or before this have been judged as closed.
+    closed_before: Option<i64>,
 }
 
 /// What the registries say about a point (matched by MN, or by the point id as the entry's code).
@@ -185,6 +193,7 @@ fn context(registries: &dyn store::RegistryStore, p: &Point) -> Result<rules::Co
         },
         baseline: BTreeMap::new(),
         peers: BTreeMap::new(),
+        now_s: None,
     })
 }
 
@@ -334,7 +343,7 @@ pub fn evaluate_batch(
     clock: domain::Clock,
 ) -> Result<(), String> {
     let mut cache = cache.lock().map_err(|_| "cache lock poisoned".to_owned())?;
-    let mut touched: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    let mut touched: BTreeMap<(String, i64), Option<i64>> = BTreeMap::new();
     let mut newest = i64::MIN;
     for c in batch {
         for o in c.observations {
@@ -342,12 +351,73 @@ pub fn evaluate_batch(
             newest = newest.max(h);
             let first = touched
                 .entry((c.point_id.clone(), h))
-                .or_insert(c.received_ms);
-            *first = (*first).min(c.received_ms);
+                .or_insert(Some(c.received_ms));
+            *first = first.map(|f| f.min(c.received_ms));
             // Loading the hour from the store already includes this (committed) observation.
             upsert(cache.hour(series, &c.point_id, h)?, o);
         }
     }
+    evaluate_touched(
+        series, registries, alarms, rules, hub, cache, touched, newest, clock,
+    )
+}
+
+/// How long after an hour ends it is judged once more as closed (its last minute records arrive
+/// after it ends). A proposal, not from a standard.
+pub const CLOSE_GRACE_S: i64 = 300;
+
+/// Judges again, as closed, every cached hour that ended at least [`CLOSE_GRACE_S`] ago and has
+/// not been judged closed yet: an hour judged while in progress (see `rules::Context::now_s`)
+/// gets its final verdict even when no more data come for it.
+pub fn close_hours(
+    series: &dyn Store,
+    registries: &dyn store::RegistryStore,
+    alarms: &dyn AlarmStore,
+    rules: &RuleSet,
+    hub: &AlarmHub,
+    cache: &Mutex<HourCache>,
+    clock: domain::Clock,
+) -> Result<(), String> {
+    let mut cache = cache.lock().map_err(|_| "cache lock poisoned".to_owned())?;
+    let now_s = clock.now_ms() / 1000;
+    // Hours ending at or before this are closed (and their late minutes had time to arrive).
+    let edge = now_s - CLOSE_GRACE_S;
+    let closed_before = edge - edge.rem_euclid(3600);
+    let from = cache.closed_before.unwrap_or(i64::MIN);
+    if closed_before <= from {
+        return Ok(());
+    }
+    let touched: BTreeMap<(String, i64), Option<i64>> = cache
+        .hours
+        .keys()
+        .filter(|(_, h)| *h + 3600 <= closed_before && *h + 3600 > from)
+        .map(|k| (k.clone(), None))
+        .collect();
+    cache.closed_before = Some(closed_before);
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let newest = touched.keys().map(|(_, h)| *h).max().unwrap_or(i64::MIN);
+    evaluate_touched(
+        series, registries, alarms, rules, hub, cache, touched, newest, clock,
+    )
+}
+
+/// Evaluates the window rules of the given (point, hour)s (with the first receive time of the
+/// data that touched them, for the latency figures) and records all windows in one transaction.
+#[allow(clippy::too_many_arguments)]
+fn evaluate_touched(
+    series: &dyn Store,
+    registries: &dyn store::RegistryStore,
+    alarms: &dyn AlarmStore,
+    rules: &RuleSet,
+    hub: &AlarmHub,
+    mut cache: std::sync::MutexGuard<'_, HourCache>,
+    touched: BTreeMap<(String, i64), Option<i64>>,
+    newest: i64,
+    clock: domain::Clock,
+) -> Result<(), String> {
+    let now_s = clock.now_ms() / 1000;
     let mut updates = Vec::new();
     let mut received: BTreeMap<String, i64> = BTreeMap::new();
     let inactive_known = std::mem::take(&mut cache.inactive);
@@ -358,6 +428,7 @@ pub fn evaluate_batch(
         let Some((point, mut ctx)) = cache.point(series, registries, point_id)? else {
             continue;
         };
+        ctx.now_s = Some(now_s);
         if rules
             .rules
             .iter()
@@ -380,8 +451,10 @@ pub fn evaluate_batch(
                 *h,
             )?;
         }
-        let e = received.entry(point_id.clone()).or_insert(*received_ms);
-        *e = (*e).min(*received_ms);
+        if let Some(r) = received_ms {
+            let e = received.entry(point_id.clone()).or_insert(*r);
+            *e = (*e).min(*r);
+        }
         let rows: &[domain::Observation] = cache.hour(series, point_id, *h)?;
         for rule in rules
             .rules

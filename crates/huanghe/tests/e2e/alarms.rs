@@ -16,7 +16,12 @@ const POINTS: &str = "[[points]]\nid = \"stack\"\nname = \"stack\"\nmn = \"GAS00
                       [points.codes.a21026]\nlimit = 35.0\nref_o2 = 6.0\n";
 
 pub(crate) async fn send_hour(link: &mut Link, hour: i64, so2: &str, qn: &mut u32) {
-    for k in 0..6 {
+    send_records(link, hour, so2, qn, 6).await;
+}
+
+/// The first `n` ten-minute records of an hour.
+async fn send_records(link: &mut Link, hour: i64, so2: &str, qn: &mut u32, n: i64) {
+    for k in 0..n {
         *qn += 1;
         let q = format!("20261101000000{:03}", *qn % 1000);
         let mut cp =
@@ -339,4 +344,33 @@ async fn an_air_station_far_above_the_others_raises_an_alarm() {
             .as_array()
             .is_some_and(Vec::is_empty)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hour_in_progress_is_judged_invalid_only_once_it_closes() {
+    let dir = TempDir::new("hour-close");
+    std::fs::write(dir.0.join("points.toml"), POINTS).expect("points");
+    // Simulated time from 10:00, ten minutes per second.
+    let server = TestServer::start_with(
+        &dir.0,
+        "[clock]\nstart = \"2026-11-20T10:00:00+08:00\"\nspeed = 600.0\n",
+        "",
+    );
+    let h = hj212::time::parse_rfc3339("2026-11-20T10:00:00+08:00").expect("time") / 1000;
+    let mut link = Link::connect(server.hj212).await.expect("connects");
+    let mut qn = 0;
+    // Two ten-minute records (20 valid minutes) early in the hour: it can still reach 45.
+    send_records(&mut link, h, "10", &mut qn, 2).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let early = server.get_json("/api/v1/alarms?rule=invalid_hour").await;
+    assert_eq!(
+        early.as_array().map(Vec::len),
+        Some(0),
+        "not invalid while in progress: {early}"
+    );
+    // Once the hour has closed (11:00 plus the grace of five minutes), it is invalid.
+    let list = alarms_until(&server, "invalid_hour", |l| !l.is_empty()).await;
+    assert_eq!(list.len(), 2, "both codes of the hour: {list:?}");
+    assert_eq!(list[0]["evidence"]["valid_minutes"], 20);
+    assert_eq!(list[0]["evidence"]["minutes_to_come"], 0);
 }
