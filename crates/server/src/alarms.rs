@@ -126,10 +126,10 @@ pub async fn engine(
             },
             _ = tick.tick() => {
                 let (s, a, r, h, c, g) = (Arc::clone(&series), Arc::clone(&alarms), Arc::clone(&rules), Arc::clone(&hub), Arc::clone(&cache), Arc::clone(&registries));
-                match tokio::task::spawn_blocking(move || close_hours(&*s, &*g, &*a, &r, &h, &c, clock)).await {
+                match tokio::task::spawn_blocking(move || settle_hours(&*s, &*g, &*a, &r, &h, &c, clock)).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::error!(error = %e, "closing hours failed"),
-                    Err(e) => tracing::error!(error = %e, "closing hours task failed"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "settling hours failed"),
+                    Err(e) => tracing::error!(error = %e, "settling hours task failed"),
                 }
                 let devices: BTreeMap<String, i64> = gw.devices().into_iter().map(|d| (d.mn, d.last_packet_ms / 1000)).collect();
                 let points = gw.points();
@@ -158,8 +158,9 @@ pub struct HourCache {
     /// Windows known to be inactive in the store: re-sending an inactive verdict for them is
     /// skipped (most windows of most rules are inactive, and their evidence is not kept).
     inactive: std::collections::HashSet<(String, String, String, i64)>,
-    /// Hours ending at or before this have been judged as closed.
-    closed_before: Option<i64>,
+    /// (point, hour) whose validity is not settled yet, with when data last touched it
+    /// (platform time, Unix s).
+    unsettled: BTreeMap<(String, i64), i64>,
 }
 
 /// What the registries say about a point (matched by MN, or by the point id as the entry's code).
@@ -357,19 +358,25 @@ pub fn evaluate_batch(
             upsert(cache.hour(series, &c.point_id, h)?, o);
         }
     }
+    let now_s = clock.now_ms() / 1000;
+    for key in touched.keys() {
+        cache.unsettled.insert(key.clone(), now_s);
+    }
     evaluate_touched(
-        series, registries, alarms, rules, hub, cache, touched, newest, clock,
+        series, registries, alarms, rules, hub, cache, touched, newest, clock, false,
     )
 }
 
-/// How long after an hour ends it is judged once more as closed (its last minute records arrive
-/// after it ends). A proposal, not from a standard.
-pub const CLOSE_GRACE_S: i64 = 300;
+/// How long an hour must be over, and quiet (no data for it), before its validity is settled:
+/// its last minute records arrive after it ends, and a backfill or re-send brings an hour's
+/// records over several packets. A proposal, not from a standard.
+pub const SETTLE_S: i64 = 300;
 
-/// Judges again, as closed, every cached hour that ended at least [`CLOSE_GRACE_S`] ago and has
-/// not been judged closed yet: an hour judged while in progress (see `rules::Context::now_s`)
-/// gets its final verdict even when no more data come for it.
-pub fn close_hours(
+/// Settles the validity (`invalid_hour`) of every hour that ended at least [`SETTLE_S`] ago and
+/// received no data for [`SETTLE_S`]. Validity is judged only then: judged packet by packet, an
+/// hour arriving in pieces (live, or a backfill of history) would raise an alarm with its first
+/// packet and withdraw it with a later one.
+pub fn settle_hours(
     series: &dyn Store,
     registries: &dyn store::RegistryStore,
     alarms: &dyn AlarmStore,
@@ -380,31 +387,28 @@ pub fn close_hours(
 ) -> Result<(), String> {
     let mut cache = cache.lock().map_err(|_| "cache lock poisoned".to_owned())?;
     let now_s = clock.now_ms() / 1000;
-    // Hours ending at or before this are closed (and their late minutes had time to arrive).
-    let edge = now_s - CLOSE_GRACE_S;
-    let closed_before = edge - edge.rem_euclid(3600);
-    let from = cache.closed_before.unwrap_or(i64::MIN);
-    if closed_before <= from {
-        return Ok(());
-    }
-    let touched: BTreeMap<(String, i64), Option<i64>> = cache
-        .hours
-        .keys()
-        .filter(|(_, h)| *h + 3600 <= closed_before && *h + 3600 > from)
-        .map(|k| (k.clone(), None))
+    let due: Vec<(String, i64)> = cache
+        .unsettled
+        .iter()
+        .filter(|((_, h), touched)| *h + 3600 + SETTLE_S <= now_s && **touched + SETTLE_S <= now_s)
+        .map(|(k, _)| k.clone())
         .collect();
-    cache.closed_before = Some(closed_before);
-    if touched.is_empty() {
+    if due.is_empty() {
         return Ok(());
     }
-    let newest = touched.keys().map(|(_, h)| *h).max().unwrap_or(i64::MIN);
+    for k in &due {
+        cache.unsettled.remove(k);
+    }
+    let newest = due.iter().map(|(_, h)| *h).max().unwrap_or(i64::MIN);
+    let touched = due.into_iter().map(|k| (k, None)).collect();
     evaluate_touched(
-        series, registries, alarms, rules, hub, cache, touched, newest, clock,
+        series, registries, alarms, rules, hub, cache, touched, newest, clock, true,
     )
 }
 
 /// Evaluates the window rules of the given (point, hour)s (with the first receive time of the
-/// data that touched them, for the latency figures) and records all windows in one transaction.
+/// data that touched them, for the latency figures) and records all windows in one transaction:
+/// the validity rule only when `settle`, every other rule otherwise.
 #[allow(clippy::too_many_arguments)]
 fn evaluate_touched(
     series: &dyn Store,
@@ -416,6 +420,7 @@ fn evaluate_touched(
     touched: BTreeMap<(String, i64), Option<i64>>,
     newest: i64,
     clock: domain::Clock,
+    settle: bool,
 ) -> Result<(), String> {
     let now_s = clock.now_ms() / 1000;
     let mut updates = Vec::new();
@@ -460,6 +465,7 @@ fn evaluate_touched(
             .rules
             .iter()
             .filter(|r| r.kind != RuleKind::DeviceSilent)
+            .filter(|r| (r.kind == RuleKind::InvalidHour) == settle)
         {
             for v in rules::evaluate_with(rule, &point, &ctx, *h, rows) {
                 let key = (point_id.clone(), rule.id.clone(), v.code.clone(), *h);
