@@ -565,7 +565,7 @@ async function registryPage(view, name) {
     for (const sel of enumFilters) if (sel.value) params.set(sel.dataset.filter, sel.value);
     const r = await get(`/api/v1/registries/${enc(name)}/entries?${params}`);
     out.replaceChildren(h("p", { class: "muted" }, `${t("total")} ${r.total} · ${t("page")} ${page + 1}`),
-      table(fields.map((f) => App.lang === "zh" ? f.label_zh : f.label), r.entries.map((e) => ({ item: e, cells: fields.map((f) => fmtCell(e.data[f.name])) })), async (e) => {
+      table(fields.map((f) => App.lang === "zh" ? f.label_zh : f.label), r.entries.map((e) => ({ item: e, cells: fields.map((f) => enumLabel(f, e.data[f.name])) })), async (e) => {
         const changes = await get(`/api/v1/registries/${enc(name)}/entries/${enc(e.id)}/history`);
         hist.replaceChildren(h("h2", {}, `${t("history")}: ${e.id}`), table([t("time"), t("actor"), "version"], changes.map((c) => ({ cells: [fmtTime(c.at), c.actor, String(c.version)] }))));
       }));
@@ -585,6 +585,12 @@ async function registryPage(view, name) {
       } }, t("import"))] : null),
     out, hist);
   await load();
+}
+
+/// An enumerated value in the user's language (`lixia` → 历下区), other values as they are.
+function enumLabel(field, v) {
+  const i = field.type === "enum" && App.lang === "zh" ? (field.values || []).indexOf(v) : -1;
+  return i >= 0 && field.values_zh && field.values_zh[i] ? field.values_zh[i] : fmtCell(v);
 }
 
 function fmtCell(v) { return v === undefined || v === null ? "" : typeof v === "object" ? JSON.stringify(v) : typeof v === "boolean" ? (v ? t("yes") : t("no")) : String(v); }
