@@ -640,6 +640,9 @@ async fn a_case_runs_the_closed_loop_with_scopes_evidence_and_audit() {
     // Editing a stored event is caught by the chain.
     drop(link);
     let db = rusqlite::Connection::open(server.data_dir.join("huanghe.db")).expect("db");
+    // The server writes too (alarm windows, checkpoints): wait for its locks.
+    db.busy_timeout(Duration::from_secs(60))
+        .expect("busy timeout");
     db.execute(
         "UPDATE case_events SET action = replace(action, 'repair the desulphuriser', 'nothing') WHERE case_id = ?1 AND seq = 4",
         [id],
