@@ -236,11 +236,42 @@ pub fn evaluate_with(
     hour_start: i64,
     rows: &[Observation],
 ) -> Vec<Verdict> {
+    evaluate_wanted(rule, point, ctx, hour_start, rows, &|_, _| true)
+}
+
+/// Adds a verdict if `wanted(code, active)`; the evidence is built only then.
+fn push(
+    out: &mut Vec<Verdict>,
+    wanted: &dyn Fn(&str, bool) -> bool,
+    code: &str,
+    active: bool,
+    evidence: impl FnOnce() -> serde_json::Value,
+) {
+    if wanted(code, active) {
+        out.push(Verdict {
+            code: code.to_owned(),
+            active,
+            evidence: evidence(),
+        });
+    }
+}
+
+/// As [`evaluate_with`], returning only the verdicts `wanted(code, active)` accepts: the
+/// caller skips, without building their evidence, verdicts it already knows (an inactive window
+/// already recorded inactive is the common case).
+pub fn evaluate_wanted(
+    rule: &Rule,
+    point: &Point,
+    ctx: &Context,
+    hour_start: i64,
+    rows: &[Observation],
+    wanted: &dyn Fn(&str, bool) -> bool,
+) -> Vec<Verdict> {
     if !rule.applies(point) {
         return Vec::new();
     }
     let in_hour = |o: &&Observation| (hour_start..hour_start + 3600).contains(&o.time);
-    let window = json!({"start": iso(hour_start), "end": iso(hour_start + 3600)});
+    let window = || json!({"start": iso(hour_start), "end": iso(hour_start + 3600)});
     let minutes_per_row = point.min_interval_min.max(1) as usize;
     let mut out = Vec::new();
     match rule.kind {
@@ -292,17 +323,15 @@ pub fn evaluate_with(
                 let limit_dec = Dec::parse(&limit.to_string()).ok();
                 let active =
                     matches!((judged, limit_dec), (Some(j), Some(l)) if hour.valid && j > l);
-                out.push(Verdict {
-                    code: code.clone(),
-                    active,
-                    evidence: json!({
-                        "rule": rule.id, "window": window, "code": code,
+                push(&mut out, wanted, code, active, || {
+                    json!({
+                        "rule": rule.id, "window": window(), "code": code,
                         "hourly_mean": hour.mean.map(|m| m.to_string()),
                         "converted": converted.map(|c| c.to_string()),
                         "o2": o2.map(|c| c.to_string()), "ref_o2": setting.ref_o2,
                         "limit": limit, "valid_minutes": hour.valid_minutes, "valid_hour": hour.valid,
                         "standard": "HJ 75-2017 hourly validity; O2 conversion per the point's reference O2",
-                    }),
+                    })
                 });
             }
         }
@@ -352,13 +381,11 @@ pub fn evaluate_with(
                     continue;
                 };
                 let Some(value) = i.iaqi else { continue };
-                out.push(Verdict {
-                    code: o.code.clone(),
-                    active: value > threshold,
-                    evidence: json!({
-                        "rule": rule.id, "window": window, "code": o.code, "concentration": c.to_string(),
+                push(&mut out, wanted, &o.code, value > threshold, || {
+                    json!({
+                        "rule": rule.id, "window": window(), "code": o.code, "concentration": c.to_string(),
                         "iaqi": value, "threshold": threshold, "standard": version.name(),
-                    }),
+                    })
                 });
             }
         }
@@ -379,15 +406,19 @@ pub fn evaluate_with(
                 }
             }
             for (code, (minutes, flags)) in flagged {
-                out.push(Verdict {
-                    code: code.to_owned(),
-                    active: minutes >= rule.max_flag_minutes,
-                    evidence: json!({
-                        "rule": rule.id, "window": window, "code": code, "flagged_minutes": minutes,
-                        "flags": flags, "threshold_minutes": rule.max_flag_minutes,
-                        "standard": "HJ 212-2017 data flags",
-                    }),
-                });
+                push(
+                    &mut out,
+                    wanted,
+                    code,
+                    minutes >= rule.max_flag_minutes,
+                    || {
+                        json!({
+                            "rule": rule.id, "window": window(), "code": code, "flagged_minutes": minutes,
+                            "flags": flags, "threshold_minutes": rule.max_flag_minutes,
+                            "standard": "HJ 212-2017 data flags",
+                        })
+                    },
+                );
             }
         }
         RuleKind::RealtimeExceedance => {
@@ -417,15 +448,13 @@ pub fn evaluate_with(
                     .filter(|(_, v)| *v > limit_dec)
                     .map(|(t, v)| (iso(*t), v.to_string()))
                     .collect();
-                out.push(Verdict {
-                    code: code.clone(),
-                    active: !over.is_empty(),
-                    evidence: json!({
-                        "rule": rule.id, "window": window, "code": code, "limit": limit,
+                push(&mut out, wanted, code, !over.is_empty(), || {
+                    json!({
+                        "rule": rule.id, "window": window(), "code": code, "limit": limit,
                         "values_over_limit": over.iter().take(20).map(|(t, v)| json!({"time": t, "rtd": v})).collect::<Vec<_>>(),
                         "count_over": over.len(), "count": values.len(),
                         "note": "real-time values are not averaged; the legal judgement is on hourly means",
-                    }),
+                    })
                 });
             }
         }
@@ -447,14 +476,18 @@ pub fn evaluate_with(
                 ((hour_start + 3600 - now).clamp(0, 3600) / 60) as usize
             });
             for (code, (minutes, valid)) in by_code {
-                out.push(Verdict {
-                    code: code.to_owned(),
-                    active: valid + to_come < rule.min_valid_minutes,
-                    evidence: json!({
-                        "rule": rule.id, "window": window, "code": code, "minutes_reported": minutes,
-                        "valid_minutes": valid, "minutes_to_come": to_come, "required": rule.min_valid_minutes, "standard": "HJ 75-2017 hourly validity",
-                    }),
-                });
+                push(
+                    &mut out,
+                    wanted,
+                    code,
+                    valid + to_come < rule.min_valid_minutes,
+                    || {
+                        json!({
+                            "rule": rule.id, "window": window(), "code": code, "minutes_reported": minutes,
+                            "valid_minutes": valid, "minutes_to_come": to_come, "required": rule.min_valid_minutes, "standard": "HJ 75-2017 hourly validity",
+                        })
+                    },
+                );
             }
         }
         RuleKind::WaterTargetClass => {
@@ -492,14 +525,18 @@ pub fn evaluate_with(
                     continue;
                 };
                 let Some(class) = c.class else { continue };
-                out.push(Verdict {
-                    code: o.code.clone(),
-                    active: c.evaluated && class > target,
-                    evidence: json!({
-                        "rule": rule.id, "window": window, "code": o.code, "item": item, "value": v.to_string(),
-                        "class": class, "target_class": target, "standard": "GB 3838-2002",
-                    }),
-                });
+                push(
+                    &mut out,
+                    wanted,
+                    &o.code,
+                    c.evaluated && class > target,
+                    || {
+                        json!({
+                            "rule": rule.id, "window": window(), "code": o.code, "item": item, "value": v.to_string(),
+                            "class": class, "target_class": target, "standard": "GB 3838-2002",
+                        })
+                    },
+                );
             }
         }
         RuleKind::NoiseZone => {
@@ -526,13 +563,11 @@ pub fn evaluate_with(
                 let Some(v) = dec(o.fields.get("avg")).map(|d| d.to_f64()) else {
                     continue;
                 };
-                out.push(Verdict {
-                    code: o.code.clone(),
-                    active: v > limit,
-                    evidence: json!({
-                        "rule": rule.id, "window": window, "leq": v, "limit": limit, "period": if day { "day" } else { "night" },
+                push(&mut out, wanted, &o.code, v > limit, || {
+                    json!({
+                        "rule": rule.id, "window": window(), "leq": v, "limit": limit, "period": if day { "day" } else { "night" },
                         "zone": zone, "standard": "GB 3096-2008 (day 06:00-22:00)",
-                    }),
+                    })
                 });
             }
         }
@@ -569,14 +604,12 @@ pub fn evaluate_with(
                     continue;
                 }
                 let round = |x: f64| (x * 1000.0).round() / 1000.0;
-                out.push(Verdict {
-                    code: o.code.clone(),
-                    active: v > mean * rule.factor,
-                    evidence: json!({
-                        "rule": rule.id, "window": window, "code": o.code, "value": v,
+                push(&mut out, wanted, &o.code, v > mean * rule.factor, || {
+                    json!({
+                        "rule": rule.id, "window": window(), "code": o.code, "value": v,
                         mean_name: round(mean), count_name: n, "factor": rule.factor,
                         "threshold": round(mean * rule.factor), "note": note,
-                    }),
+                    })
                 });
             }
         }

@@ -156,8 +156,8 @@ pub struct HourCache {
     hours: BTreeMap<(String, i64), Vec<domain::Observation>>,
     points: BTreeMap<String, (Point, rules::Context, std::time::Instant)>,
     /// Windows known to be inactive in the store: re-sending an inactive verdict for them is
-    /// skipped (most windows of most rules are inactive, and their evidence is not kept).
-    inactive: std::collections::HashSet<(String, String, String, i64)>,
+    /// skipped, evidence and all (most windows of most rules are inactive).
+    inactive: KnownInactive,
     /// (point, hour) whose validity is not settled yet, with when data last touched it
     /// (platform time, Unix s).
     unsettled: BTreeMap<(String, i64), i64>,
@@ -261,8 +261,63 @@ impl HourCache {
 
     fn evict(&mut self, newest_hour: i64) {
         self.hours.retain(|(_, h), _| *h >= newest_hour - 3 * 3600);
-        self.inactive
-            .retain(|(_, _, _, h)| *h >= newest_hour - 3 * 3600);
+        self.inactive.retain_from(newest_hour - 3 * 3600);
+    }
+}
+
+/// Windows recorded inactive, by point, rule and code, then hour: looked up by `&str` without
+/// building a key (the lookup runs for every verdict of every evaluation).
+#[derive(Default)]
+pub struct KnownInactive(
+    std::collections::HashMap<
+        String,
+        std::collections::HashMap<
+            String,
+            std::collections::HashMap<String, std::collections::HashSet<i64>>,
+        >,
+    >,
+);
+
+impl KnownInactive {
+    fn contains(&self, point: &str, rule: &str, code: &str, h: i64) -> bool {
+        self.0
+            .get(point)
+            .and_then(|r| r.get(rule))
+            .and_then(|c| c.get(code))
+            .is_some_and(|hours| hours.contains(&h))
+    }
+
+    fn set(&mut self, point: &str, rule: &str, code: &str, h: i64, inactive: bool) {
+        if inactive {
+            self.0
+                .entry(point.to_owned())
+                .or_default()
+                .entry(rule.to_owned())
+                .or_default()
+                .entry(code.to_owned())
+                .or_default()
+                .insert(h);
+        } else if let Some(hours) = self
+            .0
+            .get_mut(point)
+            .and_then(|r| r.get_mut(rule))
+            .and_then(|c| c.get_mut(code))
+        {
+            hours.remove(&h);
+        }
+    }
+
+    fn retain_from(&mut self, oldest_hour: i64) {
+        for rules in self.0.values_mut() {
+            for codes in rules.values_mut() {
+                for hours in codes.values_mut() {
+                    hours.retain(|h| *h >= oldest_hour);
+                }
+                codes.retain(|_, hours| !hours.is_empty());
+            }
+            rules.retain(|_, codes| !codes.is_empty());
+        }
+        self.0.retain(|_, rules| !rules.is_empty());
     }
 }
 
@@ -425,8 +480,7 @@ fn evaluate_touched(
     let now_s = clock.now_ms() / 1000;
     let mut updates = Vec::new();
     let mut received: BTreeMap<String, i64> = BTreeMap::new();
-    let inactive_known = std::mem::take(&mut cache.inactive);
-    let (mut newly_active, mut newly_inactive) = (Vec::new(), Vec::new());
+    let mut known = std::mem::take(&mut cache.inactive);
     // Loaded once per batch, only when a rule compares stations.
     let mut all_points: Option<Vec<Point>> = None;
     for ((point_id, h), received_ms) in &touched {
@@ -467,16 +521,9 @@ fn evaluate_touched(
             .filter(|r| r.kind != RuleKind::DeviceSilent)
             .filter(|r| (r.kind == RuleKind::InvalidHour) == settle)
         {
-            for v in rules::evaluate_with(rule, &point, &ctx, *h, rows) {
-                let key = (point_id.clone(), rule.id.clone(), v.code.clone(), *h);
-                if !v.active && inactive_known.contains(&key) {
-                    continue;
-                }
-                if v.active {
-                    newly_active.push(key);
-                } else {
-                    newly_inactive.push(key);
-                }
+            let wanted =
+                |code: &str, active: bool| active || !known.contains(point_id, &rule.id, code, *h);
+            for v in rules::evaluate_wanted(rule, &point, &ctx, *h, rows, &wanted) {
                 updates.push(WindowUpdate {
                     point_id: point_id.clone(),
                     rule_id: rule.id.clone(),
@@ -492,14 +539,29 @@ fn evaluate_touched(
             }
         }
     }
+    // The cache stays locked through the write: `known` must describe the store.
+    let written = if updates.is_empty() {
+        Ok(Vec::new())
+    } else {
+        alarms
+            .set_windows(&updates, clock.now_ms())
+            .map_err(|e| e.to_string())
+    };
+    if written.is_ok() {
+        for u in &updates {
+            known.set(
+                &u.point_id,
+                &u.rule_id,
+                &u.code,
+                u.window.start,
+                !u.window.active,
+            );
+        }
+    }
+    cache.inactive = known;
     cache.evict(newest);
     drop(cache);
-    if updates.is_empty() {
-        return Ok(());
-    }
-    let events = alarms
-        .set_windows(&updates, clock.now_ms())
-        .map_err(|e| e.to_string())?;
+    let events = written?;
     let now = clock.now_ms();
     for e in events {
         let r = received.get(&e.alarm.point_id).copied();
