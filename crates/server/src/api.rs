@@ -351,7 +351,8 @@ pub(crate) fn iso(ms: i64) -> String {
     LocalTime::from_unix_millis(ms).to_rfc3339()
 }
 
-fn parse_time(name: &str, text: &str) -> ApiResult<i64> {
+/// An RFC 3339 time of a request parameter, or 400 naming the parameter.
+pub(crate) fn parse_time(name: &str, text: &str) -> ApiResult<i64> {
     hj212::time::parse_rfc3339(text).map_err(|e| {
         ApiError::BadRequest(format!(
             "{name}: {e} (expected RFC 3339 with an offset, e.g. 2026-11-28T08:00:00+08:00)"
@@ -661,7 +662,8 @@ async fn series(
     Ok(Json(views).into_response())
 }
 
-fn csv_field(text: &str) -> String {
+/// A CSV field, quoted when it needs to be.
+pub(crate) fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {

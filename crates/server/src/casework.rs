@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use store::{AlarmQuery, CaseQuery, CaseStore, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::{ApiError, ApiResult, AppState, ErrorBody, iso};
+use crate::api::{ApiError, ApiResult, AppState, ErrorBody, csv_field, iso, parse_time};
 
 fn blocking_err(e: tokio::task::JoinError) -> ApiError {
     ApiError::Internal(format!("case task: {e}"))
@@ -37,14 +37,6 @@ async fn on_cases<T: Send + 'static>(
         .await
         .map_err(blocking_err)?
         .map_err(ApiError::from)
-}
-
-fn parse_time(name: &str, text: &str) -> ApiResult<i64> {
-    hj212::time::parse_rfc3339(text).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "{name}: {e} (expected RFC 3339 with an offset, e.g. 2026-11-28T08:00:00+08:00)"
-        ))
-    })
 }
 
 fn opt_time(name: &str, text: &Option<String>) -> ApiResult<Option<i64>> {
@@ -793,14 +785,6 @@ async fn download(
         r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     Ok(r)
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
 }
 
 /// Downloads the case's evidence package (ZIP: HTML summary, JSON, CSV, attachments, manifest).
