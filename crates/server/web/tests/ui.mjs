@@ -147,8 +147,17 @@ try {
     await page.waitForSelector("#packets-of");
     check(await page.locator("code.raw").count() > 0, "raw packets of a device");
     await page.screenshot({ path: `${SHOTS}/devices.png` });
+    check(await page.locator("a[data-nav=admin]").count() === 0, "no admin menu for a duty officer");
     await page.click("#logout");
     await page.waitForSelector("#login-form");
+
+    // An admin sees users and the audit log (the case dispatch above is in it).
+    const admin = await newPage();
+    await login(admin, "admin");
+    await admin.click("a[data-nav=admin]");
+    await admin.waitForSelector("#audit-log table");
+    check(await admin.locator("#audit-log td", { hasText: "/dispatch" }).count() > 0, "the audit log shows the dispatch");
+    await admin.screenshot({ path: `${SHOTS}/admin.png` });
 
     // An enterprise user sees its own point only and is refused another enterprise's.
     const ent = await newPage();
