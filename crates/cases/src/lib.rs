@@ -266,49 +266,24 @@ impl Action {
 
     /// The state the action leads to, from `from` (`None` if illegal there).
     pub fn next_state(&self, from: Option<CaseState>) -> Option<CaseState> {
-        use CaseState as S;
         match (self, from) {
-            (Self::Opened { .. }, None) => Some(S::Open),
-            (_, None) => None,
-            (Self::Opened { .. }, Some(_)) => None,
-            (Self::Dispatched { .. }, Some(S::Open | S::Dispatched | S::Investigated)) => {
-                Some(S::Dispatched)
-            }
-            (
-                Self::OffSiteReview { .. } | Self::Inspection { .. },
-                Some(S::Dispatched | S::Investigated),
-            ) => Some(S::Investigated),
-            (Self::RectificationRequested { .. }, Some(S::Investigated)) => Some(S::Rectifying),
-            (Self::Responded { .. }, Some(S::Rectifying)) => Some(S::Responded),
-            (Self::ResponseReturned { .. }, Some(S::Responded)) => Some(S::Rectifying),
-            (Self::Verified { .. }, Some(S::Responded)) => Some(S::Verified),
-            (Self::Closed { .. }, Some(S::Investigated | S::Verified)) => Some(S::Closed),
-            (Self::Reopened { .. }, Some(S::Closed)) => Some(S::Dispatched),
-            (Self::Escalated { .. }, Some(s)) if s != S::Closed => Some(s),
-            (Self::Commented { .. }, Some(s)) => Some(s),
-            _ => None,
+            (Self::Opened { .. }, None) => Some(CaseState::Open),
+            (Self::Opened { .. }, Some(_)) | (_, None) => None,
+            (_, Some(state)) => TRANSITIONS
+                .iter()
+                .find(|(name, starts, _)| *name == self.name() && starts.contains(&state))
+                .map(|(_, _, to)| to.unwrap_or(state)),
         }
     }
 
-    /// The actions legal in `state`, by name, for error messages and the UI.
+    /// The actions a user may take in `state`, by name, for error messages and the UI
+    /// (escalation is the deadline watch's, not a user's).
     pub fn legal_in(state: CaseState) -> Vec<&'static str> {
-        use CaseState as S;
-        match state {
-            S::Open => vec!["dispatched", "commented"],
-            S::Dispatched => vec!["dispatched", "off_site_review", "inspection", "commented"],
-            S::Investigated => vec![
-                "off_site_review",
-                "inspection",
-                "rectification_requested",
-                "dispatched",
-                "closed",
-                "commented",
-            ],
-            S::Rectifying => vec!["responded", "commented"],
-            S::Responded => vec!["response_returned", "verified", "commented"],
-            S::Verified => vec!["closed", "commented"],
-            S::Closed => vec!["reopened", "commented"],
-        }
+        TRANSITIONS
+            .iter()
+            .filter(|(name, starts, _)| *name != "escalated" && starts.contains(&state))
+            .map(|(name, _, _)| *name)
+            .collect()
     }
 
     fn check_fields(&self) -> Result<(), String> {
@@ -363,6 +338,61 @@ impl Action {
         }
     }
 }
+
+/// Every step after `opened`: its action, the states it may start from, and the state it leads
+/// to (`None`: the state stays). The one table behind [`Action::next_state`] and
+/// [`Action::legal_in`].
+const TRANSITIONS: &[(&str, &[CaseState], Option<CaseState>)] = {
+    use CaseState::*;
+    &[
+        (
+            "dispatched",
+            &[Open, Dispatched, Investigated],
+            Some(Dispatched),
+        ),
+        (
+            "off_site_review",
+            &[Dispatched, Investigated],
+            Some(Investigated),
+        ),
+        (
+            "inspection",
+            &[Dispatched, Investigated],
+            Some(Investigated),
+        ),
+        ("rectification_requested", &[Investigated], Some(Rectifying)),
+        ("responded", &[Rectifying], Some(Responded)),
+        ("response_returned", &[Responded], Some(Rectifying)),
+        ("verified", &[Responded], Some(Verified)),
+        ("closed", &[Investigated, Verified], Some(Closed)),
+        ("reopened", &[Closed], Some(Dispatched)),
+        (
+            "escalated",
+            &[
+                Open,
+                Dispatched,
+                Investigated,
+                Rectifying,
+                Responded,
+                Verified,
+            ],
+            None,
+        ),
+        (
+            "commented",
+            &[
+                Open,
+                Dispatched,
+                Investigated,
+                Rectifying,
+                Responded,
+                Verified,
+                Closed,
+            ],
+            None,
+        ),
+    ]
+};
 
 /// An action that is not legal now, or not well formed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -196,7 +196,7 @@ fn illegal_transitions_are_refused_with_what_is_legal() {
         registry: None,
     };
     assert!(record(&mut bad, 0, "duty", no_alarms).is_err());
-    // Every state has a legal action, and next_state agrees with legal_in.
+    // Every state can be commented on; escalation is the deadline watch's and never offered.
     for s in [
         CaseState::Open,
         CaseState::Dispatched,
@@ -206,8 +206,14 @@ fn illegal_transitions_are_refused_with_what_is_legal() {
         CaseState::Verified,
         CaseState::Closed,
     ] {
-        assert!(Action::legal_in(s).contains(&"commented"));
+        let legal = Action::legal_in(s);
+        assert!(legal.contains(&"commented"), "{s}: {legal:?}");
+        assert!(!legal.contains(&"escalated"), "{s}: {legal:?}");
     }
+    assert_eq!(
+        Action::legal_in(CaseState::Closed),
+        ["reopened", "commented"]
+    );
 }
 
 #[test]

@@ -148,10 +148,45 @@ impl AppState {
 
     /// Whether a user may see a point.
     pub(crate) async fn point_visible(&self, p: &access::Principal, id: &str) -> ApiResult<bool> {
-        Ok(self
-            .visible_points(p)
-            .await?
-            .is_none_or(|ids| ids.contains(id)))
+        let scope = p.scope();
+        if scope.is_city() {
+            return Ok(true);
+        }
+        let (district, enterprise) = self.point_place(id).await?;
+        Ok(scope.sees(district.as_deref(), enterprise.as_deref()))
+    }
+
+    /// Where a point is registered, (district, enterprise): its entry in `monitoring_points`
+    /// (keyed by point id) or in a station registry (keyed by code, which is the point id).
+    pub(crate) async fn point_place(
+        &self,
+        point_id: &str,
+    ) -> ApiResult<(Option<String>, Option<String>)> {
+        let store = self.registries();
+        let id = point_id.to_owned();
+        tokio::task::spawn_blocking(move || {
+            for reg in [
+                "monitoring_points",
+                "air_stations",
+                "water_sections",
+                "noise_points",
+            ] {
+                if let Some(e) = store.entry(reg, &id)? {
+                    let f = |k: &str| {
+                        e.data
+                            .get(k)
+                            .and_then(|v| v.as_str())
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                    };
+                    return Ok((f("district"), f("enterprise")));
+                }
+            }
+            Ok::<_, StoreError>((None, None))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("store task: {e}")))?
+        .map_err(ApiError::from)
     }
 
     fn store(&self) -> Arc<dyn Store> {

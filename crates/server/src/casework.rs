@@ -207,55 +207,6 @@ pub struct NewCase {
     pub district: Option<String>,
 }
 
-/// Where a point is registered: (district, enterprise).
-async fn point_place(
-    state: &AppState,
-    point_id: &str,
-) -> ApiResult<(Option<String>, Option<String>)> {
-    for reg in [
-        "monitoring_points",
-        "air_stations",
-        "water_sections",
-        "noise_points",
-    ] {
-        let store = state.registries();
-        let (r, id) = (reg.to_owned(), point_id.to_owned());
-        let found = tokio::task::spawn_blocking(move || store.entry(&r, &id))
-            .await
-            .map_err(blocking_err)??;
-        let found = match found {
-            Some(e) => Some(e),
-            None => {
-                // Stations are keyed by code; their point id may be the code too.
-                let all = state.registry_entries(reg).await?;
-                all.into_iter()
-                    .find(|e| {
-                        e.get("code").and_then(|v| v.as_str()) == Some(point_id)
-                            || e.get("point_id").and_then(|v| v.as_str()) == Some(point_id)
-                    })
-                    .map(|data| store::Entry {
-                        id: point_id.to_owned(),
-                        version: 0,
-                        updated_ms: 0,
-                        updated_by: String::new(),
-                        data,
-                    })
-            }
-        };
-        if let Some(e) = found {
-            let f = |k: &str| {
-                e.data
-                    .get(k)
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-                    .filter(|s| !s.is_empty())
-            };
-            return Ok((f("district"), f("enterprise")));
-        }
-    }
-    Ok((None, None))
-}
-
 /// Opens a case: from alarms, from a registry finding, or by hand.
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = NewCase,
     responses((status = 201, body = Object), (status = 400, body = ErrorBody),
@@ -297,7 +248,7 @@ async fn open_case(
             )));
         }
         if let Some(pt) = points.into_iter().next() {
-            let (d, e) = point_place(&state, &pt).await?;
+            let (d, e) = state.point_place(&pt).await?;
             district = district.or(d);
             enterprise = enterprise.or(e);
             point_id = Some(pt);
@@ -347,7 +298,7 @@ async fn open_case(
     if let Some(pt) = &point_id
         && (district.is_none() || enterprise.is_none())
     {
-        let (d, e) = point_place(&state, pt).await?;
+        let (d, e) = state.point_place(pt).await?;
         district = district.or(d);
         enterprise = enterprise.or(e);
     }
@@ -859,7 +810,6 @@ async fn evidence(
     let series = state.series_store();
     let w = windows.clone();
     let (data, packets_csv) = tokio::task::spawn_blocking(move || {
-        let received = received;
         let mut data = Vec::new();
         let mut packets = String::from("id,received,peer,mn,cn,qn,crc_given,crc_computed,crc_variant,deviations,disposition,text\n");
         for (pt, (from, to)) in &w {

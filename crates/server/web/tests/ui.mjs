@@ -108,8 +108,10 @@ try {
     await page.mouse.up();
     const after = await page.evaluate(() => { const s = window.HuangheApp.chart.scales.x; return s.max - s.min; });
     check(after < before * 0.5, `drag zooms in (${before} s -> ${after} s)`);
+    const minBefore = await page.evaluate(() => window.HuangheApp.chart.scales.x.min);
     await page.click("#pan-left");
-    check(true, "pan");
+    const minAfter = await page.evaluate(() => window.HuangheApp.chart.scales.x.min);
+    check(minAfter < minBefore, `pan moves the window earlier (${minBefore} -> ${minAfter})`);
     check(await page.locator("#chart .u-legend").textContent().then((t) => t.includes("限值")), "the limit is drawn");
     await page.screenshot({ path: `${SHOTS}/point-chart.png` });
 
