@@ -39,34 +39,39 @@ impl Decimal {
     }
 
     /// [`Decimal::parse`] over bytes.
+    #[inline]
     pub fn parse_bytes(b: &[u8]) -> Result<Self, NumberError> {
-        let (negative, rest) = match b.first() {
-            Some(b'-') => (true, &b[1..]),
-            Some(b'+') => (false, &b[1..]),
+        let (negative, rest) = match b {
+            [b'-', rest @ ..] => (true, rest),
+            [b'+', rest @ ..] => (false, rest),
             _ => (false, b),
         };
-        // One pass, five or so instructions a character; the digit count is checked after the
-        // loop (wrapping arithmetic cannot hurt: more than 18 digits is an error anyway).
-        let mut mantissa: i64 = 0;
-        let mut point: Option<usize> = None;
+        // One pass of a few instructions a character: digits accumulate (wrapping arithmetic
+        // cannot hurt: more than 18 digits is refused after the loop), the point's position is
+        // remembered, anything else is an error.
+        let mut mantissa: u64 = 0;
+        let mut point = usize::MAX;
         for (i, &c) in rest.iter().enumerate() {
             let d = c.wrapping_sub(b'0');
             if d < 10 {
-                mantissa = mantissa.wrapping_mul(10).wrapping_add(i64::from(d));
-            } else if c == b'.' && point.is_none() {
-                point = Some(i);
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            } else if c == b'.' && point == usize::MAX {
+                point = i;
             } else {
                 return Err(NumberError::Syntax);
             }
         }
-        let digits = rest.len() - usize::from(point.is_some());
+        let has_point = point != usize::MAX;
+        let digits = rest.len() - usize::from(has_point);
         if digits == 0 {
             return Err(NumberError::Syntax);
         }
         if digits > 18 {
             return Err(NumberError::TooManyDigits);
         }
-        let scale = point.map_or(0, |p| rest.len() - p - 1) as u8;
+        // At most 18 digits: below 10^18, so the cast is exact.
+        let mantissa = mantissa as i64;
+        let scale = if has_point { rest.len() - point - 1 } else { 0 } as u8;
         Ok(Self {
             mantissa: if negative { -mantissa } else { mantissa },
             scale,

@@ -752,16 +752,7 @@ impl Packet {
 
     fn parse_data_area(&mut self, text: &str) {
         let (start, end) = (self.cp.start as usize, self.cp.end as usize);
-        let mut b = ItemBuilder {
-            text,
-            items: Vec::with_capacity(32),
-            groups: Vec::with_capacity(16),
-            deviations: std::mem::take(&mut self.deviations),
-            scope: Span::default(),
-            regroup: false,
-            whitespace: false,
-            data_time: None,
-        };
+        let mut b = ItemBuilder::new(text, std::mem::take(&mut self.deviations));
         let before = b.deviations.len();
         if !fast_items(text.as_bytes(), start, end, &mut b) {
             // Something unusual (spaces, log text, a missing `=`...): start over with the
@@ -772,6 +763,7 @@ impl Packet {
             b.scope = Span::default();
             b.regroup = false;
             b.data_time = None;
+            b.codes_seen = 0;
             cp::tokenize(text, start, end, |t| {
                 b.whitespace |= t.trimmed;
                 if !t.has_eq {
@@ -1034,9 +1026,31 @@ struct ItemBuilder<'t> {
     regroup: bool,
     whitespace: bool,
     data_time: Option<Span>,
+    /// A one-word Bloom filter of the group keys so far: a code whose bit is clear starts a new
+    /// group without searching the earlier ones (the usual case: each code comes once).
+    codes_seen: u64,
 }
 
-impl ItemBuilder<'_> {
+/// The bit of [`ItemBuilder::codes_seen`] for a group key (Fibonacci hashing to 6 bits).
+fn code_bit(key: u64) -> u64 {
+    1 << (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
+}
+
+impl<'t> ItemBuilder<'t> {
+    fn new(text: &'t str, deviations: Vec<Deviation>) -> Self {
+        ItemBuilder {
+            text,
+            items: Vec::with_capacity(32),
+            groups: Vec::with_capacity(16),
+            deviations,
+            scope: Span::default(),
+            regroup: false,
+            whitespace: false,
+            data_time: None,
+            codes_seen: 0,
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn deviate_unknown_field(&mut self, name: Span) {
@@ -1053,6 +1067,7 @@ impl ItemBuilder<'_> {
 
     /// Starts a group for a code not seen before; returns its index + 1.
     fn new_group(&mut self, key: u64, code: Span) -> usize {
+        self.codes_seen |= code_bit(key);
         let at = self.items.len() as u32;
         self.groups.push(Group {
             key,
@@ -1130,6 +1145,7 @@ impl ItemBuilder<'_> {
                 g.end += 1;
                 self.groups.len()
             }
+            _ if self.codes_seen & code_bit(key) == 0 => self.new_group(key, code),
             _ => match self.groups.iter().position(same) {
                 Some(i) => {
                     self.regroup = true;
@@ -1450,16 +1466,7 @@ mod fast_path_tests {
     type Row = (u32, u32, u32, u32, u32, Option<Decimal>);
 
     fn via(text: &str, fast: bool) -> Option<Vec<Row>> {
-        let mut b = ItemBuilder {
-            text,
-            items: Vec::new(),
-            groups: Vec::new(),
-            deviations: Vec::new(),
-            scope: Span::default(),
-            regroup: false,
-            whitespace: false,
-            data_time: None,
-        };
+        let mut b = ItemBuilder::new(text, Vec::new());
         if fast {
             if !fast_items(text.as_bytes(), 0, text.len(), &mut b) {
                 return None;
