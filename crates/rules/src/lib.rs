@@ -294,6 +294,8 @@ pub fn evaluate_wanted(
                     .flat_map(|v| std::iter::repeat_n(v, minutes_per_row))
                     .collect()
             };
+            // The hour's O2 (for the conversion), computed once and only when needed.
+            let mut o2: Option<Option<Dec>> = None;
             for (code, setting) in &point.codes {
                 let o = rule.override_for(&point.id, code);
                 if o.is_some_and(|o| o.disabled) {
@@ -308,10 +310,12 @@ pub fn evaluate_wanted(
                 }
                 let refs: Vec<(Dec, &str)> = values.iter().map(|(v, f)| (*v, f.as_str())).collect();
                 let hour = envstd::emission::hourly(&refs, None, rule.min_valid_minutes);
-                let o2_values = expand("a19001");
-                let o2_refs: Vec<(Dec, &str)> =
-                    o2_values.iter().map(|(v, f)| (*v, f.as_str())).collect();
-                let o2 = envstd::emission::hourly(&o2_refs, None, rule.min_valid_minutes).mean;
+                let o2 = *o2.get_or_insert_with(|| {
+                    let o2_values = expand("a19001");
+                    let o2_refs: Vec<(Dec, &str)> =
+                        o2_values.iter().map(|(v, f)| (*v, f.as_str())).collect();
+                    envstd::emission::hourly(&o2_refs, None, rule.min_valid_minutes).mean
+                });
                 let converted = match (hour.mean, setting.ref_o2, o2) {
                     (Some(m), Some(r), Some(o2)) => Dec::parse(&r.to_string())
                         .ok()
@@ -390,22 +394,43 @@ pub fn evaluate_wanted(
             }
         }
         RuleKind::FlagDuration => {
-            let mut flagged: BTreeMap<&str, (usize, Vec<String>)> = BTreeMap::new();
+            // Per code: the minutes of the hour covered by a flagged record, as a bit per
+            // minute, so that a minute is counted once whatever reports it (a real-time value
+            // covers its minute, a minute record its interval, an hourly record the hour).
+            let mut flagged: Vec<(&str, u64, Vec<&str>)> = Vec::new();
+            // Every code with data in the hour gets a verdict: one whose flags were corrected
+            // must clear its window.
             for o in rows.iter().filter(in_hour) {
-                let per = if o.data_type == domain::DataType::Hour {
-                    60
-                } else {
-                    minutes_per_row
+                let flag = o.fields.get("flag").filter(|f| rule.flags.contains(f));
+                let minute = ((o.time - hour_start) / 60) as u32;
+                let covered = match o.data_type {
+                    domain::DataType::Hour => 60,
+                    domain::DataType::Min => minutes_per_row.min(60) as u32,
+                    _ => 1,
                 };
-                let e = flagged.entry(o.code.as_str()).or_default();
-                if let Some(f) = o.fields.get("flag").filter(|f| rule.flags.contains(f)) {
-                    e.0 += per;
-                    if !e.1.contains(f) {
-                        e.1.push(f.clone());
+                let mask = (((1u128 << covered) - 1) << minute) as u64 & ((1u64 << 60) - 1);
+                // Rows come grouped by code: the last entry is almost always the one.
+                let at = match flagged.last() {
+                    Some((c, _, _)) if *c == o.code => flagged.len() - 1,
+                    _ => match flagged.iter().position(|(c, _, _)| *c == o.code) {
+                        Some(i) => i,
+                        None => {
+                            flagged.push((o.code.as_str(), 0, Vec::new()));
+                            flagged.len() - 1
+                        }
+                    },
+                };
+                if let Some(f) = flag {
+                    let e = &mut flagged[at];
+                    e.1 |= mask;
+                    if !e.2.contains(&f.as_str()) {
+                        e.2.push(f);
                     }
                 }
             }
-            for (code, (minutes, flags)) in flagged {
+            flagged.sort_by(|a, b| a.0.cmp(b.0));
+            for (code, mask, flags) in flagged {
+                let minutes = mask.count_ones() as usize;
                 push(
                     &mut out,
                     wanted,
@@ -769,6 +794,37 @@ mod tests {
             iaqi_above: None,
         });
         assert!(evaluate(&r, &p, h, &rows).is_empty());
+    }
+
+    #[test]
+    fn flagged_minutes_count_each_minute_once() {
+        let p = point(); // minute records every 10 minutes
+        let h = 1_790_000_000 - 1_790_000_000 % 3600;
+        let rule = rule("flags_too_long");
+        // Real-time values every 10 s flagged for maintenance for 30 minutes: 180 records,
+        // 30 minutes (counting each record as a 10-minute interval would make it 1,800).
+        let mut rows: Vec<Observation> = (0..180)
+            .map(|k| row("a21026", h + k * 10, "30", "M", DataType::Rtd))
+            .collect();
+        let v = evaluate(&rule, &p, h, &rows);
+        assert_eq!(
+            (v[0].active, v[0].evidence["flagged_minutes"].as_u64()),
+            (false, Some(30))
+        );
+        // Minute records of the same half hour, also flagged: still the same 30 minutes; the
+        // other half hour flagged too: 60 minutes, the hour is flagged throughout.
+        rows.extend((0..6).map(|k| row("a21026", h + k * 600, "30", "M", DataType::Min)));
+        let v = evaluate(&rule, &p, h, &rows);
+        assert_eq!(
+            (v[0].active, v[0].evidence["flagged_minutes"].as_u64()),
+            (true, Some(60))
+        );
+        // Flags corrected to N: the code still gets a verdict, so its window clears.
+        let corrected: Vec<Observation> = (0..6)
+            .map(|k| row("a21026", h + k * 600, "30", "N", DataType::Min))
+            .collect();
+        let v = evaluate(&rule, &p, h, &corrected);
+        assert_eq!((v.len(), v[0].active), (1, false));
     }
 
     #[test]

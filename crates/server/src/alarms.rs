@@ -99,6 +99,8 @@ pub async fn engine(
     let started_s = clock.now_ms() / 1000;
     let mut silent_now: BTreeMap<String, i64> = BTreeMap::new();
     let cache = Arc::new(Mutex::new(HourCache::default()));
+    // After subscribing: a commit is then either in what `synchronise` reads or on the way.
+    synchronise(&cache, &series).await;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -121,7 +123,10 @@ pub async fn engine(
                         tracing::error!(error = %e, "alarm evaluation failed");
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "alarm engine fell behind; the next data for those hours re-evaluates them"),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "alarm engine fell behind; the next data for those hours re-evaluates them");
+                    synchronise(&cache, &series).await;
+                }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             _ = tick.tick() => {
@@ -146,10 +151,26 @@ pub async fn engine(
     }
 }
 
+/// [`HourCache::synchronise`] off the async threads; on failure the cache reads every hour
+/// from the store (correct, only slower).
+async fn synchronise(cache: &Arc<Mutex<HourCache>>, series: &Arc<dyn Store>) {
+    let (c, s) = (Arc::clone(cache), Arc::clone(series));
+    let result = tokio::task::spawn_blocking(move || {
+        c.lock()
+            .map_err(|_| "cache lock poisoned".to_owned())?
+            .synchronise(&*s)
+    })
+    .await;
+    if let Ok(Err(e)) | Err(e) = result.map_err(|e| e.to_string()) {
+        tracing::error!(error = %e, "alarm engine could not read how far the stored data reach");
+    }
+}
+
 /// The recent hours' observations by (point, hour), kept in memory so that evaluating an hour
-/// as its data arrive does not re-read the store. An hour not in the cache (late data, or the
-/// first data after a restart) is read from the store once. Hours older than the newest minus
-/// three are dropped.
+/// as its data arrive does not re-read the store. An hour the store already had data for when
+/// the engine last synchronised with it (late data, the first data after a restart), or one
+/// evicted since, is read from the store once; a new hour starts empty and is filled by the
+/// commit stream. Eviction keeps the three hours before the newest.
 #[derive(Default)]
 pub struct HourCache {
     /// Sorted by (series, code, time).
@@ -161,6 +182,15 @@ pub struct HourCache {
     /// (point, hour) whose validity is not settled yet, with when data last touched it
     /// (platform time, Unix s).
     unsettled: BTreeMap<(String, i64), i64>,
+    /// Hours before this one have been evicted: eviction walks the whole cache, so it runs
+    /// only when the newest hour moves on, not for every batch.
+    evicted_before: i64,
+    /// How far the store's data reached when the engine last synchronised with it (at start,
+    /// after subscribing to the commits, and again after missing some). An hour of a point
+    /// that had nothing stored then, and was never evicted, has had all its data through the
+    /// commit stream: it starts empty instead of being read from the store (a new hour of
+    /// every point at once used to cost thousands of reads in one batch).
+    reach: Option<store::NewestData>,
 }
 
 /// What the registries say about a point (matched by MN, or by the point id as the entry's code).
@@ -240,6 +270,14 @@ impl HourCache {
         h: i64,
     ) -> Result<&mut Vec<domain::Observation>, String> {
         let key = (point_id.to_owned(), h);
+        let unseen_by_store = h >= self.evicted_before
+            && self
+                .reach
+                .as_ref()
+                .is_some_and(|r| r.nothing_from(point_id, h));
+        if unseen_by_store {
+            return Ok(self.hours.entry(key).or_default());
+        }
         if !self.hours.contains_key(&key) {
             let mut rows = Vec::new();
             for data_type in [DataType::Rtd, DataType::Min, DataType::Hour] {
@@ -259,9 +297,23 @@ impl HourCache {
         self.hours.get_mut(&key).ok_or_else(|| "cache".to_owned())
     }
 
+    /// Reads how far the store's data reach and forgets the cached hours: called when the
+    /// engine starts and when it missed commits, so that what it holds and the store agree.
+    fn synchronise(&mut self, series: &dyn Store) -> Result<(), String> {
+        self.hours.clear();
+        self.reach = None;
+        self.reach = Some(series.newest_data().map_err(|e| e.to_string())?);
+        Ok(())
+    }
+
     fn evict(&mut self, newest_hour: i64) {
-        self.hours.retain(|(_, h), _| *h >= newest_hour - 3 * 3600);
-        self.inactive.retain_from(newest_hour - 3 * 3600);
+        let oldest_kept = newest_hour - 3 * 3600;
+        if oldest_kept <= self.evicted_before {
+            return;
+        }
+        self.evicted_before = oldest_kept;
+        self.hours.retain(|(_, h), _| *h >= oldest_kept);
+        self.inactive.retain_from(oldest_kept);
     }
 }
 
@@ -900,4 +952,74 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(one))
         .routes(routes!(acknowledge))
         .routes(routes!(dismiss))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::{Disposition, Observation, PacketRecord};
+    use store::{Ingest, SqliteStore};
+
+    const H: i64 = 1_790_002_800; // an hour start
+
+    fn minute(code: &str, t: i64) -> Observation {
+        Observation {
+            point_id: "p1".into(),
+            data_type: DataType::Min,
+            code: code.into(),
+            time: t,
+            fields: BTreeMap::from([("avg".to_owned(), "1.0".to_owned())]),
+        }
+    }
+
+    fn commit(s: &dyn Store, qn: &str, observations: Vec<Observation>) {
+        let record = PacketRecord {
+            received_ms: 0,
+            peer: "test".into(),
+            mn: Some("MN1".into()),
+            cn: Some("2051".into()),
+            qn: Some(qn.into()),
+            crc_given: None,
+            crc_computed: None,
+            crc_variant: None,
+            deviations: vec![],
+            disposition: Disposition::Stored,
+            raw: String::new(),
+        };
+        s.commit(&[Ingest {
+            record,
+            observations,
+        }])
+        .expect("commit");
+    }
+
+    #[test]
+    fn hours_the_store_had_are_read_and_new_hours_come_from_the_stream() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let s = SqliteStore::open(&dir.path().join("h.db")).expect("store");
+        let p: Point = serde_json::from_str(r#"{"id":"p1","name":"n","mn":"MN1","password":"pw"}"#)
+            .expect("point");
+        s.put_point(&p).expect("point");
+        commit(&s, "a", vec![minute("a21026", H + 60)]);
+        let mut cache = HourCache::default();
+        cache.synchronise(&s).expect("sync");
+        // The hour the store already had is read from it.
+        assert_eq!(cache.hour(&s, "p1", H).expect("hour").len(), 1);
+        // A later hour had nothing stored at the synchronisation: its data are whatever the
+        // commit stream brings, so the cache does not read the store for it (a commit made
+        // behind the stream's back is not seen, which shows the store was not read).
+        commit(&s, "b", vec![minute("a21026", H + 3660)]);
+        assert!(cache.hour(&s, "p1", H + 3600).expect("hour").is_empty());
+        // After synchronising again (as after missing commits) it is read.
+        cache.synchronise(&s).expect("sync");
+        assert_eq!(cache.hour(&s, "p1", H + 3600).expect("hour").len(), 1);
+        // An evicted hour is read from the store again when data come for it.
+        cache.synchronise(&s).expect("sync");
+        commit(&s, "c", vec![minute("a21026", H + 5 * 3600)]);
+        cache.hour(&s, "p1", H + 2 * 3600).expect("hour");
+        cache.evict(H + 6 * 3600);
+        assert!(!cache.hours.contains_key(&("p1".to_owned(), H + 2 * 3600)));
+        commit(&s, "d", vec![minute("a21026", H + 2 * 3600 + 60)]);
+        assert_eq!(cache.hour(&s, "p1", H + 2 * 3600).expect("hour").len(), 1);
+    }
 }

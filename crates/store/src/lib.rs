@@ -201,6 +201,26 @@ pub struct StoreStats {
     pub values: u64,
 }
 
+/// How far the stored data reach, read in one go: what a consumer of the commit stream (the
+/// alarm engine) needs to know which hours it has seen complete.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewestData {
+    /// Per point with data in the row table: its newest DataTime there (Unix s), any series.
+    pub rows: BTreeMap<String, i64>,
+    /// The end (Unix s) of the newest compressed window of any point and series, or `None`
+    /// when nothing is compressed: any DataTime before it may be in a chunk.
+    pub chunks_until: Option<i64>,
+}
+
+impl NewestData {
+    /// True when nothing at or after `from` (Unix s) was stored for `point_id` when this was
+    /// read: every observation of that point from `from` on was committed afterwards.
+    pub fn nothing_from(&self, point_id: &str, from: i64) -> bool {
+        self.chunks_until.is_none_or(|c| from >= c)
+            && self.rows.get(point_id).is_none_or(|&t| t < from)
+    }
+}
+
 /// Storage for the gateway and the API. See the [crate docs](crate).
 pub trait Store: Send + Sync + 'static {
     /// Commits a batch in one durable transaction and says what became of each frame.
@@ -225,6 +245,8 @@ pub trait Store: Send + Sync + 'static {
     fn packets(&self, q: &PacketQuery) -> Result<Vec<(i64, PacketRecord)>, StoreError>;
     /// Earlier values replaced by later ones for a point (newest replacement first).
     fn history(&self, point_id: &str, limit: usize) -> Result<Vec<(i64, Observation)>, StoreError>;
+    /// How far the stored data reach (per point in the row table; all chunks together).
+    fn newest_data(&self) -> Result<NewestData, StoreError>;
     /// Distinct DataTimes per code and Beijing day of one series in `[from, to)` (Unix seconds).
     fn daily_counts(
         &self,
@@ -1137,6 +1159,41 @@ impl Store for SqliteStore {
             }
             Ok(out)
         })
+    }
+
+    fn newest_data(&self) -> Result<NewestData, StoreError> {
+        let rows = self.with_reader(|conn| {
+            // One index seek per point and series (the key starts with both), not a scan.
+            let ids: Vec<String> = conn
+                .prepare_cached("SELECT id FROM points")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT MAX(ts) FROM observations WHERE point_id = ?1 AND data_type = ?2",
+            )?;
+            let mut rows = BTreeMap::new();
+            for id in ids {
+                for t in [DataType::Rtd, DataType::Min, DataType::Hour, DataType::Day] {
+                    let newest: Option<i64> =
+                        stmt.query_row(params![id, t.code()], |r| r.get(0))?;
+                    if let Some(n) = newest {
+                        let e = rows.entry(id.clone()).or_insert(n);
+                        *e = (*e).max(n);
+                    }
+                }
+            }
+            Ok(rows)
+        })?;
+        // Read after the rows: a window compacted meanwhile has already raised its bound.
+        let chunks_until = [DataType::Rtd, DataType::Min, DataType::Hour, DataType::Day]
+            .into_iter()
+            .filter_map(|t| {
+                let start =
+                    self.newest_chunk[t.code() as usize].load(std::sync::atomic::Ordering::Relaxed);
+                (start > i64::MIN).then(|| start + chunk_span(t))
+            })
+            .max();
+        Ok(NewestData { rows, chunks_until })
     }
 
     fn daily_counts(

@@ -216,11 +216,26 @@ fn compaction_keeps_every_value_and_late_data_still_follow_the_rules() {
     s.commit(&batch).expect("commit");
     let before = all(s.as_ref());
     assert_eq!(before.len(), 2 * 2 * 2880 + 1);
+    s.put_point(&point("p1", "MN1")).expect("point");
+    let reach = s.newest_data().expect("newest");
+    assert_eq!(
+        (reach.rows.get("p1"), reach.chunks_until),
+        (Some(&today), None)
+    );
+    assert!(!reach.nothing_from("p1", today) && reach.nothing_from("p1", today + 1));
 
     let report = s
         .maintain((today + 60) * 1000, &Housekeeping::default())
         .expect("maintain");
     assert_eq!(report.observations_compacted, 2 * 2 * 2880);
+    // The two old days are in chunks now: everything before their end may be stored.
+    let reach = s.newest_data().expect("newest");
+    assert_eq!(
+        (reach.rows.get("p1"), reach.chunks_until),
+        (Some(&today), Some(MIDNIGHT + 2 * DAY))
+    );
+    assert!(!reach.nothing_from("p2", MIDNIGHT + DAY));
+    assert!(reach.nothing_from("p2", MIDNIGHT + 2 * DAY));
     assert_eq!(
         all(s.as_ref()),
         before,
