@@ -506,6 +506,44 @@ pub const COMPACTION_LAG_S: i64 = 2 * 3600;
 /// About how many hot rows are moved into chunks per transaction (keeps the writer lock short).
 const COMPACTION_BATCH: usize = 20_000;
 
+/// Points whose old data are removed per retention transaction (keeps the writer lock short).
+const RETENTION_POINTS_PER_TX: usize = 32;
+
+/// The tables whose keys (or an index) start with the point id.
+#[derive(Clone, Copy)]
+enum LeadingIds {
+    Observations,
+    Chunks,
+    History,
+}
+
+/// The distinct point ids of a table, found by seeking from each to the next through the index
+/// that starts with them (a skip scan: one lookup per point, whatever its number of rows).
+fn leading_ids(conn: &Connection, table: LeadingIds) -> Result<Vec<String>, StoreError> {
+    let (first, next) = match table {
+        LeadingIds::Observations => (
+            "SELECT MIN(point_id) FROM observations",
+            "SELECT MIN(point_id) FROM observations WHERE point_id > ?1",
+        ),
+        LeadingIds::Chunks => (
+            "SELECT MIN(point_id) FROM chunks",
+            "SELECT MIN(point_id) FROM chunks WHERE point_id > ?1",
+        ),
+        LeadingIds::History => (
+            "SELECT MIN(point_id) FROM observation_history",
+            "SELECT MIN(point_id) FROM observation_history WHERE point_id > ?1",
+        ),
+    };
+    let mut ids = Vec::new();
+    let mut at: Option<String> = conn.prepare_cached(first)?.query_row([], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(next)?;
+    while let Some(id) = at {
+        at = stmt.query_row([&id], |r| r.get(0))?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
 type ChunkKey = (String, i64, String, i64);
 
 struct OpenChunk {
@@ -728,37 +766,54 @@ impl SqliteStore {
     }
 
     /// Closed windows with rows in the row table whose newest write is older than
-    /// `settled_before` (Unix ms), with their row counts.
+    /// `settled_before` (Unix ms), with their row counts. One query per point, each reading only
+    /// that point's rows before `cutoff` through the key (a single query over the table would
+    /// read every row, today's included, while holding the reader).
     fn settled_windows(
         &self,
         data_type: DataType,
         cutoff: i64,
         settled_before: i64,
     ) -> Result<Vec<(ChunkKey, usize)>, StoreError> {
-        self.with_reader(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT o.point_id, o.code, o.w, o.n, p.received_ms FROM
-                   (SELECT point_id, code, (ts + ?3) / ?4 AS w, COUNT(*) AS n,
-                           MAX(packet_id) AS newest
-                    FROM observations WHERE data_type = ?1 AND ts < ?2 AND ts >= -?3
-                    GROUP BY point_id, code, w) o
-                 LEFT JOIN packets p ON p.id = o.newest",
-            )?;
-            let span = chunk_span(data_type);
-            let mut rows = stmt.query(params![data_type.code(), cutoff, BEIJING_OFFSET, span])?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                let (point_id, code, w, n): (String, String, i64, i64) =
-                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-                let received: Option<i64> = r.get(4)?;
-                // A newest packet pruned from the raw log is old: settled.
-                if received.is_none_or(|t| t < settled_before) {
-                    let key = (point_id, data_type.code(), code, w * span - BEIJING_OFFSET);
-                    out.push((key, n as usize));
+        let ids = self.with_reader(|conn| leading_ids(conn, LeadingIds::Observations))?;
+        let span = chunk_span(data_type);
+        let mut out = Vec::new();
+        for point_id in ids {
+            self.with_reader(|conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT o.code, o.w, o.n, p.received_ms FROM
+                       (SELECT code, (ts + ?3) / ?4 AS w, COUNT(*) AS n,
+                               MAX(packet_id) AS newest
+                        FROM observations
+                        WHERE point_id = ?5 AND data_type = ?1 AND ts < ?2 AND ts >= -?3
+                        GROUP BY code, w) o
+                     LEFT JOIN packets p ON p.id = o.newest",
+                )?;
+                let mut rows = stmt.query(params![
+                    data_type.code(),
+                    cutoff,
+                    BEIJING_OFFSET,
+                    span,
+                    point_id
+                ])?;
+                while let Some(r) = rows.next()? {
+                    let (code, w, n): (String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                    let received: Option<i64> = r.get(3)?;
+                    // A newest packet pruned from the raw log is old: settled.
+                    if received.is_none_or(|t| t < settled_before) {
+                        let key = (
+                            point_id.clone(),
+                            data_type.code(),
+                            code,
+                            w * span - BEIJING_OFFSET,
+                        );
+                        out.push((key, n as usize));
+                    }
                 }
-            }
-            Ok(out)
-        })
+                Ok(())
+            })?;
+        }
+        Ok(out)
     }
 
     fn compact_windows(
@@ -1253,42 +1308,75 @@ impl Store for SqliteStore {
     fn maintain(&self, now_ms: i64, policy: &Housekeeping) -> Result<Maintenance, StoreError> {
         let mut report = Maintenance::default();
         let now_s = now_ms.div_euclid(1000);
-        self.with_writer(|conn| {
-            let tx = conn.transaction()?;
-            if let Some(days) = policy.packets_days {
-                let cutoff = now_ms - i64::from(days) * 86_400_000;
-                report.packets_pruned =
-                    tx.execute("DELETE FROM packets WHERE received_ms < ?1", [cutoff])?;
+        if let Some(days) = policy.packets_days {
+            let cutoff = now_ms - i64::from(days) * 86_400_000;
+            report.packets_pruned = self.with_writer(|conn| {
+                Ok(conn.execute("DELETE FROM packets WHERE received_ms < ?1", [cutoff])?)
+            })?;
+        }
+        let kept: Vec<(DataType, i64)> =
+            [DataType::Rtd, DataType::Min, DataType::Hour, DataType::Day]
+                .into_iter()
+                .filter_map(|t| {
+                    policy
+                        .of(t)
+                        .map(|days| (t, now_s - i64::from(days) * 86_400))
+                })
+                .collect();
+        if !kept.is_empty() {
+            // Point by point through the keys, which all start with the point: a delete by
+            // time alone would read every row of the tables while holding the writer, stalling
+            // the loggers' acknowledgements. A few points per transaction keep each hold short.
+            let ids: std::collections::BTreeSet<String> = self.with_reader(|conn| {
+                let mut ids = std::collections::BTreeSet::new();
+                for table in [
+                    LeadingIds::Observations,
+                    LeadingIds::Chunks,
+                    LeadingIds::History,
+                ] {
+                    ids.extend(leading_ids(conn, table)?);
+                }
+                Ok(ids)
+            })?;
+            let ids: Vec<String> = ids.into_iter().collect();
+            for group in ids.chunks(RETENTION_POINTS_PER_TX) {
+                report.observations_pruned += self.with_writer(|conn| {
+                    let tx = conn.transaction()?;
+                    let mut pruned = 0;
+                    for point_id in group {
+                        for &(data_type, cutoff) in &kept {
+                            let t = data_type.code();
+                            pruned += tx
+                                .prepare_cached(
+                                    "DELETE FROM observations
+                                     WHERE point_id = ?1 AND data_type = ?2 AND ts < ?3",
+                                )?
+                                .execute(params![point_id, t, cutoff])?;
+                            let span = chunk_span(data_type);
+                            let rows: i64 = tx
+                                .prepare_cached(
+                                    "SELECT COALESCE(SUM(rows), 0) FROM chunks
+                                     WHERE point_id = ?1 AND data_type = ?2 AND start + ?4 <= ?3",
+                                )?
+                                .query_row(params![point_id, t, cutoff, span], |r| r.get(0))?;
+                            tx.prepare_cached(
+                                "DELETE FROM chunks
+                                 WHERE point_id = ?1 AND data_type = ?2 AND start + ?4 <= ?3",
+                            )?
+                            .execute(params![point_id, t, cutoff, span])?;
+                            pruned += rows as usize;
+                            tx.prepare_cached(
+                                "DELETE FROM observation_history
+                                 WHERE point_id = ?1 AND data_type = ?2 AND ts < ?3",
+                            )?
+                            .execute(params![point_id, t, cutoff])?;
+                        }
+                    }
+                    tx.commit()?;
+                    Ok(pruned)
+                })?;
             }
-            for data_type in [DataType::Rtd, DataType::Min, DataType::Hour, DataType::Day] {
-                let Some(days) = policy.of(data_type) else {
-                    continue;
-                };
-                let cutoff = now_s - i64::from(days) * 86_400;
-                let t = data_type.code();
-                report.observations_pruned += tx.execute(
-                    "DELETE FROM observations WHERE data_type = ?1 AND ts < ?2",
-                    params![t, cutoff],
-                )?;
-                let rows: i64 = tx.query_row(
-                    "SELECT COALESCE(SUM(rows), 0) FROM chunks
-                     WHERE data_type = ?1 AND start + ?3 <= ?2",
-                    params![t, cutoff, chunk_span(data_type)],
-                    |r| r.get(0),
-                )?;
-                tx.execute(
-                    "DELETE FROM chunks WHERE data_type = ?1 AND start + ?3 <= ?2",
-                    params![t, cutoff, chunk_span(data_type)],
-                )?;
-                report.observations_pruned += rows as usize;
-                tx.execute(
-                    "DELETE FROM observation_history WHERE data_type = ?1 AND ts < ?2",
-                    params![t, cutoff],
-                )?;
-            }
-            tx.commit()?;
-            Ok(())
-        })?;
+        }
         report.observations_compacted = self.compact(now_ms, i64::from(policy.settle_s) * 1000)?;
         Ok(report)
     }

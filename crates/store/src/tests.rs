@@ -303,11 +303,20 @@ fn compaction_keeps_every_value_and_late_data_still_follow_the_rules() {
 #[test]
 fn retention_removes_old_data_and_old_frames() {
     let (_d, s) = store();
+    let of = |point: &str, o: Observation| Observation {
+        point_id: point.into(),
+        ..o
+    };
     s.commit(&[
         ingest("old", vec![obs("w01018", MIDNIGHT, "1.0")]),
         ingest("new", vec![obs("w01018", MIDNIGHT + 10 * DAY, "2.0")]),
+        // Points with old data only (it ends up in a chunk), and with an old correction.
+        ingest("p2", vec![of("p2", obs("w01018", MIDNIGHT, "3.0"))]),
+        ingest("p3a", vec![of("p3", obs("w01018", MIDNIGHT + DAY, "4.0"))]),
+        ingest("p3b", vec![of("p3", obs("w01018", MIDNIGHT + DAY, "4.5"))]),
     ])
     .expect("commit");
+    assert_eq!(s.history("p3", 5).expect("history").len(), 1);
     let now_ms = (MIDNIGHT + 10 * DAY + 60) * 1000;
     // Compact first, so that retention has to remove a chunk.
     s.maintain(now_ms, &Housekeeping::default())
@@ -318,13 +327,18 @@ fn retention_removes_old_data_and_old_frames() {
         ..Housekeeping::default()
     };
     let report = s.maintain(now_ms, &retention).expect("prune");
-    assert_eq!(report.observations_pruned, 1);
     assert_eq!(
-        report.packets_pruned, 2,
-        "both frames were received long ago"
+        report.observations_pruned, 3,
+        "p1's, p2's and p3's old values"
+    );
+    assert_eq!(
+        report.packets_pruned, 5,
+        "every frame was received long ago"
     );
     let left: Vec<i64> = all(s.as_ref()).iter().map(|o| o.time).collect();
     assert_eq!(left, [MIDNIGHT + 10 * DAY]);
+    assert_eq!(s.stats().expect("stats").observations, 1);
+    assert!(s.history("p3", 5).expect("history").is_empty());
 }
 
 fn temp_store() -> (tempfile::TempDir, SqliteStore) {
