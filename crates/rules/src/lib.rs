@@ -214,6 +214,58 @@ pub struct Verdict {
     pub evidence: serde_json::Value,
 }
 
+/// The fields the per-row rules read, found in one pass over a row's fields (matching names
+/// against constants compiles to length checks and word compares; map lookups by name cost a
+/// string comparison per node, for every row of the hour, for every packet).
+#[derive(Default)]
+struct RowFields<'a> {
+    avg: Option<&'a String>,
+    rtd: Option<&'a String>,
+    flag: Option<&'a str>,
+}
+
+impl<'a> RowFields<'a> {
+    fn of(o: &'a Observation) -> Self {
+        let mut f = Self::default();
+        for (name, value) in &o.fields {
+            match name.as_str() {
+                "avg" => f.avg = Some(value),
+                "rtd" => f.rtd = Some(value),
+                "flag" => f.flag = Some(value),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// The data flag, `N` (normal) when the row has none.
+    fn flag_or_normal(&self) -> &'a str {
+        self.flag.unwrap_or("N")
+    }
+}
+
+/// A code as an integer (its bytes, then its length), so that matching rows to codes is one
+/// integer comparison; a code longer than 15 bytes (HJ 212 has none) gets `None` and is
+/// compared as text.
+fn code_key(code: &str) -> Option<u128> {
+    let b = code.as_bytes();
+    if b.len() > 15 {
+        return None;
+    }
+    let mut w = [0u8; 16];
+    w[..b.len()].copy_from_slice(b);
+    w[15] = b.len() as u8;
+    Some(u128::from_le_bytes(w))
+}
+
+/// Whether `a` (with its [`code_key`]) and `b` are the same code.
+fn same_code(a: &str, a_key: Option<u128>, b: &str, b_key: Option<u128>) -> bool {
+    match (a_key, b_key) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 fn dec(text: Option<&String>) -> Option<Dec> {
     Dec::parse(text?).ok()
 }
@@ -276,46 +328,57 @@ pub fn evaluate_wanted(
     let mut out = Vec::new();
     match rule.kind {
         RuleKind::SourceExceedance => {
-            let minute: Vec<&Observation> = rows
+            // The codes with a limit (not disabled), then O2 for the conversion: their
+            // minute values are gathered in one pass over the hour (this runs for every packet).
+            let limited: Vec<(&str, &domain::CodeSetting, f64)> = point
+                .codes
                 .iter()
-                .filter(in_hour)
-                .filter(|o| o.data_type == domain::DataType::Min)
+                .filter_map(|(code, setting)| {
+                    let o = rule.override_for(&point.id, code);
+                    if o.is_some_and(|o| o.disabled) {
+                        return None;
+                    }
+                    let limit = o.and_then(|o| o.limit).or(setting.limit)?;
+                    Some((code.as_str(), setting, limit))
+                })
                 .collect();
-            let expand = |code: &str| -> Vec<(Dec, String)> {
-                minute
+            let keys: Vec<Option<u128>> = limited.iter().map(|(c, _, _)| code_key(c)).collect();
+            let o2_key = code_key("a19001");
+            if limited.is_empty() {
+                return out;
+            }
+            let o2_slot = limited.len();
+            let mut minutes: Vec<Vec<(Dec, &str)>> = vec![Vec::new(); limited.len() + 1];
+            for o in rows
+                .iter()
+                .filter(|o| o.data_type == domain::DataType::Min)
+                .filter(in_hour)
+            {
+                let key = code_key(&o.code);
+                let slot = limited
                     .iter()
-                    .filter(|o| o.code == code)
-                    .filter_map(|o| {
-                        Some((
-                            dec(o.fields.get("avg"))?,
-                            o.fields.get("flag").cloned().unwrap_or_else(|| "N".into()),
-                        ))
-                    })
-                    .flat_map(|v| std::iter::repeat_n(v, minutes_per_row))
-                    .collect()
-            };
-            // The hour's O2 (for the conversion), computed once and only when needed.
-            let mut o2: Option<Option<Dec>> = None;
-            for (code, setting) in &point.codes {
-                let o = rule.override_for(&point.id, code);
-                if o.is_some_and(|o| o.disabled) {
+                    .zip(&keys)
+                    .position(|((c, _, _), k)| same_code(c, *k, &o.code, key));
+                let is_o2 = same_code("a19001", o2_key, &o.code, key);
+                if slot.is_none() && !is_o2 {
                     continue;
                 }
-                let Some(limit) = o.and_then(|o| o.limit).or(setting.limit) else {
+                let fields = RowFields::of(o);
+                let Some(v) = dec(fields.avg) else {
                     continue;
                 };
-                let values = expand(code);
-                if values.is_empty() {
+                let flag = fields.flag_or_normal();
+                for at in slot.into_iter().chain(is_o2.then_some(o2_slot)) {
+                    minutes[at].extend(std::iter::repeat_n((v, flag), minutes_per_row));
+                }
+            }
+            let o2 = envstd::emission::hourly(&minutes[o2_slot], None, rule.min_valid_minutes).mean;
+            for (i, &(code, setting, limit)) in limited.iter().enumerate() {
+                let refs = &minutes[i];
+                if refs.is_empty() {
                     continue;
                 }
-                let refs: Vec<(Dec, &str)> = values.iter().map(|(v, f)| (*v, f.as_str())).collect();
-                let hour = envstd::emission::hourly(&refs, None, rule.min_valid_minutes);
-                let o2 = *o2.get_or_insert_with(|| {
-                    let o2_values = expand("a19001");
-                    let o2_refs: Vec<(Dec, &str)> =
-                        o2_values.iter().map(|(v, f)| (*v, f.as_str())).collect();
-                    envstd::emission::hourly(&o2_refs, None, rule.min_valid_minutes).mean
-                });
+                let hour = envstd::emission::hourly(refs, None, rule.min_valid_minutes);
                 let converted = match (hour.mean, setting.ref_o2, o2) {
                     (Some(m), Some(r), Some(o2)) => Dec::parse(&r.to_string())
                         .ok()
@@ -397,11 +460,13 @@ pub fn evaluate_wanted(
             // Per code: the minutes of the hour covered by a flagged record, as a bit per
             // minute, so that a minute is counted once whatever reports it (a real-time value
             // covers its minute, a minute record its interval, an hourly record the hour).
-            let mut flagged: Vec<(&str, u64, Vec<&str>)> = Vec::new();
+            let mut flagged: Vec<(&str, Option<u128>, u64, Vec<&str>)> = Vec::new();
             // Every code with data in the hour gets a verdict: one whose flags were corrected
             // must clear its window.
             for o in rows.iter().filter(in_hour) {
-                let flag = o.fields.get("flag").filter(|f| rule.flags.contains(f));
+                let flag = RowFields::of(o)
+                    .flag
+                    .filter(|f| *f != "N" && rule.flags.iter().any(|r| r == f));
                 let minute = ((o.time - hour_start) / 60) as u32;
                 let covered = match o.data_type {
                     domain::DataType::Hour => 60,
@@ -409,27 +474,27 @@ pub fn evaluate_wanted(
                     _ => 1,
                 };
                 let mask = (((1u128 << covered) - 1) << minute) as u64 & ((1u64 << 60) - 1);
-                // Rows come grouped by code: the last entry is almost always the one.
-                let at = match flagged.last() {
-                    Some((c, _, _)) if *c == o.code => flagged.len() - 1,
-                    _ => match flagged.iter().position(|(c, _, _)| *c == o.code) {
-                        Some(i) => i,
-                        None => {
-                            flagged.push((o.code.as_str(), 0, Vec::new()));
-                            flagged.len() - 1
-                        }
-                    },
+                let key = code_key(&o.code);
+                let at = match flagged
+                    .iter()
+                    .position(|(c, k, _, _)| same_code(c, *k, &o.code, key))
+                {
+                    Some(i) => i,
+                    None => {
+                        flagged.push((o.code.as_str(), key, 0, Vec::new()));
+                        flagged.len() - 1
+                    }
                 };
                 if let Some(f) = flag {
                     let e = &mut flagged[at];
-                    e.1 |= mask;
-                    if !e.2.contains(&f.as_str()) {
-                        e.2.push(f);
+                    e.2 |= mask;
+                    if !e.3.contains(&f) {
+                        e.3.push(f);
                     }
                 }
             }
             flagged.sort_by(|a, b| a.0.cmp(b.0));
-            for (code, mask, flags) in flagged {
+            for (code, _, mask, flags) in flagged {
                 let minutes = mask.count_ones() as usize;
                 push(
                     &mut out,
@@ -447,37 +512,60 @@ pub fn evaluate_wanted(
             }
         }
         RuleKind::RealtimeExceedance => {
-            for (code, setting) in &point.codes {
-                let o = rule.override_for(&point.id, code);
-                if o.is_some_and(|o| o.disabled) {
-                    continue;
-                }
-                let Some(limit) = o.and_then(|o| o.limit).or(setting.limit) else {
+            // The codes with a limit, then their valid real-time values in one pass.
+            let limited: Vec<(&str, f64, Dec)> = point
+                .codes
+                .iter()
+                .filter_map(|(code, setting)| {
+                    let o = rule.override_for(&point.id, code);
+                    if o.is_some_and(|o| o.disabled) {
+                        return None;
+                    }
+                    let limit = o.and_then(|o| o.limit).or(setting.limit)?;
+                    let limit_dec = Dec::parse(&limit.to_string()).ok()?;
+                    Some((code.as_str(), limit, limit_dec))
+                })
+                .collect();
+            if limited.is_empty() {
+                return out;
+            }
+            let keys: Vec<Option<u128>> = limited.iter().map(|(c, _, _)| code_key(c)).collect();
+            // Per code: values seen, and those over the limit (time, value).
+            let mut seen: Vec<(usize, Vec<(i64, Dec)>)> = vec![(0, Vec::new()); limited.len()];
+            for o in rows
+                .iter()
+                .filter(|o| o.data_type == domain::DataType::Rtd)
+                .filter(in_hour)
+            {
+                let key = code_key(&o.code);
+                let Some(i) = limited
+                    .iter()
+                    .zip(&keys)
+                    .position(|((c, _, _), k)| same_code(c, *k, &o.code, key))
+                else {
                     continue;
                 };
-                let Some(limit_dec) = Dec::parse(&limit.to_string()).ok() else {
-                    continue;
-                };
-                let values: Vec<(i64, Dec)> = rows
-                    .iter()
-                    .filter(in_hour)
-                    .filter(|o| o.data_type == domain::DataType::Rtd && o.code == *code)
-                    .filter(|o| o.fields.get("flag").is_none_or(|f| f == "N"))
-                    .filter_map(|o| Some((o.time, dec(o.fields.get("rtd"))?)))
-                    .collect();
-                if values.is_empty() {
+                let fields = RowFields::of(o);
+                if fields.flag_or_normal() != "N" {
                     continue;
                 }
-                let over: Vec<(String, String)> = values
-                    .iter()
-                    .filter(|(_, v)| *v > limit_dec)
-                    .map(|(t, v)| (iso(*t), v.to_string()))
-                    .collect();
+                let Some(v) = dec(fields.rtd) else {
+                    continue;
+                };
+                seen[i].0 += 1;
+                if v > limited[i].2 {
+                    seen[i].1.push((o.time, v));
+                }
+            }
+            for (&(code, limit, _), (count, over)) in limited.iter().zip(seen) {
+                if count == 0 {
+                    continue;
+                }
                 push(&mut out, wanted, code, !over.is_empty(), || {
                     json!({
                         "rule": rule.id, "window": window(), "code": code, "limit": limit,
-                        "values_over_limit": over.iter().take(20).map(|(t, v)| json!({"time": t, "rtd": v})).collect::<Vec<_>>(),
-                        "count_over": over.len(), "count": values.len(),
+                        "values_over_limit": over.iter().take(20).map(|(t, v)| json!({"time": iso(*t), "rtd": v.to_string()})).collect::<Vec<_>>(),
+                        "count_over": over.len(), "count": count,
                         "note": "real-time values are not averaged; the legal judgement is on hourly means",
                     })
                 });
@@ -492,7 +580,7 @@ pub fn evaluate_wanted(
             {
                 let e = by_code.entry(o.code.as_str()).or_default();
                 e.0 += minutes_per_row;
-                if o.fields.get("flag").is_none_or(|f| f == "N") {
+                if RowFields::of(o).flag_or_normal() == "N" {
                     e.1 += minutes_per_row;
                 }
             }

@@ -173,9 +173,9 @@ async fn synchronise(cache: &Arc<Mutex<HourCache>>, series: &Arc<dyn Store>) {
 /// commit stream. Eviction keeps the three hours before the newest.
 #[derive(Default)]
 pub struct HourCache {
-    /// Sorted by (series, code, time).
+    /// Sorted by [`sort_key`]: time, series, code.
     hours: BTreeMap<(String, i64), Vec<domain::Observation>>,
-    points: BTreeMap<String, (Point, rules::Context, std::time::Instant)>,
+    points: BTreeMap<String, (Arc<Point>, rules::Context, std::time::Instant)>,
     /// Windows known to be inactive in the store: re-sending an inactive verdict for them is
     /// skipped, evidence and all (most windows of most rules are inactive).
     inactive: KnownInactive,
@@ -228,12 +228,17 @@ fn context(registries: &dyn store::RegistryStore, p: &Point) -> Result<rules::Co
     })
 }
 
-fn sort_key(o: &domain::Observation) -> (i64, &str, i64) {
-    (o.data_type.code(), o.code.as_str(), o.time)
+/// The order of a cached hour: by time first, so that live data append at the end.
+fn sort_key(o: &domain::Observation) -> (i64, i64, &str) {
+    (o.time, o.data_type.code(), o.code.as_str())
 }
 
 /// Inserts an observation into a sorted hour, replacing the one with the same key.
 fn upsert(rows: &mut Vec<domain::Observation>, o: domain::Observation) {
+    if rows.last().is_none_or(|last| sort_key(last) < sort_key(&o)) {
+        rows.push(o);
+        return;
+    }
     match rows.binary_search_by(|r| sort_key(r).cmp(&sort_key(&o))) {
         Ok(i) => rows[i] = o,
         Err(i) => rows.insert(i, o),
@@ -241,24 +246,27 @@ fn upsert(rows: &mut Vec<domain::Observation>, o: domain::Observation) {
 }
 
 impl HourCache {
+    /// A point and what the registries say about it, re-read every 10 s (shared, not copied:
+    /// this runs for every evaluation).
     fn point(
         &mut self,
         series: &dyn Store,
         registries: &dyn store::RegistryStore,
         id: &str,
-    ) -> Result<Option<(Point, rules::Context)>, String> {
+    ) -> Result<Option<(Arc<Point>, rules::Context)>, String> {
         if let Some((p, c, at)) = self.points.get(id)
             && at.elapsed() < Duration::from_secs(10)
         {
-            return Ok(Some((p.clone(), c.clone())));
+            return Ok(Some((Arc::clone(p), c.clone())));
         }
         let Some(p) = series.point(id).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
         let c = context(registries, &p)?;
+        let p = Arc::new(p);
         self.points.insert(
             id.to_owned(),
-            (p.clone(), c.clone(), std::time::Instant::now()),
+            (Arc::clone(&p), c.clone(), std::time::Instant::now()),
         );
         Ok(Some((p, c)))
     }
@@ -454,15 +462,25 @@ pub fn evaluate_batch(
     let mut touched: BTreeMap<(String, i64), Option<i64>> = BTreeMap::new();
     let mut newest = i64::MIN;
     for c in batch {
+        // A packet's observations nearly always share one hour: look it up once per hour.
+        let mut by_hour: BTreeMap<i64, Vec<domain::Observation>> = BTreeMap::new();
         for o in c.observations {
-            let h = o.time - o.time.rem_euclid(3600);
+            by_hour
+                .entry(o.time - o.time.rem_euclid(3600))
+                .or_default()
+                .push(o);
+        }
+        for (h, observations) in by_hour {
             newest = newest.max(h);
             let first = touched
                 .entry((c.point_id.clone(), h))
                 .or_insert(Some(c.received_ms));
             *first = first.map(|f| f.min(c.received_ms));
-            // Loading the hour from the store already includes this (committed) observation.
-            upsert(cache.hour(series, &c.point_id, h)?, o);
+            // Loading the hour from the store already includes these (committed) observations.
+            let rows = cache.hour(series, &c.point_id, h)?;
+            for o in observations {
+                upsert(rows, o);
+            }
         }
     }
     let now_s = clock.now_ms() / 1000;
