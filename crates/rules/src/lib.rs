@@ -6,7 +6,10 @@
 //! observations, [`evaluate`] says, per code, whether the rule's condition holds in that hour
 //! and why (the evidence: values, threshold, window, standard). The server re-evaluates an hour
 //! whenever data for it are stored (live, late or corrected) and the store turns the windows
-//! into alarms (one per run of consecutive active hours). Silence is evaluated by the server's
+//! into alarms (one per run of consecutive active hours). Because that happens for every packet,
+//! rules read an hour as [`Row`]s, each observation parsed once (code as an integer key, flag,
+//! exact `avg` and `rtd`), which the server keeps; [`evaluate`] takes observations and reads
+//! them as rows itself. Silence is evaluated by the server's
 //! clock with [`silent`].
 
 use std::collections::BTreeMap;
@@ -214,33 +217,68 @@ pub struct Verdict {
     pub evidence: serde_json::Value,
 }
 
-/// The fields the per-row rules read, found in one pass over a row's fields (matching names
-/// against constants compiles to length checks and word compares; map lookups by name cost a
-/// string comparison per node, for every row of the hour, for every packet).
-#[derive(Default)]
-struct RowFields<'a> {
-    avg: Option<&'a String>,
-    rtd: Option<&'a String>,
-    flag: Option<&'a str>,
+/// One stored observation as the rules read it, parsed once: its code (with an integer key for
+/// fast matching), data flag, and the `avg` and `rtd` values as exact decimals. The alarm engine
+/// keeps the hours it re-evaluates as rows, so that the evaluation after every packet does not
+/// parse values or look fields up by name again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// DataTime, Unix seconds.
+    pub time: i64,
+    /// The series.
+    pub data_type: domain::DataType,
+    /// The pollutant code.
+    pub code: String,
+    key: Option<u128>,
+    /// The data flag as sent, if any.
+    pub flag: Option<String>,
+    /// The `avg` field, when it is a number.
+    pub avg: Option<Dec>,
+    /// The `rtd` field, when it is a number.
+    pub rtd: Option<Dec>,
 }
 
-impl<'a> RowFields<'a> {
-    fn of(o: &'a Observation) -> Self {
-        let mut f = Self::default();
+impl Row {
+    /// Reads an observation.
+    pub fn new(o: &Observation) -> Self {
+        let mut row = Row {
+            time: o.time,
+            data_type: o.data_type,
+            code: o.code.clone(),
+            key: code_key(&o.code),
+            flag: None,
+            avg: None,
+            rtd: None,
+        };
         for (name, value) in &o.fields {
             match name.as_str() {
-                "avg" => f.avg = Some(value),
-                "rtd" => f.rtd = Some(value),
-                "flag" => f.flag = Some(value),
+                "avg" => row.avg = Dec::parse(value).ok(),
+                "rtd" => row.rtd = Dec::parse(value).ok(),
+                "flag" => row.flag = Some(value.clone()),
                 _ => {}
             }
         }
-        f
+        row
+    }
+
+    /// The order the engine keeps an hour in: time, series, code.
+    pub fn sort_key(&self) -> (i64, i64, &str) {
+        (self.time, self.data_type.code(), self.code.as_str())
     }
 
     /// The data flag, `N` (normal) when the row has none.
-    fn flag_or_normal(&self) -> &'a str {
-        self.flag.unwrap_or("N")
+    fn flag_or_normal(&self) -> &str {
+        self.flag.as_deref().unwrap_or("N")
+    }
+
+    /// Whether the flag is absent or `N`.
+    fn normal(&self) -> bool {
+        self.flag_or_normal() == "N"
+    }
+
+    /// Whether the row is of `code` (with its [`code_key`]).
+    fn is(&self, code: &str, key: Option<u128>) -> bool {
+        same_code(code, key, &self.code, self.key)
     }
 }
 
@@ -266,10 +304,6 @@ fn same_code(a: &str, a_key: Option<u128>, b: &str, b_key: Option<u128>) -> bool
     }
 }
 
-fn dec(text: Option<&String>) -> Option<Dec> {
-    Dec::parse(text?).ok()
-}
-
 fn iso(s: i64) -> String {
     hj212::LocalTime::from_unix_millis(s * 1000).to_rfc3339()
 }
@@ -280,6 +314,11 @@ pub fn evaluate(rule: &Rule, point: &Point, hour_start: i64, rows: &[Observation
     evaluate_with(rule, point, &Context::default(), hour_start, rows)
 }
 
+/// Reads observations as [`Row`]s.
+pub fn rows(observations: &[Observation]) -> Vec<Row> {
+    observations.iter().map(Row::new).collect()
+}
+
 /// [`evaluate`] with what the registries say about the point.
 pub fn evaluate_with(
     rule: &Rule,
@@ -288,7 +327,9 @@ pub fn evaluate_with(
     hour_start: i64,
     rows: &[Observation],
 ) -> Vec<Verdict> {
-    evaluate_wanted(rule, point, ctx, hour_start, rows, &|_, _| true)
+    evaluate_wanted(rule, point, ctx, hour_start, &self::rows(rows), &|_, _| {
+        true
+    })
 }
 
 /// Adds a verdict if `wanted(code, active)`; the evidence is built only then.
@@ -316,13 +357,13 @@ pub fn evaluate_wanted(
     point: &Point,
     ctx: &Context,
     hour_start: i64,
-    rows: &[Observation],
+    rows: &[Row],
     wanted: &dyn Fn(&str, bool) -> bool,
 ) -> Vec<Verdict> {
     if !rule.applies(point) {
         return Vec::new();
     }
-    let in_hour = |o: &&Observation| (hour_start..hour_start + 3600).contains(&o.time);
+    let in_hour = |o: &&Row| (hour_start..hour_start + 3600).contains(&o.time);
     let window = || json!({"start": iso(hour_start), "end": iso(hour_start + 3600)});
     let minutes_per_row = point.min_interval_min.max(1) as usize;
     let mut out = Vec::new();
@@ -354,20 +395,18 @@ pub fn evaluate_wanted(
                 .filter(|o| o.data_type == domain::DataType::Min)
                 .filter(in_hour)
             {
-                let key = code_key(&o.code);
                 let slot = limited
                     .iter()
                     .zip(&keys)
-                    .position(|((c, _, _), k)| same_code(c, *k, &o.code, key));
-                let is_o2 = same_code("a19001", o2_key, &o.code, key);
+                    .position(|((c, _, _), k)| o.is(c, *k));
+                let is_o2 = o.is("a19001", o2_key);
                 if slot.is_none() && !is_o2 {
                     continue;
                 }
-                let fields = RowFields::of(o);
-                let Some(v) = dec(fields.avg) else {
+                let Some(v) = o.avg else {
                     continue;
                 };
-                let flag = fields.flag_or_normal();
+                let flag = o.flag_or_normal();
                 for at in slot.into_iter().chain(is_o2.then_some(o2_slot)) {
                     minutes[at].extend(std::iter::repeat_n((v, flag), minutes_per_row));
                 }
@@ -426,10 +465,10 @@ pub fn evaluate_wanted(
                 let Some((_, p)) = CODES.iter().find(|(c, _)| *c == o.code) else {
                     continue;
                 };
-                if o.fields.get("flag").is_some_and(|f| f != "N") {
+                if !o.normal() {
                     continue;
                 }
-                let Some(c) = dec(o.fields.get("avg")) else {
+                let Some(c) = o.avg else {
                     continue;
                 };
                 let threshold = rule
@@ -464,8 +503,9 @@ pub fn evaluate_wanted(
             // Every code with data in the hour gets a verdict: one whose flags were corrected
             // must clear its window.
             for o in rows.iter().filter(in_hour) {
-                let flag = RowFields::of(o)
+                let flag = o
                     .flag
+                    .as_deref()
                     .filter(|f| *f != "N" && rule.flags.iter().any(|r| r == f));
                 let minute = ((o.time - hour_start) / 60) as u32;
                 let covered = match o.data_type {
@@ -474,14 +514,10 @@ pub fn evaluate_wanted(
                     _ => 1,
                 };
                 let mask = (((1u128 << covered) - 1) << minute) as u64 & ((1u64 << 60) - 1);
-                let key = code_key(&o.code);
-                let at = match flagged
-                    .iter()
-                    .position(|(c, k, _, _)| same_code(c, *k, &o.code, key))
-                {
+                let at = match flagged.iter().position(|(c, k, _, _)| o.is(c, *k)) {
                     Some(i) => i,
                     None => {
-                        flagged.push((o.code.as_str(), key, 0, Vec::new()));
+                        flagged.push((o.code.as_str(), o.key, 0, Vec::new()));
                         flagged.len() - 1
                     }
                 };
@@ -537,19 +573,17 @@ pub fn evaluate_wanted(
                 .filter(|o| o.data_type == domain::DataType::Rtd)
                 .filter(in_hour)
             {
-                let key = code_key(&o.code);
                 let Some(i) = limited
                     .iter()
                     .zip(&keys)
-                    .position(|((c, _, _), k)| same_code(c, *k, &o.code, key))
+                    .position(|((c, _, _), k)| o.is(c, *k))
                 else {
                     continue;
                 };
-                let fields = RowFields::of(o);
-                if fields.flag_or_normal() != "N" {
+                if !o.normal() {
                     continue;
                 }
-                let Some(v) = dec(fields.rtd) else {
+                let Some(v) = o.rtd else {
                     continue;
                 };
                 seen[i].0 += 1;
@@ -580,7 +614,7 @@ pub fn evaluate_wanted(
             {
                 let e = by_code.entry(o.code.as_str()).or_default();
                 e.0 += minutes_per_row;
-                if RowFields::of(o).flag_or_normal() == "N" {
+                if o.normal() {
                     e.1 += minutes_per_row;
                 }
             }
@@ -627,10 +661,10 @@ pub fn evaluate_wanted(
                 let Some((_, item)) = ITEMS.iter().find(|(c, _)| *c == o.code) else {
                     continue;
                 };
-                if o.fields.get("flag").is_some_and(|f| f != "N") {
+                if !o.normal() {
                     continue;
                 }
-                let Some(v) = dec(o.fields.get("avg")) else {
+                let Some(v) = o.avg else {
                     continue;
                 };
                 let Ok(c) = envstd::water::item_class(item, v, envstd::water::Waterbody::River)
@@ -668,12 +702,10 @@ pub fn evaluate_wanted(
                 .iter()
                 .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
             {
-                if !matches!(o.code.as_str(), "LA" | "LAeq" | "leq")
-                    || o.fields.get("flag").is_some_and(|f| f != "N")
-                {
+                if !matches!(o.code.as_str(), "LA" | "LAeq" | "leq") || !o.normal() {
                     continue;
                 }
-                let Some(v) = dec(o.fields.get("avg")).map(|d| d.to_f64()) else {
+                let Some(v) = o.avg.map(|d| d.to_f64()) else {
                     continue;
                 };
                 push(&mut out, wanted, &o.code, v > limit, || {
@@ -705,9 +737,9 @@ pub fn evaluate_wanted(
             for o in rows
                 .iter()
                 .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
-                .filter(|o| o.fields.get("flag").is_none_or(|f| f == "N"))
+                .filter(|o| o.normal())
             {
-                let Some(v) = dec(o.fields.get("avg")).map(|d| d.to_f64()) else {
+                let Some(v) = o.avg.map(|d| d.to_f64()) else {
                     continue;
                 };
                 let Some(&(mean, n)) = reference.get(&o.code) else {

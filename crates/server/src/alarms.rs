@@ -173,8 +173,9 @@ async fn synchronise(cache: &Arc<Mutex<HourCache>>, series: &Arc<dyn Store>) {
 /// commit stream. Eviction keeps the three hours before the newest.
 #[derive(Default)]
 pub struct HourCache {
-    /// Sorted by [`sort_key`]: time, series, code.
-    hours: BTreeMap<(String, i64), Vec<domain::Observation>>,
+    /// Read once into [`rules::Row`]s (values parsed), sorted by [`rules::Row::sort_key`]:
+    /// time, series, code.
+    hours: BTreeMap<(String, i64), Vec<rules::Row>>,
     points: BTreeMap<String, (Arc<Point>, rules::Context, std::time::Instant)>,
     /// Windows known to be inactive in the store: re-sending an inactive verdict for them is
     /// skipped, evidence and all (most windows of most rules are inactive).
@@ -228,18 +229,17 @@ fn context(registries: &dyn store::RegistryStore, p: &Point) -> Result<rules::Co
     })
 }
 
-/// The order of a cached hour: by time first, so that live data append at the end.
-fn sort_key(o: &domain::Observation) -> (i64, i64, &str) {
-    (o.time, o.data_type.code(), o.code.as_str())
-}
-
-/// Inserts an observation into a sorted hour, replacing the one with the same key.
-fn upsert(rows: &mut Vec<domain::Observation>, o: domain::Observation) {
-    if rows.last().is_none_or(|last| sort_key(last) < sort_key(&o)) {
+/// Inserts a row into a sorted hour, replacing the one with the same key (time first, so
+/// live data append at the end).
+fn upsert(rows: &mut Vec<rules::Row>, o: rules::Row) {
+    if rows
+        .last()
+        .is_none_or(|last| last.sort_key() < o.sort_key())
+    {
         rows.push(o);
         return;
     }
-    match rows.binary_search_by(|r| sort_key(r).cmp(&sort_key(&o))) {
+    match rows.binary_search_by(|r| r.sort_key().cmp(&o.sort_key())) {
         Ok(i) => rows[i] = o,
         Err(i) => rows.insert(i, o),
     }
@@ -276,7 +276,7 @@ impl HourCache {
         series: &dyn Store,
         point_id: &str,
         h: i64,
-    ) -> Result<&mut Vec<domain::Observation>, String> {
+    ) -> Result<&mut Vec<rules::Row>, String> {
         let key = (point_id.to_owned(), h);
         let unseen_by_store = h >= self.evicted_before
             && self
@@ -297,9 +297,10 @@ impl HourCache {
                     to: h + 3599,
                     limit: 100_000,
                 };
-                rows.extend(series.series(&q).map_err(|e| e.to_string())?);
+                let stored = series.series(&q).map_err(|e| e.to_string())?;
+                rows.extend(stored.iter().map(rules::Row::new));
             }
-            rows.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+            rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
             self.hours.insert(key.clone(), rows);
         }
         self.hours.get_mut(&key).ok_or_else(|| "cache".to_owned())
@@ -479,7 +480,7 @@ pub fn evaluate_batch(
             // Loading the hour from the store already includes these (committed) observations.
             let rows = cache.hour(series, &c.point_id, h)?;
             for o in observations {
-                upsert(rows, o);
+                upsert(rows, rules::Row::new(&o));
             }
         }
     }
@@ -584,7 +585,7 @@ fn evaluate_touched(
             let e = received.entry(point_id.clone()).or_insert(*r);
             *e = (*e).min(*r);
         }
-        let rows: &[domain::Observation] = cache.hour(series, point_id, *h)?;
+        let rows: &[rules::Row] = cache.hour(series, point_id, *h)?;
         for rule in rules
             .rules
             .iter()
