@@ -6,6 +6,12 @@
 //! (`hj212 decode|encode|crc`). Errors are reported with context and a non-zero exit code;
 //! nothing here panics on bad input.
 
+/// The server allocates and frees many small objects per packet on several threads (decoded
+/// packets, observations, alarm evidence): mimalloc keeps that cheap where glibc's allocator
+/// spent 17% of the server's time at 100k values/s (measured with perf).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod calc_cli;
 mod hj212_cli;
