@@ -290,9 +290,15 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 /// start of the file again. 16,384 frames is 64 MB of 4 KB pages.
 const WAL_RESTART_FRAMES: i64 = 16_384;
 
+/// How long a WAL restart may wait for the writer and the readers before it gives up.
+const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl Checkpointer {
     fn start(path: &Path) -> Result<Self, StoreError> {
         let conn = open(path)?;
+        // A restart holds new commits back while it waits for the log's readers: never long
+        // (a long read, such as an export, makes it give up until the next tick).
+        conn.busy_timeout(RESTART_WAIT)?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("store-checkpoint".into())
