@@ -101,6 +101,13 @@ pub async fn engine(
     let cache = Arc::new(Mutex::new(HourCache::default()));
     // After subscribing: a commit is then either in what `synchronise` reads or on the way.
     synchronise(&cache, &series).await;
+    {
+        let (c, a) = (Arc::clone(&cache), Arc::clone(&alarms));
+        let resumed = tokio::task::spawn_blocking(move || resume_unsettled(&c, &*a, clock)).await;
+        if let Ok(Err(e)) | Err(e) = resumed.map_err(|e| e.to_string()) {
+            tracing::error!(error = %e, "could not read the hours still to be settled");
+        }
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -181,7 +188,8 @@ pub struct HourCache {
     /// skipped, evidence and all (most windows of most rules are inactive).
     inactive: KnownInactive,
     /// (point, hour) whose validity is not settled yet, with when data last touched it
-    /// (platform time, Unix s).
+    /// (platform time, Unix s). The keys are also kept in the store
+    /// ([`AlarmStore::unsettled_hours`]) and taken up again after a restart.
     unsettled: BTreeMap<(String, i64), i64>,
     /// Hours before this one have been evicted: eviction walks the whole cache, so it runs
     /// only when the newest hour moves on, not for every batch.
@@ -485,9 +493,16 @@ pub fn evaluate_batch(
         }
     }
     let now_s = clock.now_ms() / 1000;
+    let mut new_hours = Vec::new();
     for key in touched.keys() {
-        cache.unsettled.insert(key.clone(), now_s);
+        if cache.unsettled.insert(key.clone(), now_s).is_none() {
+            new_hours.push(key.clone());
+        }
     }
+    // Kept in the store too (once per hour, not per packet): a restart must not forget them.
+    alarms
+        .set_unsettled(&new_hours, &[])
+        .map_err(|e| e.to_string())?;
     evaluate_touched(
         series, registries, alarms, rules, hub, cache, touched, newest, clock, false,
     )
@@ -526,10 +541,27 @@ pub fn settle_hours(
         cache.unsettled.remove(k);
     }
     let newest = due.iter().map(|(_, h)| *h).max().unwrap_or(i64::MIN);
-    let touched = due.into_iter().map(|k| (k, None)).collect();
+    let touched = due.iter().map(|k| (k.clone(), None)).collect();
     evaluate_touched(
         series, registries, alarms, rules, hub, cache, touched, newest, clock, true,
-    )
+    )?;
+    alarms.set_unsettled(&[], &due).map_err(|e| e.to_string())
+}
+
+/// Takes up the hours whose validity was still to be judged when the server stopped: each is
+/// judged once it has been quiet for [`SETTLE_S`] from now (data may still be on the way).
+fn resume_unsettled(
+    cache: &Mutex<HourCache>,
+    alarms: &dyn AlarmStore,
+    clock: domain::Clock,
+) -> Result<(), String> {
+    let hours = alarms.unsettled_hours().map_err(|e| e.to_string())?;
+    let now_s = clock.now_ms() / 1000;
+    let mut cache = cache.lock().map_err(|_| "cache lock poisoned".to_owned())?;
+    for key in hours {
+        cache.unsettled.entry(key).or_insert(now_s);
+    }
+    Ok(())
 }
 
 /// Evaluates the window rules of the given (point, hour)s (with the first receive time of the
@@ -1040,5 +1072,63 @@ mod tests {
         assert!(!cache.hours.contains_key(&("p1".to_owned(), H + 2 * 3600)));
         commit(&s, "d", vec![minute("a21026", H + 2 * 3600 + 60)]);
         assert_eq!(cache.hour(&s, "p1", H + 2 * 3600).expect("hour").len(), 1);
+    }
+
+    #[test]
+    fn hours_still_to_be_judged_are_judged_after_a_restart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let s = SqliteStore::open(&dir.path().join("h.db")).expect("store");
+        let p: Point = serde_json::from_str(
+            r#"{"id":"p1","name":"n","mn":"MN1","password":"pw","kind":"gas_outlet","min_interval_min":1}"#,
+        )
+        .expect("point");
+        s.put_point(&p).expect("point");
+        // 20 valid minutes of hour H arrive while it is in progress: not judged yet.
+        let minutes: Vec<Observation> = (0..20)
+            .map(|m| Observation {
+                fields: BTreeMap::from([
+                    ("avg".to_owned(), "1.0".to_owned()),
+                    ("flag".to_owned(), "N".to_owned()),
+                ]),
+                ..minute("a21026", H + m * 60)
+            })
+            .collect();
+        commit(&s, "a", minutes.clone());
+        let (rules, hub) = (RuleSet::defaults(), AlarmHub::default());
+        let cache = Mutex::new(HourCache::default());
+        let at = |s: i64| domain::Clock::simulated(s * 1000, 1.0);
+        let batch = vec![gateway::Committed {
+            point_id: "p1".into(),
+            observations: minutes,
+            received_ms: (H + 1200) * 1000,
+        }];
+        evaluate_batch(&s, &s, &s, &rules, &hub, &cache, batch, at(H + 1200)).expect("evaluate");
+        assert_eq!(s.unsettled_hours().expect("list"), [("p1".to_owned(), H)]);
+        // The server stops before the hour is settled, and starts again two hours later.
+        drop(cache);
+        let cache = Mutex::new(HourCache::default());
+        cache.lock().expect("lock").synchronise(&s).expect("sync");
+        let restarted = H + 2 * 3600;
+        resume_unsettled(&cache, &s, at(restarted)).expect("resume");
+        // Data may still be on the way: nothing is judged at once...
+        settle_hours(&s, &s, &s, &rules, &hub, &cache, at(restarted)).expect("settle");
+        let invalid = || {
+            s.alarms(&store::AlarmQuery {
+                point_id: Some("p1".into()),
+                rule_id: Some("invalid_hour".into()),
+                state: None,
+                severity: None,
+                from: None,
+                to: None,
+                limit: 10,
+            })
+            .expect("alarms")
+        };
+        assert!(invalid().is_empty());
+        // ...but once quiet for the settling time, the hour is judged: 20 of 45 minutes.
+        settle_hours(&s, &s, &s, &rules, &hub, &cache, at(restarted + SETTLE_S)).expect("settle");
+        let raised = invalid();
+        assert_eq!((raised.len(), raised[0].start), (1, H));
+        assert!(s.unsettled_hours().expect("list").is_empty());
     }
 }

@@ -295,6 +295,12 @@ impl store::AlarmStore for NoAlarms {
     fn handle_alarm(&self, _: i64, _: store::Handling) -> Result<store::AlarmEvent, StoreError> {
         Err(StoreError::NotFound("alarm engine not configured".into()))
     }
+    fn unsettled_hours(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Err(StoreError::NotFound("alarm engine not configured".into()))
+    }
+    fn set_unsettled(&self, _: &[(String, i64)], _: &[(String, i64)]) -> Result<(), StoreError> {
+        Err(StoreError::NotFound("alarm engine not configured".into()))
+    }
 }
 
 /// An API error: a status and a message naming what was wrong.

@@ -180,6 +180,15 @@ pub trait AlarmStore: Send + Sync + 'static {
     fn alarm_events(&self, id: i64) -> Result<Vec<AlarmEvent>, StoreError>;
     /// Acknowledges or dismisses an alarm.
     fn handle_alarm(&self, id: i64, handling: Handling) -> Result<AlarmEvent, StoreError>;
+    /// The (point, hour start) pairs whose validity the engine has still to judge: its list,
+    /// kept here so that hours touched just before a restart are judged after it.
+    fn unsettled_hours(&self) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Adds hours to that list and removes others, in one transaction.
+    fn set_unsettled(
+        &self,
+        add: &[(String, i64)],
+        remove: &[(String, i64)],
+    ) -> Result<(), StoreError>;
 }
 
 pub(crate) const SCHEMA: &str = r#"
@@ -214,6 +223,11 @@ CREATE TABLE IF NOT EXISTS alarm_events (
     alarm TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alarm_events_by_alarm ON alarm_events (alarm_id, id);
+CREATE TABLE IF NOT EXISTS alarm_unsettled (
+    point_id TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    PRIMARY KEY (point_id, hour)
+) WITHOUT ROWID;
 "#;
 
 /// How far around a changed window runs are rebuilt (a run longer than this keeps its far end).
@@ -471,6 +485,40 @@ fn set_window_tx(
 }
 
 impl AlarmStore for SqliteStore {
+    fn unsettled_hours(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT point_id, hour FROM alarm_unsettled ORDER BY 1, 2")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn set_unsettled(
+        &self,
+        add: &[(String, i64)],
+        remove: &[(String, i64)],
+    ) -> Result<(), StoreError> {
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        self.with_writer(|conn| {
+            let tx = conn.transaction()?;
+            for (point, hour) in add {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO alarm_unsettled (point_id, hour) VALUES (?1, ?2)",
+                )?
+                .execute(rusqlite::params![point, hour])?;
+            }
+            for (point, hour) in remove {
+                tx.prepare_cached("DELETE FROM alarm_unsettled WHERE point_id = ?1 AND hour = ?2")?
+                    .execute(rusqlite::params![point, hour])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     fn set_window(
         &self,
         point_id: &str,
