@@ -291,7 +291,7 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 const WAL_RESTART_FRAMES: i64 = 16_384;
 
 /// How long a WAL restart may wait for the writer and the readers before it gives up.
-const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl Checkpointer {
     fn start(path: &Path) -> Result<Self, StoreError> {
