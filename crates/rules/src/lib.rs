@@ -304,6 +304,35 @@ fn same_code(a: &str, a_key: Option<u128>, b: &str, b_key: Option<u128>) -> bool
     }
 }
 
+/// The hour's valid hourly values: hourly records of the hour flagged normal, with an `avg`.
+fn hourly_values(rows: &[Row], hour_start: i64) -> impl Iterator<Item = (&Row, Dec)> {
+    rows.iter()
+        .filter(move |o| {
+            o.time == hour_start && o.data_type == domain::DataType::Hour && o.normal()
+        })
+        .filter_map(|o| Some((o, o.avg?)))
+}
+
+/// The point's codes a rule judges against a limit (the rule's override for the point and
+/// code, else the point's own), without those the rule is disabled for.
+fn limited_codes<'p>(
+    rule: &Rule,
+    point: &'p Point,
+) -> Vec<(&'p str, &'p domain::CodeSetting, f64)> {
+    point
+        .codes
+        .iter()
+        .filter_map(|(code, setting)| {
+            let o = rule.override_for(&point.id, code);
+            if o.is_some_and(|o| o.disabled) {
+                return None;
+            }
+            let limit = o.and_then(|o| o.limit).or(setting.limit)?;
+            Some((code.as_str(), setting, limit))
+        })
+        .collect()
+}
+
 fn iso(s: i64) -> String {
     hj212::LocalTime::from_unix_millis(s * 1000).to_rfc3339()
 }
@@ -371,18 +400,7 @@ pub fn evaluate_wanted(
         RuleKind::SourceExceedance => {
             // The codes with a limit (not disabled), then O2 for the conversion: their
             // minute values are gathered in one pass over the hour (this runs for every packet).
-            let limited: Vec<(&str, &domain::CodeSetting, f64)> = point
-                .codes
-                .iter()
-                .filter_map(|(code, setting)| {
-                    let o = rule.override_for(&point.id, code);
-                    if o.is_some_and(|o| o.disabled) {
-                        return None;
-                    }
-                    let limit = o.and_then(|o| o.limit).or(setting.limit)?;
-                    Some((code.as_str(), setting, limit))
-                })
-                .collect();
+            let limited = limited_codes(rule, point);
             let keys: Vec<Option<u128>> = limited.iter().map(|(c, _, _)| code_key(c)).collect();
             let o2_key = code_key("a19001");
             if limited.is_empty() {
@@ -458,17 +476,8 @@ pub fn evaluate_wanted(
                 (n(0..4) as i32, n(5..7), n(8..10))
             };
             let version = envstd::aqi::Version::for_date(y, m, d);
-            for o in rows
-                .iter()
-                .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
-            {
+            for (o, c) in hourly_values(rows, hour_start) {
                 let Some((_, p)) = CODES.iter().find(|(c, _)| *c == o.code) else {
-                    continue;
-                };
-                if !o.normal() {
-                    continue;
-                }
-                let Some(c) = o.avg else {
                     continue;
                 };
                 let threshold = rule
@@ -549,17 +558,10 @@ pub fn evaluate_wanted(
         }
         RuleKind::RealtimeExceedance => {
             // The codes with a limit, then their valid real-time values in one pass.
-            let limited: Vec<(&str, f64, Dec)> = point
-                .codes
-                .iter()
-                .filter_map(|(code, setting)| {
-                    let o = rule.override_for(&point.id, code);
-                    if o.is_some_and(|o| o.disabled) {
-                        return None;
-                    }
-                    let limit = o.and_then(|o| o.limit).or(setting.limit)?;
-                    let limit_dec = Dec::parse(&limit.to_string()).ok()?;
-                    Some((code.as_str(), limit, limit_dec))
+            let limited: Vec<(&str, f64, Dec)> = limited_codes(rule, point)
+                .into_iter()
+                .filter_map(|(code, _, limit)| {
+                    Some((code, limit, Dec::parse(&limit.to_string()).ok()?))
                 })
                 .collect();
             if limited.is_empty() {
@@ -654,17 +656,8 @@ pub fn evaluate_wanted(
             else {
                 return out;
             };
-            for o in rows
-                .iter()
-                .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
-            {
+            for (o, v) in hourly_values(rows, hour_start) {
                 let Some((_, item)) = ITEMS.iter().find(|(c, _)| *c == o.code) else {
-                    continue;
-                };
-                if !o.normal() {
-                    continue;
-                }
-                let Some(v) = o.avg else {
                     continue;
                 };
                 let Ok(c) = envstd::water::item_class(item, v, envstd::water::Waterbody::River)
@@ -698,16 +691,11 @@ pub fn evaluate_wanted(
             let hour_of_day = (hour_start + 8 * 3600).rem_euclid(86_400) / 3600;
             let day = (6..22).contains(&hour_of_day);
             let limit = if day { day_limit } else { night_limit };
-            for o in rows
-                .iter()
-                .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
-            {
-                if !matches!(o.code.as_str(), "LA" | "LAeq" | "leq") || !o.normal() {
+            for (o, v) in hourly_values(rows, hour_start) {
+                if !matches!(o.code.as_str(), "LA" | "LAeq" | "leq") {
                     continue;
                 }
-                let Some(v) = o.avg.map(|d| d.to_f64()) else {
-                    continue;
-                };
+                let v = v.to_f64();
                 push(&mut out, wanted, &o.code, v > limit, || {
                     json!({
                         "rule": rule.id, "window": window(), "leq": v, "limit": limit, "period": if day { "day" } else { "night" },
@@ -734,14 +722,8 @@ pub fn evaluate_wanted(
                     "factor is a [proposal]; configure per point",
                 )
             };
-            for o in rows
-                .iter()
-                .filter(|o| o.time == hour_start && o.data_type == domain::DataType::Hour)
-                .filter(|o| o.normal())
-            {
-                let Some(v) = o.avg.map(|d| d.to_f64()) else {
-                    continue;
-                };
+            for (o, v) in hourly_values(rows, hour_start) {
+                let v = v.to_f64();
                 let Some(&(mean, n)) = reference.get(&o.code) else {
                     continue;
                 };
