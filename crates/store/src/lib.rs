@@ -433,7 +433,12 @@ fn status_name(d: &Disposition) -> &'static str {
 impl SqliteStore {
     /// Opens (creating if needed) the store file `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let writer = open(path)?;
+        let mut writer = open(path)?;
+        // The writer's transactions take the write lock when they begin (waiting for it like
+        // any lock). A deferred one that has read first cannot wait for it later: when the
+        // checkpointer's WAL restart held the lock meanwhile, its upgrade failed at once with
+        // "database is locked" (seen in the demo).
+        writer.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         writer.execute_batch(SCHEMA)?;
         writer.execute_batch(registry::SCHEMA)?;
         writer.execute_batch(alarms::SCHEMA)?;
