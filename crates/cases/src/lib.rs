@@ -82,6 +82,17 @@ pub enum CaseState {
 }
 
 impl CaseState {
+    /// Every state, in the order a case moves through them.
+    pub const ALL: [CaseState; 7] = [
+        Self::Open,
+        Self::Dispatched,
+        Self::Investigated,
+        Self::Rectifying,
+        Self::Responded,
+        Self::Verified,
+        Self::Closed,
+    ];
+
     /// The state's name as serialised.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -366,31 +377,13 @@ const TRANSITIONS: &[(&str, &[CaseState], Option<CaseState>)] = {
         ("verified", &[Responded], Some(Verified)),
         ("closed", &[Investigated, Verified], Some(Closed)),
         ("reopened", &[Closed], Some(Dispatched)),
+        // Every state but the last (closed) has a stage that can be late.
         (
             "escalated",
-            &[
-                Open,
-                Dispatched,
-                Investigated,
-                Rectifying,
-                Responded,
-                Verified,
-            ],
+            CaseState::ALL.split_last().expect("states").1,
             None,
         ),
-        (
-            "commented",
-            &[
-                Open,
-                Dispatched,
-                Investigated,
-                Rectifying,
-                Responded,
-                Verified,
-                Closed,
-            ],
-            None,
-        ),
+        ("commented", &CaseState::ALL, None),
     ]
 };
 

@@ -197,15 +197,7 @@ fn illegal_transitions_are_refused_with_what_is_legal() {
     };
     assert!(record(&mut bad, 0, "duty", no_alarms).is_err());
     // Every state can be commented on; escalation is the deadline watch's and never offered.
-    for s in [
-        CaseState::Open,
-        CaseState::Dispatched,
-        CaseState::Investigated,
-        CaseState::Rectifying,
-        CaseState::Responded,
-        CaseState::Verified,
-        CaseState::Closed,
-    ] {
+    for s in CaseState::ALL {
         let legal = Action::legal_in(s);
         assert!(legal.contains(&"commented"), "{s}: {legal:?}");
         assert!(!legal.contains(&"escalated"), "{s}: {legal:?}");
