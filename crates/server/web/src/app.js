@@ -23,7 +23,7 @@ const I18N = {
     online: "在线", lastPacket: "最后上报", packets: "报文", peer: "地址", received: "接收时间", crc: "CRC", disposition: "处理",
     yes: "是", no: "否", none: "无", newCase: "新建案件", description: "描述", file: "附件",
     rtd: "实时", min: "分钟", hour: "小时", day: "日", figures: "执法统计", offSiteShare: "非现场执法占比",
-    admin: "用户与审计", users: "用户", audit: "审计日志", role: "角色", disabled: "停用", create: "创建", enable: "启用", status: "状态码", path: "路径", method: "方法",
+    admin: "用户与审计", users: "用户", audit: "审计日志", role: "角色", disabled: "已停用", disable: "停用", displayName: "显示名", create: "创建", enable: "启用", status: "状态码", path: "路径", method: "方法",
     loading: "加载中…", inspectionPlan: "导出年度检查计划（CSV）", missingLib: "缺少前端库（构建时需 Node.js/npm）：",
     s_open: "待派发", s_dispatched: "已派发", s_investigated: "已调查", s_rectifying: "整改中", s_responded: "企业已反馈", s_verified: "已核查", s_closed: "已办结",
     s_raised: "报警中", s_cleared: "已恢复", s_withdrawn: "已撤销",
@@ -51,7 +51,7 @@ const I18N = {
     online: "Online", lastPacket: "Last packet", packets: "Packets", peer: "Peer", received: "Received", crc: "CRC", disposition: "Disposition",
     yes: "yes", no: "no", none: "none", newCase: "New case", description: "Description", file: "Attachment",
     rtd: "real-time", min: "minute", hour: "hour", day: "day", figures: "Enforcement figures", offSiteShare: "Off-site share",
-    admin: "Users & audit", users: "Users", audit: "Audit log", role: "Role", disabled: "Disabled", create: "Create", enable: "Enable", status: "Status", path: "Path", method: "Method",
+    admin: "Users & audit", users: "Users", audit: "Audit log", role: "Role", disabled: "Disabled", disable: "Disable", displayName: "Display name", create: "Create", enable: "Enable", status: "Status", path: "Path", method: "Method",
     loading: "Loading…", inspectionPlan: "Export the year's inspection plan (CSV)", missingLib: "Missing browser library (Node.js/npm are needed at build time): ",
     s_open: "open", s_dispatched: "dispatched", s_investigated: "investigated", s_rectifying: "rectifying", s_responded: "responded", s_verified: "verified", s_closed: "closed",
     s_raised: "raised", s_cleared: "cleared", s_withdrawn: "withdrawn",
@@ -643,7 +643,7 @@ async function adminPage(view) {
     try { await post("/api/v1/users", body); await route(); } catch (e) { alert(e.message); }
   } }, h("h2", {}, `${t("create")} · ${t("users")}`),
     h("input", { name: "username", placeholder: t("username"), required: true }),
-    h("input", { name: "display_name", placeholder: "display name" }),
+    h("input", { name: "display_name", placeholder: t("displayName") }),
     h("select", { name: "role" }, ROLES.map((r) => h("option", { value: r }, r))),
     h("input", { name: "district", placeholder: t("district") }),
     h("input", { name: "enterprise", placeholder: t("enterprise") }),
@@ -655,7 +655,7 @@ async function adminPage(view) {
   view.append(h("h1", {}, t("admin")), h("h2", {}, t("users")),
     table([t("username"), t("role"), t("district"), t("enterprise"), t("disabled"), ""], users.map((u) => ({ cells: [
       `${u.username} (${u.display_name})`, u.role, u.district || "", u.enterprise || "", u.disabled ? t("yes") : t("no"),
-      u.username === App.me.username ? "" : h("button", { class: "act secondary", onclick: toggle(u) }, u.disabled ? t("enable") : t("disabled"))] }))),
+      u.username === App.me.username ? "" : h("button", { class: "act secondary", onclick: toggle(u) }, u.disabled ? t("enable") : t("disable"))] }))),
     form,
     h("h2", {}, t("audit")),
     h("div", { id: "audit-log" }, table([t("time"), t("actor"), t("method"), t("path"), t("status"), "before", "after"], audit.map((a) => ({ cells: [
