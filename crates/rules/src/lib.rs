@@ -313,12 +313,18 @@ fn hourly_values(rows: &[Row], hour_start: i64) -> impl Iterator<Item = (&Row, D
         .filter_map(|o| Some((o, o.avg?)))
 }
 
+/// A code of a point that a rule judges against a limit.
+struct Limited<'p> {
+    code: &'p str,
+    /// The code's [`code_key`], for matching rows.
+    key: Option<u128>,
+    setting: &'p domain::CodeSetting,
+    limit: f64,
+}
+
 /// The point's codes a rule judges against a limit (the rule's override for the point and
 /// code, else the point's own), without those the rule is disabled for.
-fn limited_codes<'p>(
-    rule: &Rule,
-    point: &'p Point,
-) -> Vec<(&'p str, &'p domain::CodeSetting, f64)> {
+fn limited_codes<'p>(rule: &Rule, point: &'p Point) -> Vec<Limited<'p>> {
     point
         .codes
         .iter()
@@ -327,8 +333,12 @@ fn limited_codes<'p>(
             if o.is_some_and(|o| o.disabled) {
                 return None;
             }
-            let limit = o.and_then(|o| o.limit).or(setting.limit)?;
-            Some((code.as_str(), setting, limit))
+            Some(Limited {
+                code,
+                key: code_key(code),
+                setting,
+                limit: o.and_then(|o| o.limit).or(setting.limit)?,
+            })
         })
         .collect()
 }
@@ -401,11 +411,10 @@ pub fn evaluate_wanted(
             // The codes with a limit (not disabled), then O2 for the conversion: their
             // minute values are gathered in one pass over the hour (this runs for every packet).
             let limited = limited_codes(rule, point);
-            let keys: Vec<Option<u128>> = limited.iter().map(|(c, _, _)| code_key(c)).collect();
-            let o2_key = code_key("a19001");
             if limited.is_empty() {
                 return out;
             }
+            let o2_key = code_key("a19001");
             let o2_slot = limited.len();
             let mut minutes: Vec<Vec<(Dec, &str)>> = vec![Vec::new(); limited.len() + 1];
             for o in rows
@@ -413,10 +422,7 @@ pub fn evaluate_wanted(
                 .filter(|o| o.data_type == domain::DataType::Min)
                 .filter(in_hour)
             {
-                let slot = limited
-                    .iter()
-                    .zip(&keys)
-                    .position(|((c, _, _), k)| o.is(c, *k));
+                let slot = limited.iter().position(|l| o.is(l.code, l.key));
                 let is_o2 = o.is("a19001", o2_key);
                 if slot.is_none() && !is_o2 {
                     continue;
@@ -430,7 +436,8 @@ pub fn evaluate_wanted(
                 }
             }
             let o2 = envstd::emission::hourly(&minutes[o2_slot], None, rule.min_valid_minutes).mean;
-            for (i, &(code, setting, limit)) in limited.iter().enumerate() {
+            for (i, l) in limited.iter().enumerate() {
+                let (code, setting, limit) = (l.code, l.setting, l.limit);
                 let refs = &minutes[i];
                 if refs.is_empty() {
                     continue;
@@ -516,13 +523,6 @@ pub fn evaluate_wanted(
                     .flag
                     .as_deref()
                     .filter(|f| *f != "N" && rule.flags.iter().any(|r| r == f));
-                let minute = ((o.time - hour_start) / 60) as u32;
-                let covered = match o.data_type {
-                    domain::DataType::Hour => 60,
-                    domain::DataType::Min => minutes_per_row.min(60) as u32,
-                    _ => 1,
-                };
-                let mask = (((1u128 << covered) - 1) << minute) as u64 & ((1u64 << 60) - 1);
                 let at = match flagged.iter().position(|(c, k, _, _)| o.is(c, *k)) {
                     Some(i) => i,
                     None => {
@@ -531,6 +531,13 @@ pub fn evaluate_wanted(
                     }
                 };
                 if let Some(f) = flag {
+                    let minute = ((o.time - hour_start) / 60) as u32;
+                    let covered = match o.data_type {
+                        domain::DataType::Hour => 60,
+                        domain::DataType::Min => minutes_per_row.min(60) as u32,
+                        _ => 1,
+                    };
+                    let mask = (((1u128 << covered) - 1) << minute) as u64 & ((1u64 << 60) - 1);
                     let e = &mut flagged[at];
                     e.2 |= mask;
                     if !e.3.contains(&f) {
@@ -558,16 +565,16 @@ pub fn evaluate_wanted(
         }
         RuleKind::RealtimeExceedance => {
             // The codes with a limit, then their valid real-time values in one pass.
-            let limited: Vec<(&str, f64, Dec)> = limited_codes(rule, point)
+            let limited: Vec<(Limited, Dec)> = limited_codes(rule, point)
                 .into_iter()
-                .filter_map(|(code, _, limit)| {
-                    Some((code, limit, Dec::parse(&limit.to_string()).ok()?))
+                .filter_map(|l| {
+                    let exact = Dec::parse(&l.limit.to_string()).ok()?;
+                    Some((l, exact))
                 })
                 .collect();
             if limited.is_empty() {
                 return out;
             }
-            let keys: Vec<Option<u128>> = limited.iter().map(|(c, _, _)| code_key(c)).collect();
             // Per code: values seen, and those over the limit (time, value).
             let mut seen: Vec<(usize, Vec<(i64, Dec)>)> = vec![(0, Vec::new()); limited.len()];
             for o in rows
@@ -575,11 +582,7 @@ pub fn evaluate_wanted(
                 .filter(|o| o.data_type == domain::DataType::Rtd)
                 .filter(in_hour)
             {
-                let Some(i) = limited
-                    .iter()
-                    .zip(&keys)
-                    .position(|((c, _, _), k)| o.is(c, *k))
-                else {
+                let Some(i) = limited.iter().position(|(l, _)| o.is(l.code, l.key)) else {
                     continue;
                 };
                 if !o.normal() {
@@ -589,11 +592,12 @@ pub fn evaluate_wanted(
                     continue;
                 };
                 seen[i].0 += 1;
-                if v > limited[i].2 {
+                if v > limited[i].1 {
                     seen[i].1.push((o.time, v));
                 }
             }
-            for (&(code, limit, _), (count, over)) in limited.iter().zip(seen) {
+            for ((l, _), (count, over)) in limited.iter().zip(seen) {
+                let (code, limit) = (l.code, l.limit);
                 if count == 0 {
                     continue;
                 }
