@@ -111,6 +111,9 @@ pub enum DataType {
 }
 
 impl DataType {
+    /// Every series, in the order of their storage codes.
+    pub const ALL: [DataType; 4] = [Self::Rtd, Self::Min, Self::Hour, Self::Day];
+
     /// The series a data upload's CN belongs to.
     pub fn from_cn(cn: &str) -> Option<Self> {
         Some(match cn {
@@ -134,9 +137,7 @@ impl DataType {
 
     /// The type for a name.
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Rtd, Self::Min, Self::Hour, Self::Day]
-            .into_iter()
-            .find(|t| t.name() == name)
+        Self::ALL.into_iter().find(|t| t.name() == name)
     }
 
     /// Small integer used as a storage key.

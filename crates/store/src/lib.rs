@@ -405,7 +405,7 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
 }
 
 fn data_type_of(code: i64) -> Result<DataType, StoreError> {
-    [DataType::Rtd, DataType::Min, DataType::Hour, DataType::Day]
+    DataType::ALL
         .into_iter()
         .find(|t| t.code() == code)
         .ok_or_else(|| StoreError::Corrupt {
@@ -769,11 +769,12 @@ impl SqliteStore {
     pub fn compact(&self, now_ms: i64, settle_ms: i64) -> Result<usize, StoreError> {
         let now_s = now_ms.div_euclid(1000);
         let mut moved = 0;
-        for data_type in [DataType::Rtd, DataType::Min, DataType::Hour, DataType::Day] {
+        let point_ids = self.with_reader(|conn| leading_ids(conn, LeadingIds::Observations))?;
+        for data_type in DataType::ALL {
             // Every row before the start of the window holding (now - lag) is in a closed window.
             let cutoff = chunk_start(data_type, now_s - COMPACTION_LAG_S);
             let settled_before = now_ms - settle_ms;
-            let windows = self.settled_windows(data_type, cutoff, settled_before)?;
+            let windows = self.settled_windows(&point_ids, data_type, cutoff, settled_before)?;
             let mut group = Vec::new();
             let mut rows = 0;
             for w in windows {
@@ -795,14 +796,14 @@ impl SqliteStore {
     /// read every row, today's included, while holding the reader).
     fn settled_windows(
         &self,
+        point_ids: &[String],
         data_type: DataType,
         cutoff: i64,
         settled_before: i64,
     ) -> Result<Vec<(ChunkKey, usize)>, StoreError> {
-        let ids = self.with_reader(|conn| leading_ids(conn, LeadingIds::Observations))?;
         let span = chunk_span(data_type);
         let mut out = Vec::new();
-        for point_id in ids {
+        for point_id in point_ids {
             self.with_reader(|conn| {
                 let mut stmt = conn.prepare_cached(
                     "SELECT o.code, o.w, o.n, p.received_ms FROM
@@ -1243,16 +1244,13 @@ impl Store for SqliteStore {
     fn newest_data(&self) -> Result<NewestData, StoreError> {
         let rows = self.with_reader(|conn| {
             // One index seek per point and series (the key starts with both), not a scan.
-            let ids: Vec<String> = conn
-                .prepare_cached("SELECT id FROM points")?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
+            let ids = leading_ids(conn, LeadingIds::Observations)?;
             let mut stmt = conn.prepare_cached(
                 "SELECT MAX(ts) FROM observations WHERE point_id = ?1 AND data_type = ?2",
             )?;
             let mut rows = BTreeMap::new();
             for id in ids {
-                for t in [DataType::Rtd, DataType::Min, DataType::Hour, DataType::Day] {
+                for t in DataType::ALL {
                     let newest: Option<i64> =
                         stmt.query_row(params![id, t.code()], |r| r.get(0))?;
                     if let Some(n) = newest {
@@ -1264,7 +1262,7 @@ impl Store for SqliteStore {
             Ok(rows)
         })?;
         // Read after the rows: a window compacted meanwhile has already raised its bound.
-        let chunks_until = [DataType::Rtd, DataType::Min, DataType::Hour, DataType::Day]
+        let chunks_until = DataType::ALL
             .into_iter()
             .filter_map(|t| {
                 let start =
@@ -1338,15 +1336,14 @@ impl Store for SqliteStore {
                 Ok(conn.execute("DELETE FROM packets WHERE received_ms < ?1", [cutoff])?)
             })?;
         }
-        let kept: Vec<(DataType, i64)> =
-            [DataType::Rtd, DataType::Min, DataType::Hour, DataType::Day]
-                .into_iter()
-                .filter_map(|t| {
-                    policy
-                        .of(t)
-                        .map(|days| (t, now_s - i64::from(days) * 86_400))
-                })
-                .collect();
+        let kept: Vec<(DataType, i64)> = DataType::ALL
+            .into_iter()
+            .filter_map(|t| {
+                policy
+                    .of(t)
+                    .map(|days| (t, now_s - i64::from(days) * 86_400))
+            })
+            .collect();
         if !kept.is_empty() {
             // Point by point through the keys, which all start with the point: a delete by
             // time alone would read every row of the tables while holding the writer, stalling
