@@ -757,13 +757,9 @@ impl Packet {
         if !fast_items(text.as_bytes(), start, end, &mut b) {
             // Something unusual (spaces, log text, a missing `=`...): start over with the
             // general tokeniser, which handles everything.
-            b.items.clear();
-            b.groups.clear();
-            b.deviations.truncate(before);
-            b.scope = Span::default();
-            b.regroup = false;
-            b.data_time = None;
-            b.codes_seen = 0;
+            let mut deviations = std::mem::take(&mut b.deviations);
+            deviations.truncate(before);
+            b = ItemBuilder::new(text, deviations);
             cp::tokenize(text, start, end, |t| {
                 b.whitespace |= t.trimmed;
                 if !t.has_eq {
