@@ -337,7 +337,7 @@ impl HourCache {
 /// Windows recorded inactive, by point, rule and code, then hour: looked up by `&str` without
 /// building a key (the lookup runs for every verdict of every evaluation).
 #[derive(Default)]
-pub struct KnownInactive(
+struct KnownInactive(
     std::collections::HashMap<
         String,
         std::collections::HashMap<
