@@ -401,7 +401,7 @@ pub fn decoy_hash() -> &'static str {
 pub fn new_secret(prefix: &str) -> Result<String, AccessError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| AccessError::Hashing(e.to_string()))?;
-    Ok(format!("{prefix}{}", hex(&bytes)))
+    Ok(format!("{prefix}{}", hex::encode(bytes)))
 }
 
 /// The SHA-256 of a secret in lowercase hex: what the store keeps instead of the secret.
@@ -411,17 +411,7 @@ pub fn secret_digest(secret: &str) -> String {
 
 /// SHA-256 of bytes in lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Settings of [`LoginThrottle`].

@@ -5,7 +5,8 @@
 //! file list), `case.json`, `events.json` (the chained events exactly as stored), `chain.json`
 //! (the verification), `alarms.json` (each alarm with its evidence and events), `data/*.csv` (the
 //! data windows around the alarms, every field with its flags), `packets.csv` (the raw frames as
-//! received, with CRC verdicts and receive times), `attachments/*` and `manifest.json` (SHA-256
+//! received, with CRC verdicts and receive times: `text` to read, `raw_hex` the exact bytes the
+//! CRC is computed over, so anyone can check it from the package alone), `attachments/*` and `manifest.json` (SHA-256
 //! of every other file, so a file changed after export is detectable too).
 
 use std::io::Write;

@@ -28,8 +28,9 @@
 //! [`figures`] computes the plan's figures (off-site share of closed cases against the 40%
 //! target, time to dispatch and to close, overdue counts) for the city, per district and per
 //! enterprise; [`plan`] builds a risk-based inspection schedule; [`evidence`] writes the
-//! evidence package as a ZIP. Everything here is pure: no I/O, no clock (times come in).
+//! evidence package as a ZIP; [`attachment`] decides how an uploaded file may be served back. Everything here is pure: no I/O, no clock (times come in).
 
+pub mod attachment;
 pub mod evidence;
 mod figures;
 mod plan;

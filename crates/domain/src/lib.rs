@@ -209,8 +209,14 @@ pub struct PacketRecord {
     pub deviations: Vec<String>,
     /// What became of it.
     pub disposition: Disposition,
-    /// The frame as received (text, lossless for UTF-8; GBK bytes are shown decoded).
-    pub raw: String,
+    /// Pollutant groups of a stored frame that were not stored because a value in them is
+    /// outside its type's syntax, as `code-Field` names (`a21026-Avg`); they stay in this record
+    /// (and so in the quarantine listing) as evidence. Empty for every other frame.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined_fields: Vec<String>,
+    /// The frame exactly as received, byte for byte (GBK or invalid UTF-8 included), so that
+    /// its CRC can be checked again by anyone.
+    pub raw: Vec<u8>,
 }
 
 /// The platform's clock: the wall clock, or simulated time running from a start instant at a

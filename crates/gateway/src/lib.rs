@@ -52,6 +52,9 @@ pub struct GatewayConfig {
     pub max_batch: usize,
     /// The clock that stamps receive times.
     pub clock: domain::Clock,
+    /// How far ahead of the platform clock a DataTime may be (device clocks drift); data
+    /// dated later are refused and quarantined.
+    pub max_clock_ahead: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -65,6 +68,7 @@ impl Default for GatewayConfig {
             max_data_len: hj212::frame::MAX_DATA_LEN,
             max_batch: 1024,
             clock: domain::Clock::system(),
+            max_clock_ahead: Duration::from_secs(3600),
         }
     }
 }
@@ -575,7 +579,8 @@ impl Gateway {
                     disposition: Disposition::Quarantined {
                         reason: format!("frame: {}", r.error),
                     },
-                    raw: String::from_utf8_lossy(&r.raw).into_owned(),
+                    quarantined_fields: vec![],
+                    raw: r.raw.to_vec(),
                 };
                 self.commit(record, vec![]).await?;
                 // A frame past the size cap is not a logger's mistake: close the connection
@@ -606,7 +611,8 @@ impl Gateway {
                     disposition: Disposition::Quarantined {
                         reason: format!("undecodable: {e}"),
                     },
-                    raw: String::from_utf8_lossy(frame.raw()).into_owned(),
+                    quarantined_fields: vec![],
+                    raw: frame.raw().to_vec(),
                 };
                 self.commit(record, vec![]).await?;
                 return Ok(None);
@@ -630,6 +636,9 @@ impl Gateway {
                         .collect()
                 })
                 .unwrap_or_else(|| vec![CrcVariant::Hj212]),
+            latest_data_time: Some(hj212::LocalTime::from_unix_millis(
+                received_ms.saturating_add(self.config.max_clock_ahead.as_millis() as i64),
+            )),
             ..HostPolicy::default()
         };
         let decision = exchange::host_decide(&packet, auth, &policy);
@@ -649,7 +658,8 @@ impl Gateway {
                 .map(|d| d.kind().to_owned())
                 .collect(),
             disposition: Disposition::NoData,
-            raw: String::from_utf8_lossy(frame.raw()).into_owned(),
+            quarantined_fields: vec![],
+            raw: frame.raw().to_vec(),
         };
         if let (Some(mn), Some(_)) = (packet.mn(), &point) {
             self.touch(mn, peer, received_ms, seen_mns);
@@ -663,17 +673,14 @@ impl Gateway {
             }
             HostDecision::Accept { reply, crc } => {
                 let observations = match (&point, DataType::from_cn(packet.cn())) {
+                    // host_decide refuses a data upload without a DataTime.
                     (Some(p), Some(data_type)) => match packet.data_time() {
                         Some(t) => {
                             record.disposition = Disposition::Stored;
+                            record.quarantined_fields = malformed_fields(&packet);
                             observations(&packet, &p.id, data_type, t.unix_seconds())
                         }
-                        None => {
-                            record.disposition = Disposition::Quarantined {
-                                reason: "no_data_time".into(),
-                            };
-                            vec![]
-                        }
+                        None => vec![],
                     },
                     _ => vec![],
                 };
@@ -746,7 +753,20 @@ impl Gateway {
     }
 }
 
-/// Turns a packet's pollutant groups into observations of one series.
+/// The fields of a packet's malformed pollutant groups, as `code-Field` names: a group with
+/// any value outside its type's syntax is not a measurement and is not stored.
+fn malformed_fields(packet: &Packet) -> Vec<String> {
+    packet
+        .pollutants()
+        .flat_map(|g| {
+            let code = g.code();
+            g.malformed_fields().map(move |f| format!("{code}-{f}"))
+        })
+        .collect()
+}
+
+/// Turns a packet's well-formed pollutant groups into observations of one series; a group with
+/// a value outside its type's syntax ([`hj212::Pollutant::malformed_fields`]) is left out.
 pub fn observations(
     packet: &Packet,
     point_id: &str,
@@ -755,6 +775,7 @@ pub fn observations(
 ) -> Vec<Observation> {
     packet
         .pollutants()
+        .filter(|g| g.malformed_fields().next().is_none())
         .map(|g| Observation {
             point_id: point_id.to_owned(),
             data_type,

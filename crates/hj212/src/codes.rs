@@ -865,9 +865,16 @@ pub enum DataFlag {
 }
 
 impl DataFlag {
-    /// Maps a flag as sent to the common set.
+    /// Maps a flag as sent to the common set ([`DataFlag::Other`] for anything outside it).
     pub fn from_raw(raw: &str) -> Self {
-        match raw {
+        Self::parse(raw).unwrap_or(Self::Other)
+    }
+
+    /// The flag, when the text is one of the standards' flags (2017 Table 8, the 2005 source
+    /// flags and the 2005 air-station digits); `None` for anything else, which is not a flag
+    /// the standard defines and so cannot be judged.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
             "N" | "3" => Self::Normal,
             "F" => Self::Stopped,
             "M" => Self::Maintenance,
@@ -878,8 +885,8 @@ impl DataFlag {
             "B" => Self::CommFault,
             "P" => Self::PowerFault,
             "1" => Self::Meteorological,
-            _ => Self::Other,
-        }
+            _ => return None,
+        })
     }
 
     /// True for values that count as valid measurements (normal data).
@@ -960,6 +967,10 @@ mod tests {
         assert_eq!(DataFlag::from_raw("N"), DataFlag::Normal);
         assert_eq!(DataFlag::from_raw("D"), DataFlag::Fault);
         assert_eq!(DataFlag::from_raw("X"), DataFlag::Other);
+        for bad in ["X", "", "n", "NN", "\0", "N ", "\u{FFFD}"] {
+            assert_eq!(DataFlag::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(DataFlag::parse("3"), Some(DataFlag::Normal));
         assert_eq!(QnRtn::from_code(9), Some(QnRtn::CrcError));
         assert_eq!(ExeRtn::from_code(100), Some(ExeRtn::NoData));
         assert_eq!(command("9014").map(|c| c.0), Some(CommandKind::Reply));

@@ -16,6 +16,7 @@ use crate::command::{Command, CommandError, Target};
 use crate::crc::CrcVariant;
 use crate::message::{Message, ReplyTo};
 use crate::packet::{Deviation, Packet};
+use crate::time::LocalTime;
 
 /// Which side of the link we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,9 @@ pub struct HostPolicy {
     pub accept_length_mismatch: bool,
     /// Whether rejected packets are answered with 9011 and a QnRtn.
     pub answer_rejections: bool,
+    /// The latest DataTime a data upload may carry (the host's clock plus the drift it
+    /// tolerates); a later one describes a time that has not happened yet. `None`: no limit.
+    pub latest_data_time: Option<LocalTime>,
 }
 
 impl Default for HostPolicy {
@@ -80,6 +84,7 @@ impl Default for HostPolicy {
             accepted_crc: vec![CrcVariant::Hj212],
             accept_length_mismatch: false,
             answer_rejections: true,
+            latest_data_time: None,
         }
     }
 }
@@ -102,6 +107,14 @@ pub enum Rejection {
     /// Wrong password.
     #[error("wrong password")]
     WrongPassword,
+    /// A data upload without a valid DataTime (missing, not a calendar time, or later than
+    /// the host's clock allows): its values belong to no time that can be judged.
+    #[error("data upload without a possible DataTime")]
+    DataTime,
+    /// A data upload in which every pollutant group has a value outside its type's syntax
+    /// (a number that is not one, a flag the standard does not define): nothing to store.
+    #[error("no pollutant group with well-formed values")]
+    Values,
 }
 
 impl Rejection {
@@ -113,6 +126,7 @@ impl Rejection {
             Self::Command => QnRtn::CnError,
             Self::UnknownMn => QnRtn::MnError,
             Self::WrongPassword => QnRtn::PasswordError,
+            Self::DataTime | Self::Values => QnRtn::Refused,
         }
     }
 
@@ -124,6 +138,8 @@ impl Rejection {
             Self::Command => "command",
             Self::UnknownMn => "unknown_mn",
             Self::WrongPassword => "wrong_password",
+            Self::DataTime => "data_time",
+            Self::Values => "invalid_values",
         }
     }
 }
@@ -165,7 +181,7 @@ pub fn host_decide(packet: &Packet, auth: Authentication, policy: &HostPolicy) -
         Some(Rejection::Command)
     } else {
         match auth {
-            Authentication::Ok => None,
+            Authentication::Ok => data_rejection(packet, policy.latest_data_time),
             Authentication::UnknownMn => Some(Rejection::UnknownMn),
             Authentication::WrongPassword => Some(Rejection::WrongPassword),
         }
@@ -187,6 +203,25 @@ pub fn host_decide(packet: &Packet, auth: Authentication, policy: &HostPolicy) -
             HostDecision::Accept { reply, crc }
         }
     }
+}
+
+/// Why a data upload (2011, 2051, 2061, 2031, ...) cannot be stored at all: it has no valid
+/// DataTime, a DataTime after `latest`, or every pollutant group in it is malformed. An upload with some well-formed
+/// groups is accepted; the host stores those and keeps the rest aside
+/// ([`Pollutant::malformed_fields`](crate::Pollutant::malformed_fields)).
+fn data_rejection(packet: &Packet, latest: Option<LocalTime>) -> Option<Rejection> {
+    if !matches!(codes::command(packet.cn()), Some((CommandKind::Data, _))) {
+        return None;
+    }
+    match (packet.data_time(), latest) {
+        (None, _) => return Some(Rejection::DataTime),
+        (Some(t), Some(latest)) if t > latest => return Some(Rejection::DataTime),
+        _ => {}
+    }
+    let mut groups = packet.pollutants().peekable();
+    let all_malformed =
+        groups.peek().is_some() && groups.all(|g| g.malformed_fields().next().is_some());
+    all_malformed.then_some(Rejection::Values)
 }
 
 /// Timeouts and retries of a command exchange (HJ 212-2017 Table 1: 10 s and 3 retries over
@@ -539,6 +574,118 @@ mod tests {
             ),
             HostDecision::Reject { reply: None, .. }
         ));
+    }
+
+    /// A 2051 upload with this CP, framed with the right CRC.
+    fn minute_upload(cp: &[u8]) -> Packet {
+        let mut data = b"QN=20160801085857223;ST=31;CN=2051;PW=123456;MN=010000A8900016F000169DC0;Flag=5;CP=&&".to_vec();
+        data.extend_from_slice(cp);
+        data.extend_from_slice(b"&&");
+        let mut out = bytes::BytesMut::new();
+        crate::frame::write_frame(&data, &mut out).expect("short");
+        Packet::from_frame_bytes(&out).expect("decodes")
+    }
+
+    fn decide(p: &Packet, policy: &HostPolicy) -> Result<(), (Rejection, String)> {
+        match host_decide(p, Authentication::Ok, policy) {
+            HostDecision::Accept { reply, .. } => {
+                assert_eq!(
+                    reply.and_then(|r| r.cn().map(str::to_owned)).as_deref(),
+                    Some("9014")
+                );
+                Ok(())
+            }
+            HostDecision::Reject { reason, reply, .. } => {
+                let reply = reply.expect("answered");
+                assert_eq!(reply.cn(), Some("9011"));
+                Err((reason, reply.cp.get("QnRtn").unwrap_or_default().to_owned()))
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_named_and_an_upload_of_nothing_else_is_refused() {
+        let good = b"a21026-Avg=35.2,a21026-Flag=N";
+        for bad in [
+            &b"a21002-Avg=abc,a21002-Flag=N"[..],
+            b"a21002-Avg=NaN,a21002-Flag=N",
+            b"a21002-Avg=inf,a21002-Flag=N",
+            b"a21002-Avg=1e5,a21002-Flag=N",
+            b"a21002-Avg=1.\x00 5,a21002-Flag=N",
+            b"a21002-Avg=\xC9\xE8\xB1\xB8,a21002-Flag=N",
+            b"a21002-Avg=\xFF\xFE\x80,a21002-Flag=N",
+            b"a21002-Avg=12.5,a21002-Flag=\x00",
+            b"a21002-Avg=12.5,a21002-Flag=X",
+            b"a21002-Avg=12.5,a21002-Flag=NN",
+            b"a21002-Avg=1234567890123456789,a21002-Flag=N",
+        ] {
+            let mut cp = b"DataTime=20160801084000;".to_vec();
+            cp.extend_from_slice(bad);
+            let only_bad = minute_upload(&cp);
+            let g = only_bad.pollutant("a21002").expect("group");
+            assert_eq!(
+                g.malformed_fields().count(),
+                1,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+            assert_eq!(
+                decide(&only_bad, &HostPolicy::default()),
+                Err((Rejection::Values, "2".into())),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+            cp.push(b';');
+            cp.extend_from_slice(good);
+            let mixed = minute_upload(&cp);
+            assert_eq!(
+                mixed
+                    .pollutant("a21026")
+                    .expect("good")
+                    .malformed_fields()
+                    .count(),
+                0
+            );
+            assert_eq!(decide(&mixed, &HostPolicy::default()), Ok(()));
+        }
+        // Flags of both versions, and signed and fractional numbers, are well formed.
+        let ok = minute_upload(
+            b"DataTime=20160801084000;a21026-Avg=-.5,a21026-Flag=3;a21002-Rtd=+7.,a21002-Flag=T",
+        );
+        assert!(
+            ok.pollutants()
+                .all(|g| g.malformed_fields().next().is_none())
+        );
+    }
+
+    #[test]
+    fn uploads_without_a_possible_data_time_are_refused() {
+        for cp in [
+            &b"a21026-Avg=35.2,a21026-Flag=N"[..],
+            b"DataTime=;a21026-Avg=35.2,a21026-Flag=N",
+            b"DataTime=20161332084000;a21026-Avg=35.2,a21026-Flag=N",
+            b"DataTime=20160231084000;a21026-Avg=35.2,a21026-Flag=N",
+            b"DataTime=2016080108400;a21026-Avg=35.2,a21026-Flag=N",
+        ] {
+            assert_eq!(
+                decide(&minute_upload(cp), &HostPolicy::default()),
+                Err((Rejection::DataTime, "2".into())),
+                "{}",
+                String::from_utf8_lossy(cp)
+            );
+        }
+        let p = minute_upload(b"DataTime=20160801084000;a21026-Avg=35.2,a21026-Flag=N");
+        let t = p.data_time().expect("valid");
+        let at = |latest| HostPolicy {
+            latest_data_time: Some(latest),
+            ..HostPolicy::default()
+        };
+        assert_eq!(decide(&p, &at(t)), Ok(()));
+        let earlier = LocalTime::from_unix_millis(t.unix_seconds() * 1000 - 1000);
+        assert_eq!(
+            decide(&p, &at(earlier)),
+            Err((Rejection::DataTime, "2".into()))
+        );
     }
 
     fn reply_packet_with_bad_mn() -> Packet {

@@ -265,6 +265,11 @@ pub enum Deviation {
         /// The full item name.
         name: String,
     },
+    /// A `-Flag` whose value is not one of the standards' data flags (kept as text).
+    InvalidFlag {
+        /// The full item name.
+        name: String,
+    },
     /// A factor code not in the built-in dictionary (kept; units come from station settings).
     UnknownCode {
         /// The code.
@@ -313,6 +318,7 @@ impl Deviation {
             Self::UnknownField { .. } => "unknown_field",
             Self::DuplicateField { .. } => "duplicate_field",
             Self::InvalidNumber { .. } => "invalid_number",
+            Self::InvalidFlag { .. } => "invalid_flag",
             Self::UnknownCode { .. } => "unknown_code",
         }
     }
@@ -375,6 +381,7 @@ impl fmt::Display for Deviation {
             Self::UnknownField { name } => write!(f, "unknown field {name}"),
             Self::DuplicateField { name } => write!(f, "field {name} repeated"),
             Self::InvalidNumber { name } => write!(f, "{name} is not a number"),
+            Self::InvalidFlag { name } => write!(f, "{name} is not a data flag"),
             Self::UnknownCode { code } => write!(f, "code {code} not in the dictionary"),
         }
     }
@@ -1061,6 +1068,13 @@ impl<'t> ItemBuilder<'t> {
         self.deviations.push(Deviation::InvalidNumber { name });
     }
 
+    #[cold]
+    #[inline(never)]
+    fn deviate_invalid_flag(&mut self, name: Span) {
+        let name = name.get(self.text).to_owned();
+        self.deviations.push(Deviation::InvalidFlag { name });
+    }
+
     /// Starts a group for a code not seen before; returns its index + 1.
     fn new_group(&mut self, key: u64, code: Span) -> usize {
         self.codes_seen |= code_bit(key);
@@ -1125,6 +1139,9 @@ impl<'t> ItemBuilder<'t> {
         } else if kind == FieldKind::Info {
             Decimal::parse_bytes(slice(t_value)).ok()
         } else {
+            if kind == FieldKind::Flag && DataFlag::parse(t_value.get(text)).is_none() {
+                self.deviate_invalid_flag(t_name);
+            }
             None
         };
         // Find the group: usually the last one.
@@ -1331,6 +1348,20 @@ impl<'a> Pollutant<'a> {
         self.flag().map(DataFlag::from_raw)
     }
 
+    /// The fields whose value is outside its type's syntax, by sub-field name as sent: a numeric
+    /// field (`Rtd`, `Avg`, `Cou`, ...) that is not a decimal number, or a `Flag` that is not
+    /// one of the standards' data flags. Such a group cannot be taken as a measurement.
+    pub fn malformed_fields(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        let packet: &'a Packet = self.packet;
+        self.items()
+            .iter()
+            .filter(move |i| {
+                (i.kind.is_numeric() && i.number.is_none())
+                    || (i.kind == FieldKind::Flag && DataFlag::parse(packet.s(i.value)).is_none())
+            })
+            .map(move |i| packet.s(i.field))
+    }
+
     /// Every field in order: `(sub-field name as sent, kind, value)`.
     pub fn fields(&self) -> impl Iterator<Item = (&'a str, FieldKind, Value<'a>)> + 'a {
         let packet: &'a Packet = self.packet;
@@ -1356,6 +1387,13 @@ pub enum FrameBytesError {
     /// The frame could not be read as a packet.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+}
+
+/// A frame's bytes as text for display: the bytes themselves when they are UTF-8, else their
+/// GBK/GB18030 decoding (undecodable bytes replaced). Evidence keeps the bytes; this is only
+/// how a person reads them.
+pub fn frame_text(bytes: &[u8]) -> Cow<'_, str> {
+    decode_text(bytes, &mut Vec::new()).0
 }
 
 fn decode_text<'a>(

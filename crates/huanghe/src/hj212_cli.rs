@@ -229,7 +229,7 @@ fn rejected_json(r: &RejectedBytes) -> Value {
     json!({
         "ok": false,
         "error": r.error.to_string(),
-        "raw": String::from_utf8_lossy(&r.raw),
+        "raw": hj212::frame_text(&r.raw),
         "skipped_before": r.skipped_before,
     })
 }
@@ -248,7 +248,7 @@ fn event_json(event: &FrameEvent) -> (Value, bool) {
                 json!({
                     "ok": false,
                     "error": e.to_string(),
-                    "raw": String::from_utf8_lossy(frame.raw()),
+                    "raw": hj212::frame_text(frame.raw()),
                     "crc": {
                         "given": crc.given.map(hex4),
                         "computed": hex4(crc.computed),

@@ -1035,7 +1035,8 @@ mod tests {
             crc_variant: None,
             deviations: vec![],
             disposition: Disposition::Stored,
-            raw: String::new(),
+            quarantined_fields: vec![],
+            raw: vec![],
         };
         s.commit(&[Ingest {
             record,

@@ -1012,8 +1012,13 @@ pub struct PacketView {
     pub status: String,
     /// Why it was quarantined.
     pub reason: Option<String>,
-    /// The frame as received.
+    /// Pollutant groups of a stored frame left out because a value in them is outside its
+    /// type's syntax (`code-Field` names); such frames are listed in the quarantine too.
+    pub quarantined_fields: Vec<String>,
+    /// The frame as text for reading (UTF-8, or decoded from GBK).
     pub raw: String,
+    /// The frame's bytes exactly as received, in hex: what its CRC is computed over.
+    pub raw_hex: String,
 }
 
 /// The raw packet log (every frame as received) and the quarantine, newest first.
@@ -1057,7 +1062,9 @@ async fn packets(
                     deviations: r.deviations,
                     status: status.to_owned(),
                     reason,
-                    raw: r.raw,
+                    quarantined_fields: r.quarantined_fields,
+                    raw: hj212::frame_text(&r.raw).into_owned(),
+                    raw_hex: hex::encode(&r.raw),
                 }
             })
             .collect(),

@@ -10,10 +10,15 @@
 //!    (`hhs_…`), or the `huanghe_session` cookie the login sets for the browser;
 //! 3. refuses a role without the capability (403), and a scoped user (district, enterprise)
 //!    asking for a point outside their scope (403); handlers filter lists by the same scope;
-//! 4. for every write (any method but GET/HEAD), records an audit row after the handler ran:
-//!    who, method, path, status, the resource before (read through the same router with the
-//!    caller's credentials) and the request body or, for creations, the response (secrets
-//!    redacted).
+//! 4. for every write (any method but GET/HEAD), enforces the route's body limit
+//!    ([`body_limit`]) before reading a byte of the body (a declared `Content-Length` over it
+//!    is refused unread, a body that grows past it is cut off), and records an audit row after
+//!    the handler ran: who, method, path, status, the resource before (read through the same
+//!    router with the caller's credentials) and the request body or, for creations, the
+//!    response (secrets redacted). A refused request (any 4xx or 5xx) is recorded with its
+//!    size, type and the reason, never its content, and a body too large to be worth keeping
+//!    whole ([`AUDIT_BODY_MAX`]) by its size and SHA-256, so no request, least of all an
+//!    unauthenticated one, can write more than a bounded row.
 //!
 //! The endpoints here: login (throttled per user name and per address), logout, the current
 //! user, password change, users (admin), API tokens, the audit log.
@@ -42,18 +47,22 @@ pub struct Auth {
     pub(crate) users: Arc<dyn UserStore>,
     throttle: Mutex<LoginThrottle>,
     session_ttl_ms: i64,
+    /// Session cookies carry `Secure` (the server is reached through HTTPS).
+    secure_cookie: bool,
     /// The finished router, for reading resources before writes. The router holds the state
     /// that holds this, so [`Auth::release_router`] breaks the cycle at shutdown.
     router: Mutex<Option<axum::Router>>,
 }
 
 impl Auth {
-    /// Auth over a user store; sessions expire after `session_ttl_ms` without use.
-    pub fn new(users: Arc<dyn UserStore>, session_ttl_ms: i64) -> Self {
+    /// Auth over a user store; sessions expire after `session_ttl_ms` without use; cookies are
+    /// `Secure` when `secure_cookie` (behind HTTPS).
+    pub fn new(users: Arc<dyn UserStore>, session_ttl_ms: i64, secure_cookie: bool) -> Self {
         Self {
             users,
             throttle: Mutex::new(LoginThrottle::default()),
             session_ttl_ms,
+            secure_cookie,
             router: Mutex::new(None),
         }
     }
@@ -285,19 +294,21 @@ fn redact(v: &mut serde_json::Value) {
     }
 }
 
-/// What the audit keeps of a body: parsed JSON (redacted), or a note of its size and type.
+/// What the audit keeps of a body: parsed JSON (redacted) up to [`AUDIT_BODY_MAX`], or a note
+/// of its size, type and SHA-256.
 fn audit_body(content_type: Option<&str>, bytes: &[u8]) -> Option<serde_json::Value> {
     if bytes.is_empty() {
         return None;
     }
     if content_type.is_some_and(|c| c.starts_with("application/json"))
+        && bytes.len() <= AUDIT_BODY_MAX
         && let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes)
     {
         redact(&mut v);
         return Some(v);
     }
     Some(serde_json::json!({
-        "content_type": content_type.unwrap_or(""),
+        "content_type": content_type.map(|c| c.chars().take(100).collect::<String>()).unwrap_or_default(),
         "bytes": bytes.len(),
         "sha256": access::sha256_hex(bytes),
     }))
@@ -327,8 +338,47 @@ async fn read_before(
     Some(v)
 }
 
-/// The largest request body the API buffers (registry imports are the largest).
-const MAX_BODY: usize = 64 * 1024 * 1024;
+/// The largest registry import (a spreadsheet of the largest list, 20,000 vehicles, is a few
+/// megabytes).
+pub(crate) const MAX_IMPORT: usize = 64 * 1024 * 1024;
+
+/// The largest case attachment.
+pub(crate) const MAX_ATTACHMENT: usize = 20 * 1024 * 1024;
+
+/// The largest JSON request body of every other write (a case, a registry entry, a rule
+/// change); the biggest real one is a few kilobytes.
+const MAX_JSON: usize = 1024 * 1024;
+
+/// The largest body of the login and password routes (a name and a password or two).
+const MAX_CREDENTIALS: usize = 16 * 1024;
+
+/// The largest body the audit keeps as content; a larger one is kept as size and SHA-256.
+pub(crate) const AUDIT_BODY_MAX: usize = 64 * 1024;
+
+/// The largest response body the guard buffers (responses to writes are small; the limit
+/// only guards against a handler's mistake).
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+
+/// The largest request body a route accepts, known from its template before anything is read.
+pub fn body_limit(template: &str) -> usize {
+    match template {
+        "/api/v1/registries/{name}/import" => MAX_IMPORT,
+        "/api/v1/cases/{id}/attachments" => MAX_ATTACHMENT,
+        "/api/v1/auth/login" | "/api/v1/auth/password" => MAX_CREDENTIALS,
+        _ => MAX_JSON,
+    }
+}
+
+/// What the audit keeps of a refused request's body: its size and type, and why it was
+/// refused (the error the client got, shortened), never the content.
+fn audit_refusal(content_type: Option<&str>, bytes: u64, reason: &str) -> serde_json::Value {
+    let reason: String = reason.chars().take(300).collect();
+    serde_json::json!({
+        "content_type": content_type.map(|c| c.chars().take(100).collect::<String>()).unwrap_or_default(),
+        "bytes": bytes,
+        "refused": reason,
+    })
+}
 
 /// The middleware: see the [module docs](self).
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -398,40 +448,86 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     }
 
-    // A write: keep what it changed.
+    // A write: refuse a body over the route's limit before reading it, then keep what the
+    // write changed.
+    let limit = body_limit(&template);
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = |bytes: u64| {
+        let reason = format!("request body over {limit} bytes");
+        (
+            ApiError::PayloadTooLarge(reason.clone()).into_response(),
+            audit_refusal(content_type.as_deref(), bytes, &reason),
+        )
+    };
+    let actor_of = |p: &Option<Principal>| {
+        p.as_ref()
+            .map_or_else(|| "-".to_owned(), |p| p.username.clone())
+    };
+    if let Some(n) = declared.filter(|n| *n > limit as u64) {
+        let (resp, after) = too_large(n);
+        record(
+            &state,
+            actor_of(&principal),
+            &method,
+            path_and_query,
+            resp.status(),
+            None,
+            Some(after),
+        )
+        .await;
+        return resp;
+    }
     let before = match before_path(&method, &path) {
         Some(p) if principal.is_some() => read_before(&state, req.headers(), &p).await,
         _ => None,
     };
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
-            return ApiError::PayloadTooLarge(format!("request body over {MAX_BODY} bytes"))
-                .into_response();
+            let (resp, after) = too_large(limit as u64 + 1);
+            record(
+                &state,
+                actor_of(&principal),
+                &method,
+                path_and_query,
+                resp.status(),
+                before,
+                Some(after),
+            )
+            .await;
+            return resp;
         }
     };
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let request_body = audit_body(content_type.as_deref(), &bytes);
     let actor = match &principal {
         Some(p) => p.username.clone(),
-        // Login: the name tried.
+        // Login: the name tried (shortened: it is the caller's text).
         None => request_body
             .as_ref()
             .and_then(|b| b.get("username"))
             .and_then(|u| u.as_str())
-            .map_or_else(|| "-".to_owned(), |u| format!("-{u}")),
+            .map_or_else(
+                || "-".to_owned(),
+                |u| format!("-{}", u.chars().take(64).collect::<String>()),
+            ),
     };
+    let body_len = bytes.len() as u64;
     let resp = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     let status = resp.status();
     let (resp_parts, resp_body) = resp.into_parts();
-    let resp_bytes = axum::body::to_bytes(resp_body, MAX_BODY)
+    let resp_bytes = axum::body::to_bytes(resp_body, MAX_RESPONSE)
         .await
         .unwrap_or_default();
     let created = method == Method::POST && before.is_none() && status.is_success();
@@ -441,15 +537,45 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
         audit_body(ct, &resp_bytes)
+    } else if status.is_client_error() || status.is_server_error() {
+        let reason = serde_json::from_slice::<ErrorBody>(&resp_bytes)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| status.to_string());
+        Some(audit_refusal(content_type.as_deref(), body_len, &reason))
     } else {
         request_body
     };
+    let resp = Response::from_parts(resp_parts, Body::from(resp_bytes));
+    record(
+        &state,
+        actor,
+        &method,
+        path_and_query,
+        resp.status(),
+        before,
+        after,
+    )
+    .await;
+    resp
+}
+
+/// Appends one audit row for a write (logged, not returned, when the store fails: the
+/// request's outcome stands).
+async fn record(
+    state: &AppState,
+    actor: String,
+    method: &Method,
+    path: String,
+    status: StatusCode,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) {
     let entry = AuditEntry {
         id: 0,
         at_ms: state.wall_ms(),
         actor,
         method: method.to_string(),
-        path: path_and_query,
+        path: path.chars().take(2048).collect(),
         status: status.as_u16(),
         before,
         after,
@@ -460,7 +586,6 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         Ok(Err(e)) => tracing::error!(error = %e, "audit record failed"),
         Err(e) => tracing::error!(error = %e, "audit task failed"),
     }
-    Response::from_parts(resp_parts, Body::from(resp_bytes))
 }
 
 /// The logged-in user of a request (set by [`guard`]).
@@ -612,8 +737,9 @@ async fn login(
         .await
         .map_err(blocking_err)??;
     let cookie = format!(
-        "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        auth.session_ttl_ms / 1000
+        "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        auth.session_ttl_ms / 1000,
+        if auth.secure_cookie { "; Secure" } else { "" }
     );
     let mut r = Json(LoginOk {
         user: UserView::from(&user),
@@ -641,7 +767,11 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("huanghe_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        HeaderValue::from_static(if state.auth().secure_cookie {
+            "huanghe_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0; Secure"
+        } else {
+            "huanghe_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+        }),
     );
     Ok(r)
 }

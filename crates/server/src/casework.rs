@@ -23,6 +23,7 @@ use store::{AlarmQuery, CaseQuery, CaseStore, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::{ApiError, ApiResult, AppState, ErrorBody, csv_field, iso, parse_time};
+use crate::auth::MAX_ATTACHMENT;
 
 fn blocking_err(e: tokio::task::JoinError) -> ApiError {
     ApiError::Internal(format!("case task: {e}"))
@@ -664,9 +665,6 @@ pub struct UploadParams {
     pub name: String,
 }
 
-/// The largest attachment accepted.
-const MAX_ATTACHMENT: usize = 20 * 1024 * 1024;
-
 /// Uploads an attachment (the body is the file; its `Content-Type` is kept).
 #[utoipa::path(post, path = "/api/v1/cases/{id}/attachments", tag = "cases", params(UploadParams,
     ("id" = i64, Path, description = "case id")), request_body(content = Vec<u8>, content_type = "application/octet-stream"),
@@ -731,10 +729,24 @@ async fn download(
         .await?
         .filter(|a| a.case_id == id)
         .ok_or_else(|| ApiError::NotFound(format!("case {id} has no attachment {attachment}")))?;
+    // Uploaded by enterprises too: never rendered in the platform's origin (see
+    // `cases::attachment`).
+    let served = cases::attachment::served_content_type(&a.content_type, &a.content);
+    let disposition = cases::attachment::content_disposition(&a.meta.name);
     let mut r = a.content.into_response();
-    if let Ok(v) = HeaderValue::from_str(&a.content_type) {
-        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(served));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
     }
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox; frame-ancestors 'none'"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(r)
 }
 
@@ -811,7 +823,7 @@ async fn evidence(
     let w = windows.clone();
     let (data, packets_csv) = tokio::task::spawn_blocking(move || {
         let mut data = Vec::new();
-        let mut packets = String::from("id,received,peer,mn,cn,qn,crc_given,crc_computed,crc_variant,deviations,disposition,text\n");
+        let mut packets = String::from("id,received,peer,mn,cn,qn,crc_given,crc_computed,crc_variant,deviations,disposition,text,raw_hex\n");
         for (pt, (from, to)) in &w {
             let mut csv = String::from("time,series,code,fields\n");
             for t in [
@@ -859,7 +871,7 @@ async fn evidence(
                 }
                 for (pid, r) in rows {
                     packets.push_str(&format!(
-                        "{pid},{},{},{},{},{},{},{},{},{},{},{}\n",
+                        "{pid},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                         iso(r.received_ms),
                         csv_field(&r.peer),
                         csv_field(r.mn.as_deref().unwrap_or("")),
@@ -870,7 +882,8 @@ async fn evidence(
                         csv_field(r.crc_variant.as_deref().unwrap_or("")),
                         csv_field(&r.deviations.join(";")),
                         csv_field(&format!("{:?}", r.disposition)),
-                        csv_field(r.raw.trim_end())
+                        csv_field(hj212::frame_text(&r.raw).trim_end()),
+                        hex::encode(&r.raw)
                     ));
                 }
             }
@@ -1195,5 +1208,5 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(download))
         .routes(routes!(evidence))
         .routes(routes!(inspection_plan))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_ATTACHMENT + 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_ATTACHMENT))
 }

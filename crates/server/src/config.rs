@@ -72,6 +72,10 @@ pub struct Hj212Config {
     pub keepalive_s: u64,
     /// Most frames committed in one transaction.
     pub max_batch: usize,
+    /// Seconds a DataTime may lie ahead of the platform clock (logger clocks drift until the
+    /// next time calibration); data dated later are refused (9011, QnRtn 2) and quarantined.
+    /// A proposal: the standard names no tolerance.
+    pub max_clock_ahead_s: u64,
 }
 
 impl Default for Hj212Config {
@@ -85,6 +89,7 @@ impl Default for Hj212Config {
             frame_timeout_s: gw.frame_timeout.as_secs(),
             keepalive_s: gw.keepalive.as_secs(),
             max_batch: gw.max_batch,
+            max_clock_ahead_s: gw.max_clock_ahead.as_secs(),
         }
     }
 }
@@ -101,6 +106,7 @@ impl Hj212Config {
             keepalive: Duration::from_secs(self.keepalive_s),
             max_data_len: hj212::frame::MAX_DATA_LEN,
             max_batch: self.max_batch,
+            max_clock_ahead: Duration::from_secs(self.max_clock_ahead_s),
         }
     }
 }
@@ -155,6 +161,9 @@ pub struct HttpConfig {
     pub tile_url: Option<String>,
     /// The tiles' attribution.
     pub tile_attribution: String,
+    /// Browsers reach the server through HTTPS (a TLS-terminating proxy in front of it): the
+    /// session cookie is then `Secure` and responses carry `Strict-Transport-Security`.
+    pub https: bool,
 }
 
 impl Default for HttpConfig {
@@ -164,6 +173,7 @@ impl Default for HttpConfig {
             session_hours: 12,
             tile_url: None,
             tile_attribution: String::new(),
+            https: false,
         }
     }
 }

@@ -162,6 +162,7 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     let auth = Arc::new(auth::Auth::new(
         users,
         config.http.session_hours * 3_600_000,
+        config.http.https,
     ));
     let auth_for_shutdown = Arc::clone(&auth);
     let ui = web::UiConfig {
@@ -184,6 +185,7 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
         ),
     )
     .merge(web::router(&ui));
+    let app = web::with_security_headers(app, config.http.https);
     let mut http_stop = stopped.clone();
     let http_task = tokio::spawn(async move {
         let served = axum::serve(

@@ -760,7 +760,9 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(import))
         .routes(routes!(export))
         .routes(routes!(targets))
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::auth::MAX_IMPORT,
+        ))
 }
 
 /// Loads the demo city (its registries with their history, and its monitoring points) into an

@@ -354,7 +354,8 @@ CREATE TABLE IF NOT EXISTS packets (
     crc_computed TEXT,
     crc_variant TEXT,
     deviations TEXT NOT NULL,
-    raw TEXT NOT NULL
+    raw BLOB NOT NULL,
+    quarantined_fields TEXT
 );
 CREATE INDEX IF NOT EXISTS packets_by_mn_time ON packets (mn, received_ms);
 CREATE INDEX IF NOT EXISTS packets_by_time ON packets (received_ms);
@@ -430,6 +431,25 @@ fn status_name(d: &Disposition) -> &'static str {
     }
 }
 
+/// Brings a table of a data directory made by an earlier version up to the current schema
+/// (`CREATE TABLE IF NOT EXISTS` leaves an existing table as it was).
+fn add_missing_column(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    decl: &str,
+) -> Result<(), StoreError> {
+    let present: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+        params![table, column],
+        |r| r.get(0),
+    )?;
+    if !present {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store file `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -440,6 +460,7 @@ impl SqliteStore {
         // "database is locked" (seen in the demo).
         writer.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         writer.execute_batch(SCHEMA)?;
+        add_missing_column(&writer, "packets", "quarantined_fields", "TEXT")?;
         writer.execute_batch(registry::SCHEMA)?;
         writer.execute_batch(alarms::SCHEMA)?;
         writer.execute_batch(users::SCHEMA)?;
@@ -961,8 +982,9 @@ impl Store for SqliteStore {
                 };
                 tx.prepare_cached(
                     "INSERT INTO packets (received_ms, peer, mn, cn, qn, status, reason, crc_given,
-                                          crc_computed, crc_variant, deviations, raw)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                          crc_computed, crc_variant, deviations, raw,
+                                          quarantined_fields)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )?
                 .execute(params![
                     record.received_ms,
@@ -977,6 +999,8 @@ impl Store for SqliteStore {
                     record.crc_variant,
                     record.deviations.join(","),
                     record.raw,
+                    (!record.quarantined_fields.is_empty())
+                        .then(|| record.quarantined_fields.join(",")),
                 ])?;
                 let packet_id = tx.last_insert_rowid();
                 let (mut inserted, mut replaced) = (0, 0);
@@ -1161,9 +1185,10 @@ impl Store for SqliteStore {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, received_ms, peer, mn, cn, qn, status, reason, crc_given, crc_computed,
-                        crc_variant, deviations, raw FROM packets
+                        crc_variant, deviations, raw, quarantined_fields FROM packets
                  WHERE (?1 IS NULL OR mn = ?1) AND (?2 IS NULL OR received_ms >= ?2)
-                   AND (?3 IS NULL OR received_ms <= ?3) AND (?4 = 0 OR status = 'quarantined')
+                   AND (?3 IS NULL OR received_ms <= ?3)
+                   AND (?4 = 0 OR status = 'quarantined' OR quarantined_fields IS NOT NULL)
                  ORDER BY id DESC LIMIT ?5",
             )?;
             let mut rows = stmt.query(params![
@@ -1191,6 +1216,19 @@ impl Store for SqliteStore {
                     }
                 };
                 let deviations: String = r.get(11)?;
+                let quarantined_fields: Option<String> = r.get(13)?;
+                // Rows written before the log kept bytes hold the frame as text.
+                let raw = match r.get_ref(12)? {
+                    rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => {
+                        b.to_vec()
+                    }
+                    other => {
+                        return Err(StoreError::Corrupt {
+                            table: "packets",
+                            detail: format!("raw of type {:?}", other.data_type()),
+                        });
+                    }
+                };
                 out.push((
                     r.get(0)?,
                     PacketRecord {
@@ -1208,7 +1246,12 @@ impl Store for SqliteStore {
                             .map(str::to_owned)
                             .collect(),
                         disposition,
-                        raw: r.get(12)?,
+                        quarantined_fields: quarantined_fields
+                            .iter()
+                            .flat_map(|f| f.split(','))
+                            .map(str::to_owned)
+                            .collect(),
+                        raw,
                     },
                 ));
             }

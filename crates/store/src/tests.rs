@@ -32,7 +32,8 @@ fn record(disposition: Disposition, qn: &str) -> PacketRecord {
         crc_variant: Some("hj212".into()),
         deviations: vec![],
         disposition,
-        raw: "##...".into(),
+        quarantined_fields: vec![],
+        raw: b"##...".to_vec(),
     }
 }
 
@@ -148,6 +149,55 @@ fn quarantine_is_logged_not_stored() {
     assert!(
         matches!(&q[0].1.disposition, Disposition::Quarantined { reason } if reason == "wrong_password")
     );
+}
+
+#[test]
+fn raw_log_keeps_the_bytes_received() {
+    let (d, s) = store();
+    // GBK text, bytes that are neither UTF-8 nor GBK, and a NUL.
+    let raw: Vec<u8> =
+        b"##0100QN=1;CP=&&i11001-Info=\xC9\xE8\xB1\xB8\xFF\xFE\x80\x00&&ABCD\r\n".to_vec();
+    let mut r = record(Disposition::Stored, "q1");
+    r.raw = raw.clone();
+    r.quarantined_fields = vec!["a21026-Avg".into(), "a21026-Flag".into()];
+    s.commit(&[Ingest {
+        record: r,
+        observations: vec![obs("w01018", 100, "40.1")],
+    }])
+    .expect("commit");
+    let all_rows = s
+        .packets(&PacketQuery {
+            limit: 10,
+            ..PacketQuery::default()
+        })
+        .expect("log");
+    assert_eq!(all_rows[0].1.raw, raw);
+    // A frame whose good groups were stored and whose malformed groups were not is listed in
+    // the quarantine, with the fields left out.
+    let q = s
+        .packets(&PacketQuery {
+            quarantined_only: true,
+            limit: 10,
+            ..PacketQuery::default()
+        })
+        .expect("log");
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].1.disposition, Disposition::Stored);
+    assert_eq!(q[0].1.quarantined_fields, ["a21026-Avg", "a21026-Flag"]);
+    drop(s);
+    // A row written as text by an earlier version still reads back.
+    let conn = rusqlite::Connection::open(d.path().join("huanghe.db")).expect("open");
+    conn.execute("UPDATE packets SET raw = '##legacy'", [])
+        .expect("update");
+    drop(conn);
+    let s = SqliteStore::open(&d.path().join("huanghe.db")).expect("reopen");
+    let rows = s
+        .packets(&PacketQuery {
+            limit: 10,
+            ..PacketQuery::default()
+        })
+        .expect("log");
+    assert_eq!(rows[0].1.raw, b"##legacy");
 }
 
 #[test]

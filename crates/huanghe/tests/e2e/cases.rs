@@ -417,6 +417,59 @@ async fn a_case_runs_the_closed_loop_with_scopes_evidence_and_audit() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
     let att = as_json(r);
+    // A page with a script, uploaded as HTML by the enterprise, is never rendered in the
+    // platform's origin when an officer opens it.
+    let page = b"<html><script>fetch('/api/v1/users',{method:'POST'})</script></html>";
+    let r = server
+        .send(
+            "POST",
+            &format!("/api/v1/cases/{id}/attachments?name=%E6%95%B4%E6%94%B9.html"),
+            &[("Authorization", &auth)],
+            Some(("text/html; charset=utf-8", page)),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let html = as_json(r);
+    let header = |r: &server::client::Response, name: &str| {
+        r.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let r = server
+        .request_as(
+            li,
+            "GET",
+            &format!("/api/v1/cases/{id}/attachments/{}", html["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, page);
+    assert_eq!(header(&r, "content-type"), "application/octet-stream");
+    assert!(
+        header(&r, "content-disposition").starts_with("attachment;"),
+        "{:?}",
+        r.headers
+    );
+    assert!(header(&r, "content-disposition").contains("filename*=UTF-8''%E6%95%B4%E6%94%B9.html"));
+    assert_eq!(header(&r, "x-content-type-options"), "nosniff");
+    assert!(header(&r, "content-security-policy").contains("sandbox"));
+    let r = server
+        .request_as(
+            li,
+            "GET",
+            &format!("/api/v1/cases/{id}/attachments/{}", att["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(
+        header(&r, "content-type"),
+        "image/jpeg",
+        "a JPEG keeps its type"
+    );
+    assert!(header(&r, "content-disposition").starts_with("attachment;"));
     let r = post(
         ent1,
         format!("/api/v1/cases/{id}/response"),
@@ -604,6 +657,25 @@ async fn a_case_runs_the_closed_loop_with_scopes_evidence_and_audit() {
         packets.lines().count() > 6 && packets.contains("GAS0001"),
         "{packets}"
     );
+    // Anyone can re-check every frame's CRC from the package alone: `raw_hex` holds the bytes.
+    let header_line = packets.lines().next().expect("header");
+    assert!(
+        header_line.starts_with("id,received,peer,mn,cn,qn,crc_given,crc_computed,crc_variant,")
+    );
+    assert!(header_line.ends_with(",raw_hex"));
+    for line in packets.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let bytes = hex::decode(cols[cols.len() - 1]).expect("hex bytes");
+        let frame = hj212::Frame::from_bytes(&bytes).expect("one frame");
+        let crc = frame.verify_crc();
+        assert_eq!(format!("{:04X}", crc.computed), cols[7], "{line}");
+        assert_eq!(
+            crc.given.map(|g| format!("{g:04X}")).as_deref(),
+            Some(cols[6]),
+            "{line}"
+        );
+        assert!(crc.is_standard(), "{line}");
+    }
     let data = read(&format!(
         "data/stack_{}.csv",
         hj212::LocalTime::from_unix_millis((h - 7200) * 1000).to_protocol()

@@ -126,6 +126,11 @@ impl TestServer {
 
     /// As [`TestServer::start`], with top-level config lines too.
     pub fn start_with(dir: &Path, top_config: &str, hj212_config: &str) -> Self {
+        Self::start_full(dir, top_config, hj212_config, "")
+    }
+
+    /// As [`TestServer::start_with`], with lines for the `[http]` table too.
+    pub fn start_full(dir: &Path, top_config: &str, hj212_config: &str, http_config: &str) -> Self {
         let points = dir.join("points.toml");
         let mut config = format!("data_dir = {:?}\n", dir.join("data"));
         if points.exists() {
@@ -134,7 +139,7 @@ impl TestServer {
         config.push_str(top_config);
         config.push('\n');
         config.push_str(&format!(
-            "[hj212]\nlisten = \"127.0.0.1:0\"\n{hj212_config}\n[http]\nlisten = \"127.0.0.1:0\"\n"
+            "[hj212]\nlisten = \"127.0.0.1:0\"\n{hj212_config}\n[http]\nlisten = \"127.0.0.1:0\"\n{http_config}\n"
         ));
         std::fs::write(dir.join("config.toml"), config).expect("config written");
         let data_dir = dir.join("data");
@@ -172,6 +177,11 @@ impl TestServer {
             data_dir,
             token,
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("running")
     }
 
     /// SIGKILL: no shutdown of any kind.

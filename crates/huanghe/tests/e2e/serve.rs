@@ -409,3 +409,367 @@ async fn ten_thousand_concurrent_connections() {
     assert!(metrics.contains(&format!("huanghe_devices_online {N}")));
     drop(alive);
 }
+
+/// A 2051 frame of MN0001 with this DataTime and CP body (bytes as given), with its CRC.
+fn minute_frame(qn: &str, data_time: &str, cp: &[u8]) -> Vec<u8> {
+    let mut data =
+        format!("QN={qn};ST=31;CN=2051;PW=123456;MN=MN0001;Flag=5;CP=&&{data_time}").into_bytes();
+    data.extend_from_slice(cp);
+    data.extend_from_slice(b"&&");
+    let mut out = bytes::BytesMut::new();
+    hj212::frame::write_frame(&data, &mut out).expect("short enough");
+    out.to_vec()
+}
+
+#[tokio::test]
+async fn values_and_times_outside_the_syntax_never_become_measurements() {
+    let dir = TempDir::new("malformed");
+    one_point(&dir);
+    let server = TestServer::start(&dir.0, "");
+    let start = midnight_days_ago(1);
+    let mut link = Link::connect(server.hj212).await.expect("connects");
+    let dt = |minute: i64| {
+        format!(
+            "DataTime={};",
+            hj212::LocalTime::from_unix_millis((start + minute * 60) * 1000).to_protocol()
+        )
+    };
+    let good = b"a21026-Min=30.0,a21026-Avg=35.2,a21026-Max=40.1,a21026-Flag=N";
+    let bad: [&[u8]; 10] = [
+        b"a21002-Avg=abc,a21002-Flag=N",
+        b"a21002-Avg=NaN,a21002-Flag=N",
+        b"a21002-Avg=inf,a21002-Flag=N",
+        b"a21002-Avg=1.\x00 5,a21002-Flag=N",
+        b"a21002-Avg=\xC9\xE8\xB1\xB8\xB9\xCA\xD5\xCF,a21002-Flag=N",
+        b"a21002-Avg=\xFF\xFE\x80,a21002-Flag=N",
+        b"a21002-Avg=12.5,a21002-Flag=\x00",
+        b"a21002-Avg=12.5,a21002-Flag=\xB9\xCA",
+        b"a21002-Avg=12.5,a21002-Flag=X",
+        b"a21002-Avg=-,a21002-Flag=N",
+    ];
+    let mut sent = Vec::new();
+    for (i, b) in bad.iter().enumerate() {
+        // The bad group beside a good one: the good one is stored and acknowledged.
+        let mut cp = b.to_vec();
+        cp.push(b';');
+        cp.extend_from_slice(good);
+        let qn = format!("2026120100000{i:04}");
+        let frame = minute_frame(&qn, &dt(i as i64), &cp);
+        link.send(&frame).await.expect("sent");
+        let a = link.read_packet(T).await.expect("answer");
+        assert_eq!(
+            (a.cn(), a.exchange_qn()),
+            ("9014", Some(qn.as_str())),
+            "{}",
+            String::from_utf8_lossy(b)
+        );
+        sent.push(frame);
+        // The bad group alone: nothing to store, refused with QnRtn=2.
+        let qn = format!("2026120100001{i:04}");
+        link.send(&minute_frame(&qn, &dt(20 + i as i64), b))
+            .await
+            .expect("sent");
+        let a = link.read_packet(T).await.expect("answer");
+        assert_eq!((a.cn(), a.exchange_qn()), ("9011", Some(qn.as_str())));
+        assert_eq!(
+            qn_rtn(&a).as_deref(),
+            Some("2"),
+            "{}",
+            String::from_utf8_lossy(b)
+        );
+    }
+    // Data uploads whose DataTime is missing, not a time, or far in the future: 9011 with
+    // QnRtn=2, never 9014, and nothing stored.
+    let future = hj212::LocalTime::from_unix_millis((midnight_days_ago(-3)) * 1000).to_protocol();
+    for (i, time) in [
+        String::new(),
+        "DataTime=;".into(),
+        "DataTime=20261340250000;".into(),
+        "DataTime=20260230120000;".into(),
+        "DataTime=2026;".into(),
+        format!("DataTime={future};"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let qn = format!("2026120100002{i:04}");
+        link.send(&minute_frame(&qn, time, good))
+            .await
+            .expect("sent");
+        let a = link.read_packet(T).await.expect("answer");
+        assert_eq!(
+            (a.cn(), a.exchange_qn()),
+            ("9011", Some(qn.as_str())),
+            "{time}"
+        );
+        assert_eq!(qn_rtn(&a).as_deref(), Some("2"), "{time}");
+    }
+
+    // The series holds the good group of each mixed packet and nothing else.
+    let series = server
+        .get_json(&format!(
+            "/api/v1/points/p1/series?type=min&from={}&to={}",
+            iso_query(start - 86_400),
+            iso_query(start + 10 * 86_400)
+        ))
+        .await;
+    let rows = series.as_array().expect("array");
+    assert_eq!(rows.len(), bad.len(), "{series}");
+    for row in rows {
+        assert_eq!(row["code"], "a21026", "{row}");
+        for (name, v) in row["fields"].as_object().expect("fields") {
+            let v = v.as_str().expect("text");
+            if name == "flag" {
+                assert_eq!(v, "N");
+            } else {
+                assert!(hj212::Decimal::parse(v).is_ok(), "{name}={v:?} is a number");
+            }
+        }
+    }
+
+    // The quarantine lists the mixed packets with the fields left out, the refused ones with
+    // their reason, and every frame byte for byte.
+    let q = server
+        .get_json("/api/v1/packets?quarantined=true&limit=100")
+        .await;
+    let q = q.as_array().expect("array");
+    let partial: Vec<&serde_json::Value> = q.iter().filter(|p| p["status"] == "stored").collect();
+    assert_eq!(partial.len(), bad.len());
+    for p in &partial {
+        let fields = p["quarantined_fields"].as_array().expect("fields");
+        assert_eq!(fields.len(), 1, "{p}");
+        assert!(
+            fields[0].as_str().is_some_and(|f| f.starts_with("a21002-")),
+            "{p}"
+        );
+    }
+    let reasons = |r: &str| q.iter().filter(|p| p["reason"] == r).count();
+    assert_eq!(reasons("invalid_values"), bad.len());
+    assert_eq!(reasons("data_time"), 6);
+    let hex_of =
+        |p: &serde_json::Value| hex::decode(p["raw_hex"].as_str().expect("raw_hex")).expect("hex");
+    for frame in &sent {
+        let stored = partial
+            .iter()
+            .map(|p| hex_of(p))
+            .find(|b| b == frame)
+            .expect("the frame is kept byte for byte");
+        let f = hj212::Frame::from_bytes(&stored).expect("one frame");
+        assert!(
+            f.verify_crc().is_standard(),
+            "CRC re-checked from the stored bytes"
+        );
+    }
+    // The GBK frame reads as its Chinese text.
+    assert!(
+        partial
+            .iter()
+            .any(|p| p["raw"].as_str().is_some_and(|r| r.contains("设备故障"))),
+        "GBK shown decoded"
+    );
+}
+
+/// Bytes of every file under `dir`.
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// A `/proc/<pid>/status` figure in kB (`VmRSS`, `VmHWM`).
+fn proc_kb(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("proc status")
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .expect("figure")
+}
+
+/// Sends a 50 MB login body (declared with Content-Length, or chunked without a length) while
+/// reading the answer; returns the status line.
+async fn huge_login(addr: std::net::SocketAddr, chunked: bool) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const SIZE: usize = 50 * 1024 * 1024;
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        let framing = if chunked {
+            "Transfer-Encoding: chunked".to_owned()
+        } else {
+            format!("Content-Length: {SIZE}")
+        };
+        let head = format!(
+            "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{framing}\r\n\r\n["
+        );
+        wr.write_all(head.as_bytes()).await?;
+        let piece = "1,".repeat(32 * 1024);
+        let mut sent = 1;
+        while sent + piece.len() < SIZE {
+            if chunked {
+                wr.write_all(format!("{:x}\r\n{piece}\r\n", piece.len()).as_bytes())
+                    .await?;
+            } else {
+                wr.write_all(piece.as_bytes()).await?;
+            }
+            sent += piece.len();
+        }
+        Ok::<_, std::io::Error>(())
+    });
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(30), async {
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    assert!(read.is_ok(), "answered within 30 s");
+    String::from_utf8_lossy(&got)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_unread_and_audited_by_size_only() {
+    let dir = TempDir::new("bodies");
+    let server = TestServer::start(&dir.0, "");
+    // Let start-up settle, then take the idle figures.
+    assert_eq!(
+        server.request("GET", "/api/v1/auth/me", None).await.status,
+        200
+    );
+    let idle_kb = proc_kb(server.pid(), "VmRSS");
+    let before = dir_bytes(&server.data_dir);
+    for i in 0..20 {
+        let status = huge_login(server.http, i % 2 == 1).await;
+        assert!(status.contains(" 413 "), "request {i}: {status:?}");
+    }
+    // The server still answers, and the audit has one short row per refused request.
+    let audit = server
+        .get_json("/api/v1/audit?path=/api/v1/auth/login&limit=100")
+        .await;
+    let rows = audit.as_array().expect("rows");
+    assert_eq!(rows.len(), 20, "{audit}");
+    for row in rows {
+        assert_eq!(row["status"], 413, "{row}");
+        assert!(
+            row["after"]["bytes"]
+                .as_u64()
+                .is_some_and(|b| b > 16 * 1024),
+            "{row}"
+        );
+        assert!(
+            row["after"]["refused"]
+                .as_str()
+                .is_some_and(|r| r.contains("over")),
+            "{row}"
+        );
+        assert!(row.to_string().len() < 1024, "a bounded row: {row}");
+    }
+    let grown = dir_bytes(&server.data_dir).saturating_sub(before);
+    assert!(grown < 1024 * 1024, "data directory grew by {grown} bytes");
+    let peak_kb = proc_kb(server.pid(), "VmHWM");
+    assert!(
+        peak_kb < idle_kb + 100 * 1024,
+        "peak {peak_kb} kB against {idle_kb} kB idle"
+    );
+    // A JSON body over a route's limit (1 MB for ordinary writes) gets 413 too, from an
+    // authenticated user, and is audited by size.
+    let big = format!("{{\"name\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = server.request("POST", "/api/v1/points", Some(&big)).await;
+    assert_eq!(r.status, 413, "{}", r.text());
+    let audit = server
+        .get_json("/api/v1/audit?path=/api/v1/points&limit=10")
+        .await;
+    assert_eq!(audit[0]["status"], 413);
+    assert!(audit[0].to_string().len() < 1024);
+    // A refused write of normal size is audited by size and reason, not content.
+    let r = server
+        .request(
+            "POST",
+            "/api/v1/points",
+            Some("{\"id\":\"secret-looking text\"}"),
+        )
+        .await;
+    assert_eq!(r.status / 100, 4);
+    let audit = server
+        .get_json("/api/v1/audit?path=/api/v1/points&limit=10")
+        .await;
+    assert!(
+        !audit[0].to_string().contains("secret-looking"),
+        "{}",
+        audit[0]
+    );
+    assert!(audit[0]["after"]["refused"].is_string(), "{}", audit[0]);
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let dir = TempDir::new("headers");
+    let server = TestServer::start(&dir.0, "");
+    for (path, token) in [
+        ("/", ""),
+        ("/assets/app.js", ""),
+        ("/api/v1/auth/me", ""),
+        ("/api/v1/points", server.token.as_str()),
+        ("/api/v1/nothing", server.token.as_str()),
+    ] {
+        let r = server.request_as(token, "GET", path, None).await;
+        let h = |name: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
+        assert!(
+            h("content-security-policy").contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(h("x-frame-options"), "DENY", "{path}");
+        assert_eq!(h("referrer-policy"), "no-referrer", "{path}");
+        assert!(
+            h("strict-transport-security").is_empty(),
+            "no HSTS over plain HTTP"
+        );
+    }
+    drop(server);
+    // Behind HTTPS: the session cookie is Secure and HSTS is sent.
+    let dir = TempDir::new("headers-https");
+    let server = TestServer::start_full(&dir.0, "", "", "https = true");
+    let login =
+        serde_json::json!({"username": "admin", "password": crate::TEST_PASSWORD}).to_string();
+    let r = server
+        .request_as("", "POST", "/api/v1/auth/login", Some(&login))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let h = |name: &str| {
+        r.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert!(h("set-cookie").contains("; Secure"), "{}", h("set-cookie"));
+    assert!(h("strict-transport-security").starts_with("max-age="));
+}
