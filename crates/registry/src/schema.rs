@@ -310,6 +310,33 @@ fn check_ring(ring: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// A number in one canonical form, whatever form it came in (`256`, `256.0`, `2.56e2` from a
+/// JSON body, a spreadsheet's float, a CSV cell): a whole number within f64's exact range as an
+/// integer, anything else as the shortest decimal that reads back as the same f64. Entries hold
+/// only canonical numbers, so an unchanged value compares equal however it travelled.
+fn canonical_number(x: f64) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if x.fract() == 0.0 && x.abs() < EXACT {
+        Value::from(x as i64)
+    } else {
+        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// Every number in a JSON value in canonical form (GeoJSON coordinates).
+fn canonical_numbers(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => n.as_f64().map_or_else(|| v.clone(), canonical_number),
+        Value::Array(a) => Value::Array(a.iter().map(canonical_numbers).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), canonical_numbers(x)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 fn check_position(p: &Value) -> Result<[f64; 2], String> {
     let a = p
         .as_array()
@@ -352,7 +379,7 @@ impl Field {
                     .filter(|n| n.is_finite())
                     .ok_or("must be a number")?;
                 range(n)?;
-                Ok(v.clone())
+                Ok(canonical_number(n))
             }
             FieldType::Boolean => v
                 .as_bool()
@@ -366,7 +393,8 @@ impl Field {
                 Some(s) if self.values.iter().any(|x| x == s) => Ok(v.clone()),
                 _ => Err(format!("must be one of {}", self.values.join(", "))),
             },
-            FieldType::Point => check_position(v).map(|[lon, lat]| serde_json::json!([lon, lat])),
+            FieldType::Point => check_position(v)
+                .map(|[lon, lat]| Value::Array(vec![canonical_number(lon), canonical_number(lat)])),
             FieldType::Geometry => {
                 let kind = v.get("type").and_then(Value::as_str);
                 let coords = v.get("coordinates").and_then(Value::as_array);
@@ -385,17 +413,22 @@ impl Field {
                     }
                     _ => return Err("must be a GeoJSON Polygon or MultiPolygon geometry".into()),
                 }
-                Ok(serde_json::json!({"type": kind, "coordinates": coords}))
+                Ok(
+                    serde_json::json!({"type": kind, "coordinates": coords.map(|c| canonical_numbers(&Value::Array(c.clone())))}),
+                )
             }
             FieldType::NumberMap => {
                 let m = v.as_object().ok_or("must be an object of numbers")?;
+                let mut out = Map::new();
                 for (k, n) in m {
                     match n.as_f64() {
-                        Some(x) if x >= 0.0 && x.is_finite() => {}
+                        Some(x) if x >= 0.0 && x.is_finite() => {
+                            out.insert(k.clone(), canonical_number(x));
+                        }
                         _ => return Err(format!("{k}: must be a number of at least 0")),
                     }
                 }
-                Ok(v.clone())
+                Ok(Value::Object(out))
             }
             FieldType::StringList => {
                 let a = v.as_array().ok_or("must be a list of texts")?;

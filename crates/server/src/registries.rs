@@ -571,48 +571,40 @@ async fn import(
         Ok(t) => t,
         Err(e) => return Ok(fail(vec![e])),
     };
-    let entries = match exchange::import(&schema, &table) {
-        Ok(e) => e,
-        Err(errors) => return Ok(fail(errors)),
-    };
     let reg = name.clone();
-    let current: BTreeMap<String, Entry> = blocking(&state, move |r| r.entries(&reg))
+    let current: BTreeMap<String, exchange::Current> = blocking(&state, move |r| r.entries(&reg))
         .await?
         .into_iter()
-        .map(|e| (e.id.clone(), e))
+        .map(|e| {
+            (
+                e.id,
+                exchange::Current {
+                    version: e.version,
+                    data: e.data,
+                },
+            )
+        })
         .collect();
-    let mut errors = Vec::new();
-    let mut changes = Vec::new();
-    let (mut created, mut updated, mut unchanged) = (0, 0, 0);
-    for (entry, row) in entries.into_iter().zip(&table.row_numbers) {
-        let id = schema.key_of(&entry).unwrap_or_default();
-        let before = current.get(&id);
-        if let Err(e) = schema.check_transition(before.map(|b| &b.data), &entry) {
-            errors.push(ImportError {
-                row: *row,
-                column: Some(e.field),
-                reason: e.reason,
-            });
-            continue;
-        }
-        match before {
-            None => created += 1,
-            Some(b) if b.data == entry => unchanged += 1,
-            Some(_) => updated += 1,
-        }
-        changes.push(Change::Put {
-            id,
-            data: entry,
-            expect_version: Some(before.map_or(0, |b| b.version)),
-        });
-    }
-    if !errors.is_empty() {
-        return Ok(fail(errors));
-    }
+    let plan = match exchange::plan_import(&schema, &table, &current) {
+        Ok(p) => p,
+        Err(errors) => return Ok(fail(errors)),
+    };
+    let changes: Vec<Change> = plan
+        .changes
+        .into_iter()
+        .map(|c| Change::Put {
+            id: c.id,
+            data: c.data,
+            expect_version: Some(c.expect_version),
+        })
+        .collect();
     let who = actor(&principal);
     let rows = table.rows.len();
     let now = state.now_ms();
-    blocking(&state, move |r| r.apply(&name, &changes, &who, now)).await?;
+    if !changes.is_empty() {
+        blocking(&state, move |r| r.apply(&name, &changes, &who, now)).await?;
+    }
+    let (created, updated, unchanged) = (plan.created, plan.updated, plan.unchanged);
     Ok(Json(ImportReport {
         rows,
         created,
