@@ -330,8 +330,14 @@ pub struct Report {
     /// Each indicator's IAQI.
     pub iaqi: Vec<Iaqi>,
     /// The AQI as published (`None` = `NA`: HJ 633-2026 §5.3 when an indicator is missing and
-    /// the AQI of the others is at most 100).
+    /// the AQI of the others is at most 100; and under either version when a missing input
+    /// would decide it, see [`Report::undetermined`]).
     pub aqi: Option<u32>,
+    /// Why no AQI can be given although other indicators have an IAQI: an input missing whose
+    /// IAQI is known to be high (SO2 1-h above 800 without the 24-h mean HJ 633-2012 reports
+    /// in its place), so the others' maximum would understate it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undetermined: Option<String>,
     /// The AQI of the indicators available.
     pub aqi_of_available: Option<u32>,
     /// Primary pollutants (AQI > 50; every indicator at the maximum).
@@ -389,6 +395,7 @@ pub fn report(v: Version, kind: Kind, inputs: &Inputs) -> Result<Report, InputEr
         primary: Vec::new(),
         level: None,
         missing: Vec::new(),
+        undetermined: None,
     };
     for (p, a, c) in set {
         let Some(c) = c else {
@@ -403,6 +410,13 @@ pub fn report(v: Version, kind: Kind, inputs: &Inputs) -> Result<Report, InputEr
             } else {
                 out.missing
                     .push("SO2 24-h (needed: SO2 1-h above 800)".into());
+                // SO2 1-h above 800 is beyond the 1-h table's last breakpoint (IAQI 200 or
+                // more), so the SO2 IAQI may well be the largest: the AQI is not known.
+                out.undetermined = Some(
+                    "SO2 1-h is above 800 and the SO2 24-h mean that HJ 633-2012 reports in its \
+                     place is missing: the AQI cannot be determined"
+                        .into(),
+                );
             }
         }
         out.iaqi.push(i);
@@ -411,6 +425,7 @@ pub fn report(v: Version, kind: Kind, inputs: &Inputs) -> Result<Report, InputEr
     let max = out.iaqi.iter().filter_map(|i| i.iaqi).max();
     out.aqi_of_available = max;
     out.aqi = match (max, out.missing.is_empty(), v) {
+        _ if out.undetermined.is_some() => None,
         (Some(m), true, _) => Some(m),
         (Some(m), false, Version::Hj633_2026) => (m > 100).then_some(m),
         (Some(m), false, Version::Hj633_2012) => Some(m),
@@ -620,6 +635,16 @@ mod tests {
         let r = report(Hj633_2026, Kind::Hourly, &inputs).expect("report");
         assert_eq!(r.aqi, Some(200));
         assert_eq!(r.primary, ["SO2"]);
+        // Without the 24-h mean, 2012 cannot give an AQI: the others' 30 would understate it.
+        let without = Inputs {
+            so2_24h: None,
+            ..inputs
+        };
+        let r = report(Hj633_2012, Kind::Hourly, &without).expect("report");
+        assert_eq!(r.aqi, None);
+        assert_eq!(r.level, None);
+        assert!(r.undetermined.is_some());
+        assert!(r.aqi_of_available.is_some());
     }
 
     #[test]

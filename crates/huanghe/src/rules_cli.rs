@@ -88,35 +88,20 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
                 fields.insert(f.to_owned(), v.to_owned());
             }
         }
-        rows.push(Observation {
+        rows.push(rules::Row::new(&Observation {
             point_id: point.id.clone(),
             data_type,
             code: get(Some(co)).unwrap_or("").to_owned(),
             time,
             fields,
-        });
+        }));
     }
-    let mut hours: Vec<i64> = rows
-        .iter()
-        .map(|o| o.time - o.time.rem_euclid(3600))
-        .collect();
-    hours.sort_unstable();
-    hours.dedup();
     for rule in rules
         .rules
         .iter()
         .filter(|r| r.kind != RuleKind::DeviceSilent)
     {
-        // (code) -> windows in time order.
-        let mut windows: BTreeMap<String, Vec<(i64, bool, serde_json::Value)>> = BTreeMap::new();
-        for &h in &hours {
-            for v in rules::evaluate(rule, point, h, &rows) {
-                windows
-                    .entry(v.code)
-                    .or_default()
-                    .push((h, v.active, v.evidence));
-            }
-        }
+        let windows = rules::evaluate_series(rule, point, &rules::Context::default(), rows.clone());
         for (code, ws) in windows {
             for run in rules::runs(&ws, 3600) {
                 println!(

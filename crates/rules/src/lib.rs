@@ -514,7 +514,9 @@ pub fn evaluate_wanted(
         RuleKind::FlagDuration => {
             // Per code: the minutes of the hour covered by a flagged record, as a bit per
             // minute, so that a minute is counted once whatever reports it (a real-time value
-            // covers its minute, a minute record its interval, an hourly record the hour).
+            // covers its minute, a minute record its interval). An hourly or daily record's
+            // flag does not say for how many minutes the device was in that state (a flue-gas
+            // hour is D once a quarter of its minutes are), so it counts for none.
             let mut flagged: Vec<(&str, Option<u128>, u64, Vec<&str>)> = Vec::new();
             // Every code with data in the hour gets a verdict: one whose flags were corrected
             // must clear its window.
@@ -533,9 +535,9 @@ pub fn evaluate_wanted(
                 if let Some(f) = flag {
                     let minute = ((o.time - hour_start) / 60) as u32;
                     let covered = match o.data_type {
-                        domain::DataType::Hour => 60,
+                        domain::DataType::Hour | domain::DataType::Day => continue,
                         domain::DataType::Min => minutes_per_row.min(60) as u32,
-                        _ => 1,
+                        domain::DataType::Rtd => 1,
                     };
                     let mask = (((1u128 << covered) - 1) << minute) as u64 & ((1u64 << 60) - 1);
                     let e = &mut flagged[at];
@@ -612,7 +614,9 @@ pub fn evaluate_wanted(
             }
         }
         RuleKind::InvalidHour => {
-            let mut by_code: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            // Per code: minutes reported, minutes the source ran (not flagged F, stopped),
+            // valid minutes (flagged N).
+            let mut by_code: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
             for o in rows
                 .iter()
                 .filter(in_hour)
@@ -620,27 +624,33 @@ pub fn evaluate_wanted(
             {
                 let e = by_code.entry(o.code.as_str()).or_default();
                 e.0 += minutes_per_row;
-                if o.normal() {
+                if o.flag_or_normal() != "F" {
                     e.1 += minutes_per_row;
+                }
+                if o.normal() {
+                    e.2 += minutes_per_row;
                 }
             }
             // Minutes of the hour still to come, if it is in progress: they may yet be valid.
             let to_come = ctx.now_s.map_or(0, |now| {
                 ((hour_start + 3600 - now).clamp(0, 3600) / 60) as usize
             });
-            for (code, (minutes, valid)) in by_code {
-                push(
-                    &mut out,
-                    wanted,
-                    code,
-                    valid + to_come < rule.min_valid_minutes,
-                    || {
-                        json!({
-                            "rule": rule.id, "window": window(), "code": code, "minutes_reported": minutes,
-                            "valid_minutes": valid, "minutes_to_come": to_come, "required": rule.min_valid_minutes, "standard": "HJ 75-2017 hourly validity",
-                        })
-                    },
-                );
+            for (code, (minutes, running, valid)) in by_code {
+                // HJ 75 asks for valid minutes while the source runs: minutes of a stopped
+                // source (F) are outside the count. An hour the source ran for only in part
+                // needs the same share of its running minutes valid (45 of 60, pro rata: a
+                // proposal, the standard speaks of whole hours); an hour it did not run at all
+                // is not an invalid hour.
+                let base = (running + to_come).min(60);
+                let active = running > 0 && (valid + to_come) * 60 < rule.min_valid_minutes * base;
+                push(&mut out, wanted, code, active, || {
+                    json!({
+                        "rule": rule.id, "window": window(), "code": code, "minutes_reported": minutes,
+                        "minutes_running": running, "valid_minutes": valid, "minutes_to_come": to_come,
+                        "required": (rule.min_valid_minutes * base).div_ceil(60),
+                        "standard": "HJ 75-2017 hourly validity (stopped-source minutes, flag F, excluded)",
+                    })
+                });
             }
         }
         RuleKind::WaterTargetClass => {
@@ -747,6 +757,35 @@ pub fn evaluate_wanted(
         RuleKind::DeviceSilent => {}
     }
     out
+}
+
+/// Evaluates a window rule over a whole series of one point, as `huanghe rules test` does:
+/// the series is read once (rows sorted by time) and each hour with data is judged on its own
+/// rows, so a month of minute data costs one pass, not one pass per hour. Returns each code's
+/// windows in time order, ready for [`runs`]. The context is the same for every hour (a test
+/// series has no registries; its hours are complete).
+pub fn evaluate_series(
+    rule: &Rule,
+    point: &Point,
+    ctx: &Context,
+    mut rows: Vec<Row>,
+) -> BTreeMap<String, Vec<(i64, bool, serde_json::Value)>> {
+    rows.sort_by_key(|r| r.time);
+    let mut windows: BTreeMap<String, Vec<(i64, bool, serde_json::Value)>> = BTreeMap::new();
+    let mut rest = rows.as_slice();
+    while let Some(first) = rest.first() {
+        let hour = first.time - first.time.rem_euclid(3600);
+        let n = rest.partition_point(|r| r.time < hour + 3600);
+        let (in_hour, after) = rest.split_at(n);
+        for v in evaluate_wanted(rule, point, ctx, hour, in_hour, &|_, _| true) {
+            windows
+                .entry(v.code)
+                .or_default()
+                .push((hour, v.active, v.evidence));
+        }
+        rest = after;
+    }
+    windows
 }
 
 /// A run of consecutive active windows: one alarm.
@@ -931,6 +970,116 @@ mod tests {
             .collect();
         let v = evaluate(&rule, &p, h, &corrected);
         assert_eq!((v.len(), v[0].active), (1, false));
+    }
+
+    #[test]
+    fn a_stopped_source_is_not_an_invalid_hour() {
+        let p = point(); // minute records every 10 minutes
+        let h = 1_790_000_000 - 1_790_000_000 % 3600;
+        let hour = |flags: [&str; 6]| -> Vec<Observation> {
+            (0..6)
+                .map(|k| {
+                    row(
+                        "a21026",
+                        h + k * 600,
+                        "30",
+                        flags[k as usize],
+                        DataType::Min,
+                    )
+                })
+                .collect()
+        };
+        let judge = |rows: &[Observation]| {
+            let v = evaluate(&rule("invalid_hour"), &p, h, rows);
+            assert_eq!(v.len(), 1, "a verdict, so an earlier window can clear");
+            v[0].active
+        };
+        // Stopped all hour (a gas turbine at night, a planned shutdown): not invalid.
+        assert!(!judge(&hour(["F"; 6])));
+        // Stopped for the first 30 minutes, then running with valid data: not invalid.
+        assert!(!judge(&hour(["F", "F", "F", "N", "N", "N"])));
+        // Stopped for 30 minutes, and a fault for 20 of the 30 it ran: invalid.
+        assert!(judge(&hour(["F", "F", "F", "D", "D", "N"])));
+        // Running all hour with 20 minutes of fault: invalid as before.
+        assert!(judge(&hour(["D", "D", "N", "N", "N", "N"])));
+    }
+
+    /// A month of an honest plant's minute data: (minute of the month) -> flag.
+    fn month_of_minutes(flag_at: impl Fn(i64) -> &'static str) -> Vec<Row> {
+        let mut p = point();
+        p.min_interval_min = 1;
+        let start = 1_790_000_000 - 1_790_000_000 % 86_400 - 8 * 3600; // a Beijing midnight
+        (0..30 * 1440)
+            .flat_map(|m| {
+                let f = flag_at(m);
+                ["a21026", "a21002", "a19001"]
+                    .map(|c| Row::new(&row(c, start + m * 60, "20", f, DataType::Min)))
+            })
+            .collect()
+    }
+
+    /// Active windows of a rule over a series.
+    fn alarms(rule_id: &str, rows: Vec<Row>) -> usize {
+        let mut p = point();
+        p.min_interval_min = 1;
+        evaluate_series(&rule(rule_id), &p, &Context::default(), rows)
+            .values()
+            .map(|ws| runs(ws, 3600).len())
+            .sum()
+    }
+
+    #[test]
+    fn honest_plants_raise_no_validity_alarms_in_a_month() {
+        let minute_of_day = |m: i64| m % 1440;
+        // A two-shift gas turbine: runs 06:00-22:00, stopped (F) at night, a 10-minute daily
+        // calibration (C) at 12:00.
+        let turbine = month_of_minutes(|m| match minute_of_day(m) {
+            0..360 | 1320.. => "F",
+            720..730 => "C",
+            _ => "N",
+        });
+        // A coal unit running all month with a planned week-long shutdown (days 10-16).
+        let coal = month_of_minutes(|m| {
+            if (10 * 1440..17 * 1440).contains(&m) {
+                "F"
+            } else {
+                "N"
+            }
+        });
+        for (name, rows) in [("turbine", turbine), ("coal", coal)] {
+            assert_eq!(alarms("invalid_hour", rows.clone()), 0, "{name}");
+            assert_eq!(alarms("flags_too_long", rows), 0, "{name}");
+        }
+        // The same turbine with an analyser fault of 30 minutes each morning while running:
+        // an invalid hour a day (the detectors are not blind).
+        let faulty = month_of_minutes(|m| match minute_of_day(m) {
+            0..360 | 1320.. => "F",
+            480..510 => "D",
+            _ => "N",
+        });
+        assert_eq!(
+            alarms("invalid_hour", faulty),
+            30 * 3,
+            "3 codes, one hour a day"
+        );
+    }
+
+    #[test]
+    fn hourly_flags_do_not_count_as_an_hour_of_flagged_minutes() {
+        let p = point();
+        let h = 1_790_000_000 - 1_790_000_000 % 3600;
+        // A daily calibration hour on an hourly series: the record is flagged C, but how long
+        // the calibration took is not in it.
+        let v = evaluate(
+            &rule("flags_too_long"),
+            &p,
+            h,
+            &[row("a21026", h, "30", "C", DataType::Hour)],
+        );
+        assert_eq!(
+            (v[0].active, v[0].evidence["flagged_minutes"].as_u64()),
+            (false, Some(0))
+        );
     }
 
     #[test]

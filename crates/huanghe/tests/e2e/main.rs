@@ -10,6 +10,7 @@ mod assess;
 mod cases;
 mod cli;
 mod crash;
+mod fuzz_api;
 mod registries;
 mod serve;
 mod simulate;
