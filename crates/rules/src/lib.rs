@@ -614,8 +614,8 @@ pub fn evaluate_wanted(
             }
         }
         RuleKind::InvalidHour => {
-            // Per code: minutes reported, minutes the source ran (not flagged F, stopped),
-            // valid minutes (flagged N).
+            // Per code: minutes reported, minutes the source was stopped (flagged F), valid
+            // minutes (flagged N).
             let mut by_code: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
             for o in rows
                 .iter()
@@ -624,7 +624,7 @@ pub fn evaluate_wanted(
             {
                 let e = by_code.entry(o.code.as_str()).or_default();
                 e.0 += minutes_per_row;
-                if o.flag_or_normal() != "F" {
+                if o.flag_or_normal() == "F" {
                     e.1 += minutes_per_row;
                 }
                 if o.normal() {
@@ -635,20 +635,22 @@ pub fn evaluate_wanted(
             let to_come = ctx.now_s.map_or(0, |now| {
                 ((hour_start + 3600 - now).clamp(0, 3600) / 60) as usize
             });
-            for (code, (minutes, running, valid)) in by_code {
+            for (code, (minutes, stopped, valid)) in by_code {
                 // HJ 75 asks for valid minutes while the source runs: minutes of a stopped
-                // source (F) are outside the count. An hour the source ran for only in part
-                // needs the same share of its running minutes valid (45 of 60, pro rata: a
-                // proposal, the standard speaks of whole hours); an hour it did not run at all
-                // is not an invalid hour.
-                let base = (running + to_come).min(60);
-                let active = running > 0 && (valid + to_come) * 60 < rule.min_valid_minutes * base;
+                // source (F) are outside the count; every other minute of the hour, a missing
+                // one too, is a running minute. An hour the source ran for only in part needs
+                // the same share of its running minutes valid (45 of 60, pro rata: a proposal,
+                // the standard speaks of whole hours); an hour it did not run at all is not an
+                // invalid hour.
+                let running = 60usize.saturating_sub(stopped);
+                let active =
+                    running > 0 && (valid + to_come) * 60 < rule.min_valid_minutes * running;
                 push(&mut out, wanted, code, active, || {
                     json!({
                         "rule": rule.id, "window": window(), "code": code, "minutes_reported": minutes,
-                        "minutes_running": running, "valid_minutes": valid, "minutes_to_come": to_come,
-                        "required": (rule.min_valid_minutes * base).div_ceil(60),
-                        "standard": "HJ 75-2017 hourly validity (stopped-source minutes, flag F, excluded)",
+                        "minutes_stopped": stopped, "valid_minutes": valid, "minutes_to_come": to_come,
+                        "required": (rule.min_valid_minutes * running).div_ceil(60),
+                        "standard": "HJ 75-2017 hourly validity (minutes of a stopped source, flag F, excluded)",
                     })
                 });
             }
@@ -1002,6 +1004,16 @@ mod tests {
         assert!(judge(&hour(["F", "F", "F", "D", "D", "N"])));
         // Running all hour with 20 minutes of fault: invalid as before.
         assert!(judge(&hour(["D", "D", "N", "N", "N", "N"])));
+        // Stopped for 20 minutes and nothing else reported: the 40 minutes it ran have no
+        // valid data, so the hour is invalid (missing minutes are not stopped ones).
+        let stopped_then_silent: Vec<Observation> = hour(["F", "F", "N", "N", "N", "N"])
+            .into_iter()
+            .take(2)
+            .collect();
+        assert!(judge(&stopped_then_silent));
+        // Twenty valid minutes reported, the rest missing: invalid.
+        let sparse: Vec<Observation> = hour(["N"; 6]).into_iter().take(2).collect();
+        assert!(judge(&sparse));
     }
 
     /// A month of an honest plant's minute data: (minute of the month) -> flag.
