@@ -677,8 +677,10 @@ impl Gateway {
                     (Some(p), Some(data_type)) => match packet.data_time() {
                         Some(t) => {
                             record.disposition = Disposition::Stored;
-                            record.quarantined_fields = malformed_fields(&packet);
-                            observations(&packet, &p.id, data_type, t.unix_seconds())
+                            let (stored, left_out) =
+                                observations(&packet, &p.id, data_type, t.unix_seconds());
+                            record.quarantined_fields = left_out;
+                            stored
                         }
                         None => vec![],
                     },
@@ -753,30 +755,25 @@ impl Gateway {
     }
 }
 
-/// The fields of a packet's malformed pollutant groups, as `code-Field` names: a group with
-/// any value outside its type's syntax is not a measurement and is not stored.
-fn malformed_fields(packet: &Packet) -> Vec<String> {
-    packet
-        .pollutants()
-        .flat_map(|g| {
-            let code = g.code();
-            g.malformed_fields().map(move |f| format!("{code}-{f}"))
-        })
-        .collect()
-}
-
-/// Turns a packet's well-formed pollutant groups into observations of one series; a group with
-/// a value outside its type's syntax ([`hj212::Pollutant::malformed_fields`]) is left out.
+/// Turns a packet's pollutant groups into observations of one series. A group with a value
+/// outside its type's syntax ([`hj212::Pollutant::malformed_fields`]) is not a measurement: it
+/// is left out, and its malformed fields are returned as `code-Field` names.
 pub fn observations(
     packet: &Packet,
     point_id: &str,
     data_type: DataType,
     time: i64,
-) -> Vec<Observation> {
-    packet
-        .pollutants()
-        .filter(|g| g.malformed_fields().next().is_none())
-        .map(|g| Observation {
+) -> (Vec<Observation>, Vec<String>) {
+    let mut stored = Vec::with_capacity(packet.pollutants().len());
+    let mut left_out = Vec::new();
+    for g in packet.pollutants() {
+        let mut malformed = g.malformed_fields().peekable();
+        if malformed.peek().is_some() {
+            let code = g.code();
+            left_out.extend(malformed.map(|f| format!("{code}-{f}")));
+            continue;
+        }
+        stored.push(Observation {
             point_id: point_id.to_owned(),
             data_type,
             code: g.code().to_owned(),
@@ -791,8 +788,9 @@ pub fn observations(
                     (key, value.text.to_owned())
                 })
                 .collect(),
-        })
-        .collect()
+        });
+    }
+    (stored, left_out)
 }
 
 /// Holds a connection slot; gives it back when the connection ends.

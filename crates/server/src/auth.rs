@@ -294,6 +294,13 @@ fn redact(v: &mut serde_json::Value) {
     }
 }
 
+/// A request's `Content-Type` as the audit keeps it: the caller's text, so shortened.
+fn short_content_type(content_type: Option<&str>) -> String {
+    content_type
+        .map(|c| c.chars().take(100).collect())
+        .unwrap_or_default()
+}
+
 /// What the audit keeps of a body: parsed JSON (redacted) up to [`AUDIT_BODY_MAX`], or a note
 /// of its size, type and SHA-256.
 fn audit_body(content_type: Option<&str>, bytes: &[u8]) -> Option<serde_json::Value> {
@@ -308,7 +315,7 @@ fn audit_body(content_type: Option<&str>, bytes: &[u8]) -> Option<serde_json::Va
         return Some(v);
     }
     Some(serde_json::json!({
-        "content_type": content_type.map(|c| c.chars().take(100).collect::<String>()).unwrap_or_default(),
+        "content_type": short_content_type(content_type),
         "bytes": bytes.len(),
         "sha256": access::sha256_hex(bytes),
     }))
@@ -345,15 +352,15 @@ pub(crate) const MAX_IMPORT: usize = 64 * 1024 * 1024;
 /// The largest case attachment.
 pub(crate) const MAX_ATTACHMENT: usize = 20 * 1024 * 1024;
 
-/// The largest JSON request body of every other write (a case, a registry entry, a rule
-/// change); the biggest real one is a few kilobytes.
+/// The largest JSON request body of every other write (a case step, a registry entry, a
+/// user); the biggest real one is a few kilobytes.
 const MAX_JSON: usize = 1024 * 1024;
 
 /// The largest body of the login and password routes (a name and a password or two).
 const MAX_CREDENTIALS: usize = 16 * 1024;
 
 /// The largest body the audit keeps as content; a larger one is kept as size and SHA-256.
-pub(crate) const AUDIT_BODY_MAX: usize = 64 * 1024;
+const AUDIT_BODY_MAX: usize = 64 * 1024;
 
 /// The largest response body the guard buffers (responses to writes are small; the limit
 /// only guards against a handler's mistake).
@@ -374,7 +381,7 @@ pub fn body_limit(template: &str) -> usize {
 fn audit_refusal(content_type: Option<&str>, bytes: u64, reason: &str) -> serde_json::Value {
     let reason: String = reason.chars().take(300).collect();
     serde_json::json!({
-        "content_type": content_type.map(|c| c.chars().take(100).collect::<String>()).unwrap_or_default(),
+        "content_type": short_content_type(content_type),
         "bytes": bytes,
         "refused": reason,
     })
@@ -461,30 +468,30 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let too_large = |bytes: u64| {
+    // A body over the route's limit is refused unread, or as soon as it grows past it, and
+    // audited by its size alone.
+    let refuse = async |bytes: u64, before: Option<serde_json::Value>| {
         let reason = format!("request body over {limit} bytes");
-        (
-            ApiError::PayloadTooLarge(reason.clone()).into_response(),
-            audit_refusal(content_type.as_deref(), bytes, &reason),
-        )
-    };
-    let actor_of = |p: &Option<Principal>| {
-        p.as_ref()
-            .map_or_else(|| "-".to_owned(), |p| p.username.clone())
-    };
-    if let Some(n) = declared.filter(|n| *n > limit as u64) {
-        let (resp, after) = too_large(n);
+        let resp = ApiError::PayloadTooLarge(reason.clone()).into_response();
+        let actor = principal
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |p| p.username.clone());
+        let after = audit_refusal(content_type.as_deref(), bytes, &reason);
+        let path = path_and_query.clone();
         record(
             &state,
-            actor_of(&principal),
+            actor,
             &method,
-            path_and_query,
+            path,
             resp.status(),
-            None,
+            before,
             Some(after),
         )
         .await;
-        return resp;
+        resp
+    };
+    if let Some(n) = declared.filter(|n| *n > limit as u64) {
+        return refuse(n, None).await;
     }
     let before = match before_path(&method, &path) {
         Some(p) if principal.is_some() => read_before(&state, req.headers(), &p).await,
@@ -493,20 +500,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
-        Err(_) => {
-            let (resp, after) = too_large(limit as u64 + 1);
-            record(
-                &state,
-                actor_of(&principal),
-                &method,
-                path_and_query,
-                resp.status(),
-                before,
-                Some(after),
-            )
-            .await;
-            return resp;
-        }
+        Err(_) => return refuse(limit as u64 + 1, before).await,
     };
     let request_body = audit_body(content_type.as_deref(), &bytes);
     let actor = match &principal {

@@ -126,7 +126,7 @@ pub struct PacketQuery {
     pub from_ms: Option<i64>,
     /// To this Unix millisecond (inclusive).
     pub to_ms: Option<i64>,
-    /// Only quarantined frames.
+    /// Only quarantined frames, and stored frames with fields left out.
     pub quarantined_only: bool,
     /// At most this many rows (newest first).
     pub limit: usize,
