@@ -76,7 +76,7 @@ struct ManifestEntry {
 }
 
 fn time(ms: i64) -> String {
-    hj212::LocalTime::from_unix_millis(ms).to_rfc3339()
+    bjtime::rfc3339_ms(ms)
 }
 
 /// Escapes text for HTML.
@@ -142,7 +142,7 @@ impl EvidencePackage {
                 format!(
                     "data/{}_{}.csv",
                     safe_name(&w.point_id),
-                    hj212::LocalTime::from_unix_millis(w.from_ms).to_protocol()
+                    bjtime::compact_ms(w.from_ms)
                 ),
                 w.csv.clone().into_bytes(),
             ));
@@ -166,7 +166,7 @@ impl EvidencePackage {
             .map(|(p, b)| ManifestEntry {
                 path: p.clone(),
                 bytes: b.len(),
-                sha256: access::sha256_hex(b),
+                sha256: crate::sha256_hex(b),
             })
             .collect();
         let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -280,7 +280,7 @@ impl EvidencePackage {
                 "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
                 e(p),
                 b.len(),
-                access::sha256_hex(b)
+                crate::sha256_hex(b)
             ));
         }
         h.push_str("</table></body></html>\n");

@@ -469,7 +469,13 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// actor and the action text, separated by newlines (the actor cannot contain one).
 pub fn chain_hash(prev_hash: &str, seq: u32, at_ms: i64, actor: &str, action_json: &str) -> String {
     let text = format!("{prev_hash}\n{seq}\n{at_ms}\n{actor}\n{action_json}");
-    access::sha256_hex(text.as_bytes())
+    sha256_hex(text.as_bytes())
+}
+
+/// SHA-256 of bytes in lowercase hex (event chain, attachment digests, the evidence manifest).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// A broken link in a case's chain.

@@ -71,22 +71,14 @@ pub struct PlannedInspection {
 /// spread evenly over the year with an offset derived from the credit code, so units do not all
 /// fall on the same day and the plan is the same each time it is computed.
 pub fn plan(units: &[PlanUnit], year: u16, policy: &PlanPolicy) -> Vec<PlannedInspection> {
-    let start = hj212::LocalTime {
-        year,
-        month: 1,
-        day: 1,
-        hour: 0,
-        minute: 0,
-        second: 0,
-        millis: 0,
-    }
-    .unix_millis();
-    let days_in_year: i64 =
-        if hj212::LocalTime::from_unix_millis(start + 365 * 86_400_000).year == year {
-            366
-        } else {
-            365
-        };
+    let Some(first) = bjtime::Date::new(i32::from(year), 1, 1) else {
+        return Vec::new();
+    };
+    let days_in_year: i64 = if bjtime::Date::new(i32::from(year), 2, 29).is_some() {
+        366
+    } else {
+        365
+    };
     let mut out: Vec<PlannedInspection> = units
         .iter()
         .filter_map(|u| {
@@ -106,12 +98,8 @@ pub fn plan(units: &[PlanUnit], year: u16, policy: &PlanPolicy) -> Vec<PlannedIn
             let spacing = days_in_year / i64::from(visits);
             let offset = i64::from(stable_hash(&u.enterprise) % spacing.max(1) as u32);
             let dates = (0..i64::from(visits))
-                .map(|k| {
-                    let t = hj212::LocalTime::from_unix_millis(
-                        start + (offset + k * spacing) * 86_400_000,
-                    );
-                    format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
-                })
+                .filter_map(|k| first.add_days(offset + k * spacing))
+                .map(|d| d.to_string())
                 .collect();
             Some(PlannedInspection {
                 enterprise: u.enterprise.clone(),

@@ -471,7 +471,7 @@ fn the_evidence_zip_holds_every_file_with_its_digest() {
                 id: 3,
                 name: "../photo.jpg".into(),
                 size: 3,
-                sha256: access::sha256_hex(b"jpg"),
+                sha256: crate::sha256_hex(b"jpg"),
             },
             b"jpg".to_vec(),
         )],
@@ -515,5 +515,5 @@ fn the_evidence_zip_holds_every_file_with_its_digest() {
         .iter()
         .find(|f| f["path"] == "attachments/3__photo.jpg")
         .expect("listed");
-    assert_eq!(photo["sha256"], access::sha256_hex(b"jpg"));
+    assert_eq!(photo["sha256"], crate::sha256_hex(b"jpg"));
 }

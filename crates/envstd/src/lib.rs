@@ -17,10 +17,12 @@
 //! - [`water`]: GB 3838-2002 item classes, the single-factor section class, the deciding items,
 //!   inferior V, compliance with a target class.
 //! - [`noise`]: GB 3096-2008 Ld, Ln, Ldn from hourly Leq and the zone verdict.
+//! - [`codes`]: which HJ 212 factor code is which AQI pollutant or GB 3838 item.
 //! - [`emission`]: O2-converted concentration, reference O2 by source type, hourly validity,
 //!   exceedance, data transmission effective rate.
 
 pub mod aqi;
+pub mod codes;
 pub mod dec;
 pub mod emission;
 pub mod noise;

@@ -174,64 +174,6 @@ impl fmt::Display for LocalTime {
     }
 }
 
-/// Parses an RFC 3339 / ISO 8601 instant with an explicit offset
-/// (`2026-11-28T10:00:00+08:00`, `2026-11-28T02:00:00Z`, optional `.fff` fraction, `t`/space
-/// accepted for `T`) into Unix milliseconds. A time without an offset is refused: an API must
-/// not guess which zone its caller meant.
-pub fn parse_rfc3339(text: &str) -> Result<i64, TimeError> {
-    let bad = || TimeError::Format(text.to_owned());
-    let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
-        return Err(bad());
-    }
-    if !matches!(b[10], b'T' | b't' | b' ') {
-        return Err(bad());
-    }
-    let mut protocol = Vec::with_capacity(14);
-    for r in [0..4, 5..7, 8..10, 11..13, 14..16, 17..19] {
-        protocol.extend_from_slice(&b[r]);
-    }
-    let mut rest = &b[19..];
-    let mut millis = 0u32;
-    if let Some(frac) = rest.strip_prefix(b".") {
-        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
-        if n == 0 {
-            return Err(bad());
-        }
-        let mut scaled = frac[..n]
-            .iter()
-            .take(3)
-            .fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
-        for _ in n.min(3)..3 {
-            scaled *= 10;
-        }
-        millis = scaled;
-        rest = &frac[n..];
-    }
-    let offset_s: i64 = match rest {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let (Some(h), Some(m)) = (digits(&[*h1, *h2]), digits(&[*m1, *m2])) else {
-                return Err(bad());
-            };
-            if h > 23 || m > 59 {
-                return Err(TimeError::OutOfRange(text.to_owned()));
-            }
-            let s = i64::from(h * 3600 + m * 60);
-            if *sign == b'-' { -s } else { s }
-        }
-        _ => return Err(bad()),
-    };
-    let protocol = std::str::from_utf8(&protocol).map_err(|_| bad())?;
-    let local = LocalTime::parse(protocol).map_err(|e| match e {
-        TimeError::OutOfRange(_) => TimeError::OutOfRange(text.to_owned()),
-        TimeError::Format(_) => bad(),
-    })?;
-    // `local` read as Beijing time; shift to the offset actually given.
-    let seconds = local.unix_seconds() + BEIJING_OFFSET_SECONDS - offset_s;
-    Ok(seconds * 1000 + i64::from(millis))
-}
-
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -293,33 +235,6 @@ mod tests {
         ));
         assert!(matches!(
             LocalTime::parse("20160101240000"),
-            Err(TimeError::OutOfRange(_))
-        ));
-    }
-
-    #[test]
-    fn parses_rfc3339_with_any_offset() {
-        let bj = parse_rfc3339("2016-08-01T08:58:57+08:00").expect("valid");
-        assert_eq!(bj, 1_470_013_137_000);
-        assert_eq!(parse_rfc3339("2016-08-01T00:58:57Z"), Ok(bj));
-        assert_eq!(parse_rfc3339("2016-07-31T19:58:57-05:00"), Ok(bj));
-        assert_eq!(parse_rfc3339("2016-08-01 00:58:57.25Z"), Ok(bj + 250));
-        assert_eq!(parse_rfc3339("2016-08-01T00:58:57.123456Z"), Ok(bj + 123));
-        for bad in [
-            "2016-08-01T00:58:57",
-            "2016-08-01",
-            "2016-08-01T00:58:57+0800",
-            "2016-08-01T00:58:57.Z",
-            "20160801T005857Z",
-            "2016-08-01T00:58:57+08:00x",
-        ] {
-            assert!(
-                matches!(parse_rfc3339(bad), Err(TimeError::Format(_))),
-                "{bad}"
-            );
-        }
-        assert!(matches!(
-            parse_rfc3339("2016-02-30T00:00:00Z"),
             Err(TimeError::OutOfRange(_))
         ));
     }

@@ -256,7 +256,7 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
         .map_or(0, |d| d.as_secs() as i64);
     // DataTimes start at Beijing midnight three days back: realistic minute data whose day
     // windows close (and get compressed) as they fill.
-    let start = (now_s + 8 * 3600).div_euclid(86_400) * 86_400 - 8 * 3600 - 3 * 86_400;
+    let start = bjtime::day_start(now_s) - 3 * bjtime::DAY_S;
     let began = Instant::now();
     let until = began + Duration::from_secs(args.seconds);
     let results = runtime.block_on(async {

@@ -116,23 +116,9 @@ pub fn run(cmd: CalcCommand) -> Result<ExitCode> {
     match cmd {
         CalcCommand::Aqi(a) => {
             // Seconds are optional on the command line.
-            let t = if a.time.len() >= 16
-                && a.time
-                    .as_bytes()
-                    .get(16)
-                    .is_some_and(|c| !c.is_ascii_digit() && *c != b':')
-            {
-                format!("{}:00{}", &a.time[..16], &a.time[16..])
-            } else {
-                a.time.clone()
-            };
-            let ms = hj212::time::parse_rfc3339(&t).map_err(|e| anyhow::anyhow!("--time: {e}"))?;
-            let local = hj212::LocalTime::from_unix_millis(ms);
-            let version = Version::for_date(
-                i32::from(local.year),
-                u32::from(local.month),
-                u32::from(local.day),
-            );
+            let ms = bjtime::parse_rfc3339(&a.time).map_err(|e| anyhow::anyhow!("--time: {e}"))?;
+            let day = bjtime::Date::of(ms.div_euclid(1000));
+            let version = Version::for_date(day.year(), day.month(), day.day());
             let kind = match (a.hourly, a.daily) {
                 (true, _) => Kind::Hourly,
                 (_, true) => Kind::Daily,

@@ -346,7 +346,7 @@ pub fn packet_json(p: &Packet) -> Value {
         "length": { "declared": p.declared_len(), "actual": p.data_len() },
         "terminator": terminator_name(p.terminator()),
         "encoding": p.encoding().name(),
-        "data_time": p.data_time().map(|t| t.to_rfc3339()),
+        "data_time": p.data_time().map(|t| bjtime::rfc3339(t.unix_seconds())),
         "data_time_raw": p.param("DataTime"),
         "pollutants": pollutants,
         "params": params,
@@ -364,26 +364,15 @@ fn field_text(v: &Value, what: &str) -> Result<String> {
     }
 }
 
-/// Accepts `YYYYMMDDhhmmss` or RFC 3339 in Beijing time (`2016-08-01T08:58:57+08:00`).
+/// Accepts `YYYYMMDDhhmmss` or an RFC 3339 time with an offset (converted to Beijing time, as
+/// HJ 212 writes every time).
 fn protocol_time(text: &str) -> Result<String> {
     if let Ok(t) = LocalTime::parse(text) {
         return Ok(t.to_protocol());
     }
-    let digits: String = text
-        .trim_end_matches("+08:00")
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let digits = digits.get(..14).unwrap_or(&digits).to_owned();
-    let rest = text.trim_end_matches("+08:00");
-    if text.contains('T')
-        && (rest.len() == text.len() && (text.ends_with('Z') || text.contains('+')))
-    {
-        bail!("data_time {text:?}: give Beijing time (+08:00), as HJ 212 carries no zone");
-    }
-    LocalTime::parse(&digits)
-        .map(|t| t.to_protocol())
-        .map_err(|e| anyhow!("data_time {text:?}: {e}"))
+    let ms = bjtime::parse_rfc3339(text)
+        .map_err(|e| anyhow!("data_time: {e}, or YYYYMMDDhhmmss in Beijing time"))?;
+    Ok(LocalTime::from_unix_millis(ms).to_protocol())
 }
 
 /// Builds a message from its JSON form.

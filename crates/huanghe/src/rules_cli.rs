@@ -77,7 +77,7 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
         };
-        let time = hj212::time::parse_rfc3339(get(Some(ti)).unwrap_or(""))
+        let time = bjtime::parse_rfc3339(get(Some(ti)).unwrap_or(""))
             .map_err(|e| anyhow::anyhow!("row {}: time: {e}", i + 2))?
             / 1000;
         let data_type = DataType::from_name(get(Some(ty)).unwrap_or(""))
@@ -108,8 +108,8 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
                     "{}",
                     serde_json::json!({
                         "rule": rule.id, "severity": rule.severity, "point": point.id, "code": code,
-                        "start": hj212::LocalTime::from_unix_millis(run.start * 1000).to_rfc3339(),
-                        "end": hj212::LocalTime::from_unix_millis(run.end * 1000).to_rfc3339(),
+                        "start": bjtime::rfc3339(run.start),
+                        "end": bjtime::rfc3339(run.end),
                         "ongoing": run.ongoing, "evidence": run.evidence,
                     })
                 );

@@ -82,7 +82,7 @@ pub fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         (None, false) => bail!("give --points FILE or --demo-city"),
     };
     let start_ms = match &args.start {
-        Some(t) => hj212::time::parse_rfc3339(t).map_err(|e| anyhow::anyhow!("--start: {e}"))?,
+        Some(t) => bjtime::parse_rfc3339(t).map_err(|e| anyhow::anyhow!("--start: {e}"))?,
         None => now_ms(),
     };
     let scenario_text = match (&args.scenario, args.demo_scenario) {

@@ -135,8 +135,7 @@ fn obj(v: Value) -> Map<String, Value> {
 }
 
 fn date(ms: i64) -> String {
-    let t = hj212::LocalTime::from_unix_millis(ms);
-    format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
+    bjtime::Date::of(ms.div_euclid(1000)).to_string()
 }
 
 const PREFIX: &[&str] = &[

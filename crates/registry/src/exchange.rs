@@ -109,14 +109,6 @@ pub fn read_csv(bytes: &[u8]) -> Result<Table, ImportError> {
     Ok(table)
 }
 
-/// The civil date `days` days after 1970-01-01 (via the Beijing calendar of `hj212::time`).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let t = hj212::LocalTime::from_unix_millis(
-        days * 86_400_000 - hj212::time::BEIJING_OFFSET_SECONDS * 1000,
-    );
-    (i64::from(t.year), u32::from(t.month), u32::from(t.day))
-}
-
 fn number_text(f: f64) -> String {
     if f.fract() == 0.0 && f.abs() < 1e15 {
         format!("{}", f as i64)
@@ -147,8 +139,7 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Table, ImportError> {
                 Data::Bool(b) => b.to_string(),
                 Data::DateTime(d) => {
                     // Excel serial days since 1899-12-30.
-                    let (y, m, day) = civil(d.as_f64().floor() as i64 - 25_569);
-                    format!("{y:04}-{m:02}-{day:02}")
+                    bjtime::date_of_day_number(d.as_f64().floor() as i64 - 25_569).to_string()
                 }
                 Data::Error(e) => format!("#ERROR {e:?}"),
             })
@@ -170,10 +161,10 @@ fn parse_date(text: &str) -> Option<String> {
     if parts.len() != 3 {
         return None;
     }
-    let y: u32 = parts[0].parse().ok()?;
+    let y: i32 = parts[0].parse().ok()?;
     let m: u32 = parts[1].parse().ok()?;
     let d: u32 = parts[2].parse().ok()?;
-    Some(format!("{y:04}-{m:02}-{d:02}"))
+    bjtime::Date::new(y, m, d).map(|d| d.to_string())
 }
 
 fn split_list(text: &str) -> impl Iterator<Item = &str> {
@@ -786,6 +777,9 @@ mod tests {
             parse_cell(&totals, "COD=12.5；氨氮：1.2"),
             Ok(serde_json::json!({"COD": 12.5, "氨氮": 1.2}))
         );
-        assert_eq!(civil(20_517), (2026, 3, 5));
+        assert_eq!(
+            parse_cell(&date, "2026/2/30"),
+            Err("must be a date such as 2026-03-05".into())
+        );
     }
 }

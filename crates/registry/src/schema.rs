@@ -272,26 +272,9 @@ impl Schema {
     }
 }
 
+/// A calendar date written `YYYY-MM-DD`, from 1900 on.
 fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u32>().ok());
-    match (num(0..4), num(5..7), num(8..10)) {
-        (Some(y), Some(m), Some(d)) => {
-            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-            let days = match m {
-                1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-                4 | 6 | 9 | 11 => 30,
-                2 if leap => 29,
-                2 => 28,
-                _ => 0,
-            };
-            (1..=days).contains(&d) && y >= 1900
-        }
-        _ => false,
-    }
+    bjtime::Date::parse(s).is_ok_and(|d| d.year() >= 1900)
 }
 
 fn check_ring(ring: &Value) -> Result<(), String> {

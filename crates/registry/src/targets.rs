@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use hj212::LocalTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -125,8 +124,7 @@ impl Target {
     }
 
     fn bj_ms(year: i32, month: u32, day: u32) -> Option<i64> {
-        let t = LocalTime::parse(&format!("{year:04}{month:02}{day:02}000000")).ok()?;
-        Some(t.unix_millis())
+        bjtime::Date::new(year, month, day).map(|d| d.start() * 1000)
     }
 
     /// Evaluates the target at `now_ms`; `as_of(ms)` gives the registry's entries as they were
@@ -198,16 +196,14 @@ impl Target {
                 break;
             }
             if let Some((_, _, month_value)) = as_of(end - 1)? {
-                let t = LocalTime::from_unix_millis(end - 1);
                 progress.series.push(ProgressPoint {
-                    date: format!("{:04}-{:02}-{:02}", t.year, t.month, t.day),
+                    date: bjtime::Date::of((end - 1).div_euclid(1000)).to_string(),
                     value: month_value,
                 });
             }
         }
-        let today = LocalTime::from_unix_millis(now_ms);
         progress.series.push(ProgressPoint {
-            date: format!("{:04}-{:02}-{:02}", today.year, today.month, today.day),
+            date: bjtime::Date::of(now_ms.div_euclid(1000)).to_string(),
             value,
         });
         if (year_start..year_end).contains(&now_ms) {

@@ -344,7 +344,7 @@ fn limited_codes<'p>(rule: &Rule, point: &'p Point) -> Vec<Limited<'p>> {
 }
 
 fn iso(s: i64) -> String {
-    hj212::LocalTime::from_unix_millis(s * 1000).to_rfc3339()
+    bjtime::rfc3339(s)
 }
 
 /// Evaluates a window rule for one hour of a point's observations (minute data for sources,
@@ -467,24 +467,10 @@ pub fn evaluate_wanted(
             }
         }
         RuleKind::AirHighValue => {
-            const CODES: &[(&str, envstd::aqi::Pollutant)] = &[
-                ("a21026", envstd::aqi::Pollutant::So2),
-                ("a21004", envstd::aqi::Pollutant::No2),
-                ("a21005", envstd::aqi::Pollutant::Co),
-                ("a05024", envstd::aqi::Pollutant::O3),
-                ("a34002", envstd::aqi::Pollutant::Pm10),
-                ("a34004", envstd::aqi::Pollutant::Pm25),
-            ];
-            let (y, m, d) = {
-                let s = iso(hour_start);
-                let n = |r: std::ops::Range<usize>| {
-                    s.get(r).and_then(|t| t.parse::<u32>().ok()).unwrap_or(1)
-                };
-                (n(0..4) as i32, n(5..7), n(8..10))
-            };
-            let version = envstd::aqi::Version::for_date(y, m, d);
+            let day = bjtime::Date::of(hour_start);
+            let version = envstd::aqi::Version::for_date(day.year(), day.month(), day.day());
             for (o, c) in hourly_values(rows, hour_start) {
-                let Some((_, p)) = CODES.iter().find(|(c, _)| *c == o.code) else {
+                let Some(p) = envstd::codes::air_pollutant(&o.code) else {
                     continue;
                 };
                 let threshold = rule
@@ -499,7 +485,7 @@ pub fn evaluate_wanted(
                 } else {
                     envstd::aqi::Averaging::Hour1
                 };
-                let Ok(i) = envstd::aqi::iaqi(version, *p, avg, c) else {
+                let Ok(i) = envstd::aqi::iaqi(version, p, avg, c) else {
                     continue;
                 };
                 let Some(value) = i.iaqi else { continue };
@@ -656,15 +642,6 @@ pub fn evaluate_wanted(
             }
         }
         RuleKind::WaterTargetClass => {
-            const ITEMS: &[(&str, &str)] = &[
-                ("w01001", "ph"),
-                ("w01009", "do"),
-                ("w01019", "codmn"),
-                ("w01018", "cod"),
-                ("w01017", "bod5"),
-                ("w21003", "nh3n"),
-                ("w21011", "tp"),
-            ];
             let Some(target) = ctx
                 .water_target
                 .as_deref()
@@ -673,7 +650,7 @@ pub fn evaluate_wanted(
                 return out;
             };
             for (o, v) in hourly_values(rows, hour_start) {
-                let Some((_, item)) = ITEMS.iter().find(|(c, _)| *c == o.code) else {
+                let Some(item) = envstd::codes::water_item(&o.code) else {
                     continue;
                 };
                 let Ok(c) = envstd::water::item_class(item, v, envstd::water::Waterbody::River)
@@ -704,7 +681,7 @@ pub fn evaluate_wanted(
                 return out;
             };
             let (day_limit, night_limit) = zone.limits();
-            let hour_of_day = (hour_start + 8 * 3600).rem_euclid(86_400) / 3600;
+            let hour_of_day = bjtime::hour_of_day(hour_start);
             let day = (6..22).contains(&hour_of_day);
             let limit = if day { day_limit } else { night_limit };
             for (o, v) in hourly_values(rows, hour_start) {
@@ -1020,7 +997,7 @@ mod tests {
     fn month_of_minutes(flag_at: impl Fn(i64) -> &'static str) -> Vec<Row> {
         let mut p = point();
         p.min_interval_min = 1;
-        let start = 1_790_000_000 - 1_790_000_000 % 86_400 - 8 * 3600; // a Beijing midnight
+        let start = bjtime::day_start(1_790_000_000);
         (0..30 * 1440)
             .flat_map(|m| {
                 let f = flag_at(m);
@@ -1171,7 +1148,7 @@ mod tests {
         );
         let mut noise = p.clone();
         noise.kind = PointKind::Noise;
-        let night = (h + 8 * 3600).div_euclid(86_400) * 86_400 - 8 * 3600; // 00:00 Beijing
+        let night = bjtime::day_start(h);
         let v = evaluate_with(
             &rule("noise_zone"),
             &noise,

@@ -779,7 +779,7 @@ pub struct AlarmView {
 fn time_s(name: &str, t: &Option<String>) -> ApiResult<Option<i64>> {
     t.as_deref()
         .map(|t| {
-            hj212::time::parse_rfc3339(t)
+            bjtime::parse_rfc3339(t)
                 .map(|ms| ms / 1000)
                 .map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
         })

@@ -16,7 +16,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::{DataType, Disposition, Observation, Point, PointKind};
 use gateway::Gateway;
-use hj212::LocalTime;
 use serde::{Deserialize, Serialize};
 use store::{PacketQuery, SeriesQuery, Store, StoreError};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -389,16 +388,12 @@ async fn blocking<T: Send + 'static>(
 
 /// RFC 3339 in Beijing time of a Unix millisecond.
 pub(crate) fn iso(ms: i64) -> String {
-    LocalTime::from_unix_millis(ms).to_rfc3339()
+    bjtime::rfc3339_ms(ms)
 }
 
 /// An RFC 3339 time of a request parameter, or 400 naming the parameter.
 pub(crate) fn parse_time(name: &str, text: &str) -> ApiResult<i64> {
-    hj212::time::parse_rfc3339(text).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "{name}: {e} (expected RFC 3339 with an offset, e.g. 2026-11-28T08:00:00+08:00)"
-        ))
-    })
+    bjtime::parse_rfc3339(text).map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
 }
 
 /// Checks a point before it is stored: what the gateway needs to authenticate it.
@@ -851,12 +846,7 @@ pub struct CaptureReport {
     pub days: Vec<CaptureDay>,
 }
 
-const DAY_S: i64 = 86_400;
-const BJ: i64 = hj212::time::BEIJING_OFFSET_SECONDS;
-
-fn day_start(ts: i64) -> i64 {
-    (ts + BJ).div_euclid(DAY_S) * DAY_S - BJ
-}
+use bjtime::{DAY_S, day_start};
 
 /// Expected DataTimes per full day of a series at a point.
 fn expected_per_day(p: &Point, data_type: DataType) -> f64 {
@@ -914,10 +904,9 @@ async fn capture(
             let covered = (day + DAY_S).min(horizon) - day.max(from);
             let expected = (per_day * covered.max(0) as f64 / DAY_S as f64).floor() as u64;
             let got = received.remove(&(code.clone(), day)).unwrap_or(0);
-            let t = LocalTime::from_unix_millis(day * 1000);
             days.push(CaptureDay {
                 code: code.clone(),
-                date: format!("{:04}-{:02}-{:02}", t.year, t.month, t.day),
+                date: bjtime::Date::of(day).to_string(),
                 received: got,
                 expected,
                 rate: (expected > 0).then(|| got as f64 / expected as f64),

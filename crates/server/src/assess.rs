@@ -13,7 +13,6 @@ use axum::extract::{Path, Query, State};
 use domain::{DataType, Observation, PointKind};
 use envstd::aqi::{self, Kind, Pollutant, Version};
 use envstd::{Dec, water};
-use hj212::LocalTime;
 use serde::{Deserialize, Serialize};
 use store::SeriesQuery;
 use utoipa::{IntoParams, ToSchema};
@@ -21,29 +20,6 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::{ApiError, AppState, ErrorBody};
 
 type ApiResult<T> = Result<T, ApiError>;
-
-/// HJ 212 factor codes of the AQI pollutants (ambient air, µg/m³; CO mg/m³).
-const AIR_CODES: &[(&str, Pollutant)] = &[
-    ("a21026", Pollutant::So2),
-    ("a21004", Pollutant::No2),
-    ("a21005", Pollutant::Co),
-    ("a05024", Pollutant::O3),
-    ("a34002", Pollutant::Pm10),
-    ("a34004", Pollutant::Pm25),
-];
-
-/// HJ 212 factor codes of GB 3838 items.
-const WATER_CODES: &[(&str, &str)] = &[
-    ("w01001", "ph"),
-    ("w01009", "do"),
-    ("w01019", "codmn"),
-    ("w01018", "cod"),
-    ("w01017", "bod5"),
-    ("w21003", "nh3n"),
-    ("w21011", "tp"),
-    ("w21001", "tn"),
-    ("w01010", "temp"),
-];
 
 /// A day, `YYYY-MM-DD`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -61,16 +37,14 @@ pub struct MonthParams {
     pub month: Option<String>,
 }
 
-fn day_start(date: &str) -> ApiResult<(i64, LocalTime)> {
-    let digits = date.replace('-', "");
-    let t = LocalTime::parse(&format!("{digits}000000"))
+fn day_start(date: &str) -> ApiResult<(i64, bjtime::Date)> {
+    let d = bjtime::Date::parse(date)
         .map_err(|_| ApiError::BadRequest(format!("date {date:?}: use YYYY-MM-DD")))?;
-    Ok((t.unix_seconds(), t))
+    Ok((d.start(), d))
 }
 
 fn today(state: &AppState) -> String {
-    let t = LocalTime::from_unix_millis(state.now_ms());
-    format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
+    bjtime::Date::of(state.now_ms().div_euclid(1000)).to_string()
 }
 
 /// Valid `avg` values by (code, hour start).
@@ -138,10 +112,10 @@ fn day_aqi(
     scope: String,
     date: &str,
     start: i64,
-    t: LocalTime,
+    t: bjtime::Date,
     conc: &BTreeMap<(Pollutant, i64), Dec>,
 ) -> ApiResult<DayAqi> {
-    let v = Version::for_date(i32::from(t.year), u32::from(t.month), u32::from(t.day));
+    let v = Version::for_date(t.year(), t.month(), t.day());
     let err = |e: envstd::InputError| ApiError::Internal(e.to_string());
     let mut hourly = Vec::new();
     for h in 0..24 {
@@ -158,7 +132,7 @@ fn day_aqi(
             ..aqi::Inputs::default()
         };
         hourly.push(HourAqi {
-            time: LocalTime::from_unix_millis(at * 1000).to_rfc3339(),
+            time: bjtime::rfc3339(at),
             report: aqi::report(v, Kind::Hourly, &inputs).map_err(err)?,
         });
     }
@@ -212,12 +186,7 @@ fn day_aqi(
 fn air_concentrations(rows: &[Observation]) -> BTreeMap<(Pollutant, i64), Dec> {
     hourly_values(rows)
         .into_iter()
-        .filter_map(|((code, t), v)| {
-            AIR_CODES
-                .iter()
-                .find(|(c, _)| *c == code)
-                .map(|(_, p)| ((*p, t), v))
-        })
+        .filter_map(|((code, t), v)| envstd::codes::air_pollutant(&code).map(|p| ((p, t), v)))
         .collect()
 }
 
@@ -302,19 +271,16 @@ async fn point_water(
     Query(q): Query<MonthParams>,
 ) -> ApiResult<Json<MonthWater>> {
     let month = q.month.unwrap_or_else(|| today(&state)[..7].to_owned());
-    let (start, t) = day_start(&format!("{month}-01"))?;
-    let (ny, nm) = if t.month == 12 {
-        (i32::from(t.year) + 1, 1)
-    } else {
-        (i32::from(t.year), u32::from(t.month) + 1)
-    };
-    let (end, _) = day_start(&format!("{ny:04}-{nm:02}-01"))?;
+    let (start, first) = day_start(&format!("{month}-01"))?;
+    let end = first
+        .add_days(i64::from(first.days_in_month()))
+        .map_or(start + 31 * bjtime::DAY_S, bjtime::Date::start);
     let point = state.point_or_404(&id).await?;
     let rows = hour_rows(&state, &id, start, end - 1).await?;
     let mut by_item: BTreeMap<String, Vec<Dec>> = BTreeMap::new();
     for ((code, _), v) in hourly_values(&rows) {
-        if let Some((_, item)) = WATER_CODES.iter().find(|(c, _)| *c == code) {
-            by_item.entry((*item).to_owned()).or_default().push(v);
+        if let Some(item) = envstd::codes::water_item(&code) {
+            by_item.entry(item.to_owned()).or_default().push(v);
         }
     }
     let samples = by_item.iter().map(|(k, v)| (k.clone(), v.len())).collect();
@@ -515,7 +481,7 @@ async fn point_emissions(
             };
             let judged = converted.or(hour.mean);
             out.push(EmissionHour {
-                time: LocalTime::from_unix_millis(from * 1000).to_rfc3339(),
+                time: bjtime::rfc3339(from),
                 code: code.clone(),
                 valid_minutes: hour.valid_minutes,
                 valid: hour.valid,

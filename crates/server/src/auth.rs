@@ -1208,8 +1208,7 @@ async fn audit_log(
     let t = |name: &str, v: &Option<String>| {
         v.as_deref()
             .map(|s| {
-                hj212::time::parse_rfc3339(s)
-                    .map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
+                bjtime::parse_rfc3339(s).map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
             })
             .transpose()
     };

@@ -1000,9 +1000,9 @@ async fn inspection_plan(
     Query(q): Query<PlanParams>,
 ) -> ApiResult<Response> {
     let now = state.now_ms();
-    let year = q
-        .year
-        .unwrap_or_else(|| hj212::LocalTime::from_unix_millis(now).year);
+    let year = q.year.unwrap_or_else(|| {
+        u16::try_from(bjtime::Date::of(now.div_euclid(1000)).year()).unwrap_or(0)
+    });
     if !(2000..=2100).contains(&year) {
         return Err(ApiError::BadRequest("year: 2000 to 2100".into()));
     }

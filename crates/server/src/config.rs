@@ -141,7 +141,7 @@ impl ClockConfig {
                 self.speed,
             )),
             Some(t) => {
-                let ms = hj212::time::parse_rfc3339(t)
+                let ms = bjtime::parse_rfc3339(t)
                     .map_err(|e| ServeError::Config(format!("clock.start: {e}")))?;
                 Ok(domain::Clock::simulated(ms, self.speed))
             }

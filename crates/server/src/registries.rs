@@ -306,9 +306,7 @@ async fn entries(
     let as_of = p
         .as_of
         .as_deref()
-        .map(|t| {
-            hj212::time::parse_rfc3339(t).map_err(|e| ApiError::BadRequest(format!("as_of: {e}")))
-        })
+        .map(|t| bjtime::parse_rfc3339(t).map_err(|e| ApiError::BadRequest(format!("as_of: {e}"))))
         .transpose()?;
     let key = name.clone();
     let all_entries = blocking(&state, move |r| match as_of {
@@ -765,10 +763,10 @@ pub fn load_demo_city(
     seed: u64,
     now_ms: i64,
 ) -> Result<usize, StoreError> {
-    let today = hj212::LocalTime::from_unix_millis(now_ms);
-    let year_start = hj212::LocalTime::parse(&format!("{:04}0101000000", today.year))
-        .map(|t| t.unix_millis())
-        .unwrap_or(now_ms);
+    let year_start = bjtime::Date::of(now_ms.div_euclid(1000))
+        .first_of_year()
+        .start()
+        * 1000;
     let city = registry::demo::city(seed, year_start, now_ms);
     let mut by_registry: BTreeMap<&str, Vec<(i64, Change)>> = BTreeMap::new();
     let schemas = registry::schemas();

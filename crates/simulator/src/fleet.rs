@@ -150,14 +150,14 @@ fn smooth(seed: u64, t: i64, period_s: i64) -> f64 {
 
 /// Beijing hour of day, fractional.
 fn hour_of_day(t: i64) -> f64 {
-    (t + 8 * 3600).rem_euclid(86_400) as f64 / 3600.0
+    (t + bjtime::OFFSET_S).rem_euclid(bjtime::DAY_S) as f64 / 3600.0
 }
 
 impl Device {
     /// Whether a plant is producing at `t` (off 01:00–05:00 on some nights).
     pub fn producing(&self, t: i64) -> bool {
         let h = hour_of_day(t);
-        let day = (t + 8 * 3600).div_euclid(86_400) as u64;
+        let day = (bjtime::day_start(t) / bjtime::DAY_S) as u64;
         let rests = unit(&[self.seed, day, 7]) < 0.4;
         !(rests && (1.0..5.0).contains(&h))
     }

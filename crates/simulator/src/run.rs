@@ -80,7 +80,7 @@ fn next_multiple(t: i64, step: i64) -> i64 {
 
 /// Beijing-aligned next multiple (days start at Beijing midnight).
 fn next_bj(t: i64, step: i64) -> i64 {
-    next_multiple(t + 8 * 3600, step) - 8 * 3600
+    next_multiple(t + bjtime::OFFSET_S, step) - bjtime::OFFSET_S
 }
 
 struct Session {

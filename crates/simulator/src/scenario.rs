@@ -64,7 +64,7 @@ impl Incident {
 
     /// The label line.
     pub fn label(&self) -> serde_json::Value {
-        let iso = |s: i64| hj212::LocalTime::from_unix_millis(s * 1000).to_rfc3339();
+        let iso = bjtime::rfc3339;
         serde_json::json!({
             "point": self.point, "code": self.code, "kind": self.kind,
             "start": iso(self.start), "end": iso(self.end),
@@ -141,8 +141,7 @@ pub fn parse(text: &str, run_start: i64) -> Result<Vec<Incident>, ScenarioError>
                         })?
                 }
                 None => {
-                    hj212::time::parse_rfc3339(&r.start).map_err(|e| err(format!("start: {e}")))?
-                        / 1000
+                    bjtime::parse_rfc3339(&r.start).map_err(|e| err(format!("start: {e}")))? / 1000
                 }
             };
             let duration = parse_duration(&r.duration)

@@ -538,11 +538,11 @@ pub fn chunk_span(data_type: DataType) -> i64 {
 /// Start (Unix seconds) of the chunk window holding `ts`.
 pub fn chunk_start(data_type: DataType, ts: i64) -> i64 {
     let span = chunk_span(data_type);
-    let bj = BEIJING_OFFSET;
-    (ts + bj).div_euclid(span) * span - bj
+    (ts + BEIJING_OFFSET).div_euclid(span) * span - BEIJING_OFFSET
 }
 
-const BEIJING_OFFSET: i64 = 8 * 3600;
+/// Chunk windows start at Beijing midnight.
+const BEIJING_OFFSET: i64 = bjtime::OFFSET_S;
 
 /// Rows stay uncompressed in `observations` until their chunk window ended this long ago, so
 /// ordinary late reports land in the cheap row table.
@@ -1327,7 +1327,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let mut counts: BTreeMap<(String, i64), u64> = BTreeMap::new();
-        let day = |ts: i64| (ts + BEIJING_OFFSET).div_euclid(86_400) * 86_400 - BEIJING_OFFSET;
+        let day = bjtime::day_start;
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT code, body FROM chunks

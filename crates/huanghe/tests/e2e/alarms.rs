@@ -356,7 +356,7 @@ async fn an_hour_in_progress_is_judged_invalid_only_once_it_closes() {
         "[clock]\nstart = \"2026-11-20T10:00:00+08:00\"\nspeed = 600.0\n",
         "",
     );
-    let h = hj212::time::parse_rfc3339("2026-11-20T10:00:00+08:00").expect("time") / 1000;
+    let h = bjtime::parse_rfc3339("2026-11-20T10:00:00+08:00").expect("time") / 1000;
     let mut link = Link::connect(server.hj212).await.expect("connects");
     let mut qn = 0;
     // Two ten-minute records (20 valid minutes) early in the hour: it can still reach 45.

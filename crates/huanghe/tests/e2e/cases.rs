@@ -386,14 +386,13 @@ async fn a_case_runs_the_closed_loop_with_scopes_evidence_and_audit() {
     // Off-site handling and a rectification request.
     let r = post(li, format!("/api/v1/cases/{id}/actions"), json!({"action": "off_site_review", "findings": "hourly SO2 37.5 mg/m3 against 35", "notice": "整改通知 2026-101"})).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let due = hj212::LocalTime::from_unix_millis(
+    let due = bjtime::rfc3339_ms(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
             .as_millis() as i64
             + 10 * 86_400_000,
-    )
-    .to_rfc3339();
+    );
     let r = post(li, format!("/api/v1/cases/{id}/actions"), json!({"action": "rectification_requested", "requirement": "repair the desulphuriser", "due": due})).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(as_json(r)["state"], "rectifying");

@@ -121,7 +121,7 @@ async fn sigkill_under_load_loses_no_acknowledged_packet() {
             .await;
         let mut stored: BTreeMap<(i64, String), BTreeMap<String, String>> = BTreeMap::new();
         for row in series.as_array().expect("array") {
-            let time = hj212::time::parse_rfc3339(row["time"].as_str().expect("time"))
+            let time = bjtime::parse_rfc3339(row["time"].as_str().expect("time"))
                 .expect("RFC 3339")
                 / 1000;
             let code = row["code"].as_str().expect("code").to_owned();

@@ -311,9 +311,7 @@ impl Drop for TestServer {
 
 /// RFC 3339 of a Unix second, URL-safe (`+` escaped).
 pub fn iso_query(unix_s: i64) -> String {
-    hj212::LocalTime::from_unix_millis(unix_s * 1000)
-        .to_rfc3339()
-        .replace('+', "%2B")
+    bjtime::rfc3339(unix_s).replace('+', "%2B")
 }
 
 /// Beijing midnight `days` days before today, Unix seconds.
@@ -322,5 +320,5 @@ pub fn midnight_days_ago(days: i64) -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs() as i64;
-    (now + 8 * 3600).div_euclid(86_400) * 86_400 - 8 * 3600 - days * 86_400
+    bjtime::day_start(now) - days * bjtime::DAY_S
 }

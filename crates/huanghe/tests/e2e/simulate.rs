@@ -54,8 +54,7 @@ async fn minute_avgs(
         .expect("array")
         .iter()
         .map(|r| {
-            let t =
-                hj212::time::parse_rfc3339(r["time"].as_str().expect("time")).expect("time") / 1000;
+            let t = bjtime::parse_rfc3339(r["time"].as_str().expect("time")).expect("time") / 1000;
             let avg: f64 = r["fields"]["avg"]
                 .as_str()
                 .expect("avg")
