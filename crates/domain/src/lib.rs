@@ -219,6 +219,22 @@ pub struct PacketRecord {
     pub raw: Vec<u8>,
 }
 
+/// Connection state of one device (by MN). Kept by the HJ 212 front door and saved by the
+/// store, so that after a restart a device's last packet (and so its silence) is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceState {
+    /// The MN.
+    pub mn: String,
+    /// Connected now.
+    pub online: bool,
+    /// Peer address of the last connection.
+    pub peer: String,
+    /// Last frame received, Unix milliseconds.
+    pub last_packet_ms: i64,
+    /// Frames received.
+    pub packets: u64,
+}
+
 /// The platform's clock: the wall clock, or simulated time running from a start instant at a
 /// speed factor (demos and scenario runs: an hour a minute). Everything that asks "what time is
 /// it" (receive times, housekeeping, "now" in the API, targets) asks one `Clock`, so a server

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+pub use domain::DeviceState;
 use domain::{DataType, Disposition, Observation, PacketRecord, Point};
 use hj212::exchange::{self, Authentication, HostDecision, HostPolicy};
 use hj212::{
@@ -84,19 +85,15 @@ pub enum GatewayError {
     Store(#[from] StoreError),
 }
 
-/// Connection state of one device (by MN), for the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceState {
-    /// The MN.
-    pub mn: String,
-    /// Connected now.
-    pub online: bool,
-    /// Peer address of the last connection.
-    pub peer: String,
-    /// Last frame received, Unix milliseconds.
-    pub last_packet_ms: i64,
-    /// Frames received since the gateway started.
-    pub packets: u64,
+/// How often the devices that changed are saved (their last packet is in the raw log anyway; a
+/// crash loses at most this long of their frame counts).
+pub const DEVICE_SAVE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The devices the gateway has seen, and which of them changed since the last save.
+#[derive(Debug, Default)]
+struct Devices {
+    by_mn: HashMap<String, DeviceState>,
+    dirty: std::collections::HashSet<String>,
 }
 
 /// Data made durable: which (series, code, DataTime) of which point changed. Published after
@@ -318,7 +315,7 @@ pub struct Gateway {
     store: Arc<dyn Store>,
     handoff: Box<dyn Handoff>,
     points: RwLock<HashMap<String, Point>>,
-    devices: Mutex<HashMap<String, DeviceState>>,
+    devices: Mutex<Devices>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     connections: tokio::sync::Semaphore,
     stats: GatewayStats,
@@ -343,13 +340,36 @@ impl Gateway {
             store,
             handoff: Box::new(handoff),
             points: RwLock::new(HashMap::new()),
-            devices: Mutex::new(HashMap::new()),
+            devices: Mutex::new(Devices::default()),
             per_ip: Mutex::new(HashMap::new()),
             stats: GatewayStats::default(),
             committed: tokio::sync::broadcast::channel(65_536).0,
         });
         g.reload_points()?;
+        // Devices as they were when the platform last ran: offline, with their last packet.
+        let mns: Vec<String> = g.points().into_iter().map(|p| p.mn).collect();
+        let known = g.store.devices(&mns)?;
+        if let Ok(mut devices) = g.devices.lock() {
+            devices.by_mn = known.into_iter().map(|d| (d.mn.clone(), d)).collect();
+        }
         Ok(g)
+    }
+
+    /// Saves the state of the devices that changed since the last save (the gateway does so
+    /// every [`DEVICE_SAVE_INTERVAL`] and when it stops); returns how many were saved.
+    pub fn save_devices(&self) -> Result<usize, GatewayError> {
+        let changed: Vec<DeviceState> = match self.devices.lock() {
+            Ok(mut devices) => {
+                let dirty = std::mem::take(&mut devices.dirty);
+                dirty
+                    .iter()
+                    .filter_map(|mn| devices.by_mn.get(mn).cloned())
+                    .collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        self.store.save_devices(&changed)?;
+        Ok(changed.len())
     }
 
     /// Re-reads the point registry (after the API changed it).
@@ -394,7 +414,7 @@ impl Gateway {
         let mut list: Vec<DeviceState> = self
             .devices
             .lock()
-            .map(|d| d.values().cloned().collect())
+            .map(|d| d.by_mn.values().cloned().collect())
             .unwrap_or_default();
         list.sort_by(|a, b| a.mn.cmp(&b.mn));
         list
@@ -408,8 +428,10 @@ impl Gateway {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), GatewayError> {
         let mut tasks = tokio::task::JoinSet::new();
+        let mut save = tokio::time::interval(DEVICE_SAVE_INTERVAL);
         loop {
             tokio::select! {
+                _ = save.tick() => self.save_devices_in_background().await,
                 accepted = listener.accept() => {
                     let (stream, peer) = match accepted {
                         Ok(a) => a,
@@ -437,7 +459,17 @@ impl Gateway {
         }
         drop(listener);
         while tasks.join_next().await.is_some() {}
+        self.save_devices_in_background().await;
         Ok(())
+    }
+
+    async fn save_devices_in_background(self: &Arc<Self>) {
+        let gw = Arc::clone(self);
+        match tokio::task::spawn_blocking(move || gw.save_devices()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "device state not saved"),
+            Err(e) => tracing::warn!(error = %e, "device state task failed"),
+        }
     }
 
     fn admit(self: &Arc<Self>, peer: SocketAddr) -> Option<Admission> {
@@ -545,7 +577,7 @@ impl Gateway {
         }
         if let Ok(mut devices) = self.devices.lock() {
             for mn in seen_mns {
-                if let Some(d) = devices.get_mut(&mn)
+                if let Some(d) = devices.by_mn.get_mut(&mn)
                     && d.peer == peer_text
                 {
                     d.online = false;
@@ -740,17 +772,23 @@ impl Gateway {
             seen.push(mn.to_owned());
         }
         if let Ok(mut devices) = self.devices.lock() {
-            let d = devices.entry(mn.to_owned()).or_insert_with(|| DeviceState {
-                mn: mn.to_owned(),
-                online: true,
-                peer: peer.to_owned(),
-                last_packet_ms: at,
-                packets: 0,
-            });
+            let d = devices
+                .by_mn
+                .entry(mn.to_owned())
+                .or_insert_with(|| DeviceState {
+                    mn: mn.to_owned(),
+                    online: true,
+                    peer: peer.to_owned(),
+                    last_packet_ms: at,
+                    packets: 0,
+                });
             d.online = true;
             d.peer = peer.to_owned();
             d.last_packet_ms = at;
             d.packets += 1;
+            if !devices.dirty.contains(mn) {
+                devices.dirty.insert(mn.to_owned());
+            }
         }
     }
 }

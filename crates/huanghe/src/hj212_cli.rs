@@ -671,10 +671,15 @@ mod tests {
             .expect_err("bad flag");
         assert!(err.to_string().contains("flag"));
         let err = message_from_json(
+            &json!({"st": "32", "cn": "2011", "data_time": "2016-08-01T08:58:57"}),
+        )
+        .expect_err("a time without an offset is ambiguous");
+        assert!(err.to_string().contains("data_time"), "{err}");
+        let (m, _) = message_from_json(
             &json!({"st": "32", "cn": "2011", "data_time": "2016-08-01T00:58:57Z"}),
         )
-        .expect_err("UTC time");
-        assert!(err.to_string().contains("+08:00"), "{err}");
+        .expect("UTC time is converted");
+        assert_eq!(m.cp.get("DataTime"), Some("20160801085857"));
         let (m, _) = message_from_json(
             &json!({"st": "32", "cn": "2011", "data_time": "2016-08-01T08:58:57+08:00"}),
         )

@@ -934,11 +934,12 @@ pub struct DeviceView {
     pub peer: String,
     /// Last frame received.
     pub last_packet: String,
-    /// Frames received since the server started.
+    /// Frames received (kept across restarts).
     pub packets: u64,
 }
 
-/// Devices seen since the server started, with their connection state.
+/// Devices seen, with their connection state (kept across restarts: after one, every device
+/// is offline until it connects, with its last packet and its frame count).
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
     responses((status = 200, body = [DeviceView])))]
 async fn devices(State(state): State<AppState>) -> Json<Vec<DeviceView>> {

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use domain::{DataType, Disposition, Observation, PacketRecord, Point};
+use domain::{DataType, DeviceState, Disposition, Observation, PacketRecord, Point};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub mod alarms;
@@ -243,6 +243,12 @@ pub trait Store: Send + Sync + 'static {
     fn latest(&self, point_id: &str) -> Result<Vec<Observation>, StoreError>;
     /// The raw packet log, newest first, with row ids.
     fn packets(&self, q: &PacketQuery) -> Result<Vec<(i64, PacketRecord)>, StoreError>;
+    /// Saves devices' connection state (by MN, replacing what was saved).
+    fn save_devices(&self, devices: &[DeviceState]) -> Result<(), StoreError>;
+    /// The saved state of these MNs' devices, brought forward to the newest frame of each in the
+    /// raw log (a crash may have come after the last save); all offline. MNs with neither are
+    /// left out.
+    fn devices(&self, mns: &[String]) -> Result<Vec<DeviceState>, StoreError>;
     /// Earlier values replaced by later ones for a point (newest replacement first).
     fn history(&self, point_id: &str, limit: usize) -> Result<Vec<(i64, Observation)>, StoreError>;
     /// How far the stored data reach (per point in the row table; all chunks together).
@@ -358,6 +364,12 @@ CREATE TABLE IF NOT EXISTS packets (
     quarantined_fields TEXT
 );
 CREATE INDEX IF NOT EXISTS packets_by_mn_time ON packets (mn, received_ms);
+CREATE TABLE IF NOT EXISTS devices (
+    mn TEXT PRIMARY KEY,
+    peer TEXT NOT NULL,
+    last_packet_ms INTEGER NOT NULL,
+    packets INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS packets_by_time ON packets (received_ms);
 CREATE TABLE IF NOT EXISTS observations (
     point_id TEXT NOT NULL,
@@ -1178,6 +1190,59 @@ impl Store for SqliteStore {
                 }
             }
             Ok(newest.into_values().collect())
+        })
+    }
+
+    fn save_devices(&self, devices: &[DeviceState]) -> Result<(), StoreError> {
+        if devices.is_empty() {
+            return Ok(());
+        }
+        self.with_writer(|conn| {
+            let tx = conn.transaction()?;
+            for d in devices {
+                tx.prepare_cached(
+                    "INSERT INTO devices (mn, peer, last_packet_ms, packets) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (mn) DO UPDATE SET peer = ?2, last_packet_ms = ?3, packets = ?4",
+                )?
+                .execute(params![d.mn, d.peer, d.last_packet_ms, d.packets as i64])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn devices(&self, mns: &[String]) -> Result<Vec<DeviceState>, StoreError> {
+        self.with_reader(|conn| {
+            let mut out = Vec::new();
+            for mn in mns {
+                let saved: Option<(String, i64, i64)> = conn
+                    .prepare_cached(
+                        "SELECT peer, last_packet_ms, packets FROM devices WHERE mn = ?1",
+                    )?
+                    .query_row([mn], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                let logged: Option<(i64, String)> = conn
+                    .prepare_cached(
+                        "SELECT received_ms, peer FROM packets WHERE mn = ?1
+                         ORDER BY received_ms DESC LIMIT 1",
+                    )?
+                    .query_row([mn], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let state = match (saved, logged) {
+                    (None, None) => continue,
+                    (Some((_, last, packets)), Some((at, p))) if at > last => (p, at, packets),
+                    (Some(s), _) => s,
+                    (None, Some((at, p))) => (p, at, 0),
+                };
+                out.push(DeviceState {
+                    mn: mn.clone(),
+                    online: false,
+                    peer: state.0,
+                    last_packet_ms: state.1,
+                    packets: u64::try_from(state.2).unwrap_or(0),
+                });
+            }
+            Ok(out)
         })
     }
 

@@ -564,3 +564,46 @@ fn case_events_append_in_order_and_concurrent_appends_conflict() {
         vec![1, 2, 3]
     );
 }
+
+#[test]
+fn device_state_is_saved_and_brought_forward_by_the_raw_log() {
+    let (_d, s) = store();
+    let device = |mn: &str, last: i64, packets: u64| DeviceState {
+        mn: mn.into(),
+        online: true,
+        peer: "10.0.0.1:5000".into(),
+        last_packet_ms: last,
+        packets,
+    };
+    s.save_devices(&[device("MN1", 1_000, 7), device("MN2", 5_000, 3)])
+        .expect("saved");
+    // A frame of MN1 logged after the save (a crash came before the next save).
+    let mut r = record(Disposition::Stored, "q1");
+    r.received_ms = 2_000;
+    r.peer = "10.0.0.2:6000".into();
+    s.commit(&[Ingest {
+        record: r,
+        observations: vec![],
+    }])
+    .expect("commit");
+    let mns: Vec<String> = ["MN1", "MN2", "MN3"].map(str::to_owned).to_vec();
+    let got = s.devices(&mns).expect("read");
+    assert_eq!(
+        got,
+        [
+            DeviceState {
+                online: false,
+                peer: "10.0.0.2:6000".into(),
+                last_packet_ms: 2_000,
+                ..device("MN1", 0, 7)
+            },
+            DeviceState {
+                online: false,
+                ..device("MN2", 5_000, 3)
+            },
+        ]
+    );
+    // Saving again replaces.
+    s.save_devices(&[device("MN2", 9_000, 4)]).expect("saved");
+    assert_eq!(s.devices(&mns[1..2]).expect("read")[0].packets, 4);
+}

@@ -773,3 +773,49 @@ async fn every_response_carries_the_security_headers() {
     assert!(h("set-cookie").contains("; Secure"), "{}", h("set-cookie"));
     assert!(h("strict-transport-security").starts_with("max-age="));
 }
+
+#[tokio::test]
+async fn device_state_survives_a_restart_and_a_crash() {
+    let dir = TempDir::new("devices-restart");
+    one_point(&dir);
+    let mut server = TestServer::start(&dir.0, "");
+    let start = midnight_days_ago(1);
+    let mut logger = Logger::gas("MN0001", "123456", 2, start, 1);
+    let mut send = async |server: &TestServer, n: usize| {
+        let mut link = Link::connect(server.hj212).await.expect("connects");
+        for _ in 0..n {
+            let (qn, _, m) = logger.next_message(1_700_000_000_000);
+            link.send_data(&m, &qn, T).await.expect("9014");
+        }
+    };
+    send(&server, 3).await;
+    let device = |v: serde_json::Value| -> serde_json::Value {
+        v.as_array()
+            .and_then(|a| a.iter().find(|d| d["mn"] == "MN0001").cloned())
+            .unwrap_or_else(|| panic!("MN0001 in {v}"))
+    };
+    let before = device(server.get_json("/api/v1/devices").await);
+    assert_eq!(before["packets"], 3);
+    // An orderly restart: offline, the same last packet and count.
+    server.stop();
+    let mut server = TestServer::start(&dir.0, "");
+    let after = device(server.get_json("/api/v1/devices").await);
+    assert_eq!(after["online"], false, "{after}");
+    assert_eq!(after["last_packet"], before["last_packet"]);
+    assert_eq!(after["packets"], 3);
+    // A crash right after two more frames: the last packet comes from the raw log.
+    send(&server, 2).await;
+    let live = device(server.get_json("/api/v1/devices").await);
+    server.kill();
+    let server = TestServer::start(&dir.0, "");
+    let crashed = device(server.get_json("/api/v1/devices").await);
+    assert_eq!(crashed["online"], false);
+    assert_eq!(
+        crashed["last_packet"], live["last_packet"],
+        "{crashed} vs {live}"
+    );
+    assert!(
+        crashed["packets"].as_u64().is_some_and(|n| n >= 3),
+        "{crashed}"
+    );
+}
