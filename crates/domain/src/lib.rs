@@ -1,11 +1,18 @@
-//! # domain: the vocabulary shared by the gateway, the store and the API
+//! # domain: the vocabulary shared by the front doors, the store, the engine and the API
 //!
-//! Plain data, no I/O: what a monitoring point is (the minimal registry of issue 3; the full
-//! registries come later), what an observation is once a packet has been accepted, and what
-//! the raw packet log keeps of every frame. Times are Unix seconds or milliseconds in UTC;
-//! conversion from and to Beijing time (the protocol's) happens at the edges.
+//! Plain data, no I/O: what a monitoring point is, what an observation is once a packet has
+//! been accepted, what the raw packet log keeps of every frame, a device's connection state,
+//! the platform clock, and the commit stream ([`commits`]) on which the write path tells the
+//! rest of the platform what it made durable. Times are Unix seconds or milliseconds in UTC;
+//! conversion from and to Beijing time (the protocol's) happens at the edges (`bjtime`).
 
 use std::collections::BTreeMap;
+
+pub mod alarm;
+pub mod commits;
+
+pub use alarm::{Alarm, AlarmEvent, AlarmState, Effect, Handling, SeriesKey, Window, WindowUpdate};
+pub use commits::{BoxFuture, CommitReceiver, CommitStream, Committed, Received};
 
 use serde::{Deserialize, Serialize};
 
@@ -235,15 +242,19 @@ pub struct DeviceState {
     pub packets: u64,
 }
 
-/// The platform's clock: the wall clock, or simulated time running from a start instant at a
-/// speed factor (demos and scenario runs: an hour a minute). Everything that asks "what time is
-/// it" (receive times, housekeeping, "now" in the API, targets) asks one `Clock`, so a server
-/// and its simulator can share one notion of time.
+/// The platform's clock: the wall clock, simulated time running from a start instant at a
+/// speed factor (demos and scenario runs: an hour a minute), or a manual clock that moves only
+/// when told to (tests). Everything that asks "what time is it" (receive times, housekeeping,
+/// "now" in the API, the alarm engine) asks one `Clock`, so a server and its simulator share
+/// one notion of time and a test can drive it.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     wall: std::time::Instant,
     start_ms: i64,
     speed: f64,
+    /// A manual clock's time, Unix ms. Leaked on purpose: a manual clock lives as long as the
+    /// test that made it, and keeping it here keeps `Clock` a plain `Copy` value.
+    manual: Option<&'static std::sync::atomic::AtomicI64>,
 }
 
 impl Clock {
@@ -262,12 +273,36 @@ impl Clock {
             } else {
                 1.0
             },
+            manual: None,
+        }
+    }
+
+    /// A clock standing at `start_ms` until [`Clock::advance`] moves it (tests). Every copy
+    /// shares its time.
+    pub fn manual(start_ms: i64) -> Self {
+        Self {
+            manual: Some(Box::leak(Box::new(std::sync::atomic::AtomicI64::new(
+                start_ms,
+            )))),
+            ..Self::simulated(start_ms, 1.0)
+        }
+    }
+
+    /// Moves a manual clock (and its copies) forward by `ms`; other clocks ignore it.
+    pub fn advance(&self, ms: i64) {
+        if let Some(m) = self.manual {
+            m.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
         }
     }
 
     /// Unix milliseconds now.
     pub fn now_ms(&self) -> i64 {
-        self.start_ms + (self.wall.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64
+        match self.manual {
+            Some(m) => m.load(std::sync::atomic::Ordering::SeqCst),
+            None => {
+                self.start_ms + (self.wall.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64
+            }
+        }
     }
 
     /// Simulated seconds per wall second.
@@ -275,9 +310,14 @@ impl Clock {
         self.speed
     }
 
-    /// Wall time until the instant `ms` (at most an hour; zero if it has passed).
+    /// Wall time until the instant `ms` (at most an hour; zero if it has passed). A manual
+    /// clock moves only when advanced, so the wait is a short poll.
     pub fn wall_until(&self, ms: i64) -> std::time::Duration {
-        let secs = (ms - self.now_ms()).max(0) as f64 / 1000.0 / self.speed;
+        let left = (ms - self.now_ms()).max(0);
+        if self.manual.is_some() {
+            return std::time::Duration::from_millis(if left > 0 { 10 } else { 0 });
+        }
+        let secs = left as f64 / 1000.0 / self.speed;
         std::time::Duration::from_secs_f64(secs.min(3600.0))
     }
 }

@@ -6,9 +6,9 @@
 //! [`domain::Observation`]s; every frame, accepted or not, becomes a raw-log record.
 //!
 //! **Durable acknowledgement.** Nothing is answered before it is committed: the connection hands
-//! its frame to the [`Handoff`] (the embedded one is the [`Writer`]) and waits; the writer thread commits whatever frames are waiting
-//! from all connections in one transaction (group commit, so many frames share one fsync), and
-//! only then are the replies (9014, 9013, or 9011 with a QnRtn) written to the sockets. A frame
+//! its frame to the [`Handoff`] (the embedded one is the store's [`Writer`]) and waits; the writer
+//! commits whatever frames are waiting from all connections in one transaction (group commit, so
+//! many frames share one fsync), and only then are the replies (9014, 9013, or 9011 with a QnRtn) written to the sockets. A frame
 //! whose commit fails is not answered, so the device sends it again.
 //!
 //! **Defences.** A cap on connections and on connections per source address, an idle timeout,
@@ -28,10 +28,11 @@ use hj212::exchange::{self, Authentication, HostDecision, HostPolicy};
 use hj212::{
     CrcVariant, FieldKind, FrameConfig, FrameDecoder, FrameError, FrameEvent, Message, Packet,
 };
+pub use store::{Handoff, Writer};
 use store::{Ingest, IngestResult, Store, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::watch;
 use tokio_util::codec::Decoder;
 
 /// Gateway settings.
@@ -94,18 +95,6 @@ pub const DEVICE_SAVE_INTERVAL: Duration = Duration::from_secs(10);
 struct Devices {
     by_mn: HashMap<String, DeviceState>,
     dirty: std::collections::HashSet<String>,
-}
-
-/// Data made durable: which (series, code, DataTime) of which point changed. Published after
-/// the commit, for the alarm engine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Committed {
-    /// The point.
-    pub point_id: String,
-    /// The observations stored (new or replacing earlier values).
-    pub observations: Vec<Observation>,
-    /// When the frame was received (Unix ms), for latency measurement.
-    pub received_ms: i64,
 }
 
 /// Counters of what the gateway has done since it started (for `/metrics`).
@@ -222,93 +211,6 @@ impl GatewayStats {
     }
 }
 
-struct Job {
-    ingest: Ingest,
-    done: oneshot::Sender<Result<IngestResult, String>>,
-}
-
-/// The hand-off between the gateway and durable storage: a frame goes in, and the future
-/// resolves once it is durable (committed to the store, or persisted by a bus), with what
-/// became of it. The gateway answers the device only then.
-///
-/// [`Writer`] is the embedded implementation (group commit to a [`Store`]); a NATS JetStream
-/// bus is to implement the same trait (a later issue) and pass the same end-to-end tests.
-pub trait Handoff: Send + Sync + 'static {
-    /// Makes `ingest` durable.
-    fn submit(
-        &self,
-        ingest: Ingest,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<IngestResult, String>> + Send + '_>,
-    >;
-}
-
-impl Handoff for Writer {
-    fn submit(
-        &self,
-        ingest: Ingest,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<IngestResult, String>> + Send + '_>,
-    > {
-        Box::pin(self.commit(ingest))
-    }
-}
-
-/// The single writer: commits frames from all connections in batches.
-#[derive(Clone)]
-pub struct Writer {
-    jobs: mpsc::Sender<Job>,
-}
-
-impl Writer {
-    /// Starts the writer thread over `store`; it ends when every `Writer` clone is dropped,
-    /// after committing what was queued.
-    pub fn start(
-        store: Arc<dyn Store>,
-        max_batch: usize,
-    ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
-        let (jobs, mut rx) = mpsc::channel::<Job>(max_batch.max(1) * 4);
-        let handle = std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || {
-                while let Some(first) = rx.blocking_recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < max_batch {
-                        match rx.try_recv() {
-                            Ok(job) => batch.push(job),
-                            Err(_) => break,
-                        }
-                    }
-                    let ingests: Vec<Ingest> = batch.iter().map(|j| j.ingest.clone()).collect();
-                    match store.commit(&ingests) {
-                        Ok(results) => {
-                            for (job, result) in batch.into_iter().zip(results) {
-                                let _ = job.done.send(Ok(result));
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, frames = batch.len(), "commit failed; frames not acknowledged");
-                            for job in batch {
-                                let _ = job.done.send(Err(e.to_string()));
-                            }
-                        }
-                    }
-                }
-            })?;
-        Ok((Self { jobs }, handle))
-    }
-
-    /// Queues a frame and waits until it is durably committed.
-    pub async fn commit(&self, ingest: Ingest) -> Result<IngestResult, String> {
-        let (done, wait) = oneshot::channel();
-        self.jobs
-            .send(Job { ingest, done })
-            .await
-            .map_err(|_| "writer stopped".to_owned())?;
-        wait.await.map_err(|_| "writer stopped".to_owned())?
-    }
-}
-
 /// What the gateway shares between connections.
 pub struct Gateway {
     config: GatewayConfig,
@@ -319,7 +221,6 @@ pub struct Gateway {
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     connections: tokio::sync::Semaphore,
     stats: GatewayStats,
-    committed: tokio::sync::broadcast::Sender<Committed>,
 }
 
 fn hex4(v: u16) -> String {
@@ -343,7 +244,6 @@ impl Gateway {
             devices: Mutex::new(Devices::default()),
             per_ip: Mutex::new(HashMap::new()),
             stats: GatewayStats::default(),
-            committed: tokio::sync::broadcast::channel(65_536).0,
         });
         g.reload_points()?;
         // Devices as they were when the platform last ran: offline, with their last packet.
@@ -384,11 +284,6 @@ impl Gateway {
             *points = map;
         }
         Ok(())
-    }
-
-    /// Data committed from now on (stored or replaced observations).
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Committed> {
-        self.committed.subscribe()
     }
 
     /// What the gateway has done since it started.
@@ -730,11 +625,6 @@ impl Gateway {
         record: PacketRecord,
         observations: Vec<Observation>,
     ) -> Result<IngestResult, ()> {
-        let committed = observations.first().map(|o| Committed {
-            point_id: o.point_id.clone(),
-            observations: observations.clone(),
-            received_ms: record.received_ms,
-        });
         self.handoff
             .submit(Ingest {
                 record,
@@ -751,11 +641,6 @@ impl Gateway {
                 };
                 if let Some(c) = counter {
                     GatewayStats::add(c, 1);
-                }
-                if r.inserted + r.replaced > 0
-                    && let Some(c) = committed
-                {
-                    let _ = self.committed.send(c);
                 }
                 GatewayStats::add(&s.observations_stored, r.inserted as u64);
                 GatewayStats::add(&s.observations_replaced, r.replaced as u64);

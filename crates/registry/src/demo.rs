@@ -1,7 +1,7 @@
 //! The demo city: a synthetic but realistic Jinan, generated from a seed.
 //!
 //! Real districts and counties with their approximate centres and the city's geographic extent;
-//! invented enterprise, village and outlet names. The counts follow issue 4: about 300
+//! invented enterprise, village and outlet names. The counts are those of a city like Jinan: about 300
 //! enterprises with 600 monitoring points, 15 air stations, 12 water sections (the three key
 //! sections of the plan with their target classes), 40 noise points, 30 radioactive sources,
 //! 1,200 sewage outlets in the Yellow River basin at every stage, 20,000 old vehicles, 201

@@ -27,7 +27,7 @@ use utoipa_axum::routes;
 pub struct AppState {
     gateway: Arc<Gateway>,
     registries: Arc<dyn store::RegistryStore>,
-    alarms: Option<Arc<dyn store::AlarmStore>>,
+    alarms: Arc<dyn store::AlarmStore>,
     hub: Arc<crate::alarms::AlarmHub>,
     rules: Arc<rules::RuleSet>,
     clock: domain::Clock,
@@ -38,25 +38,49 @@ pub struct AppState {
     target_cache: TargetCache,
 }
 
+/// What the handlers are built over.
+pub struct Parts {
+    /// The HJ 212 front door (device state, the point table) and its store.
+    pub gateway: Arc<Gateway>,
+    /// The registries.
+    pub registries: Arc<dyn store::RegistryStore>,
+    /// Users, sessions, tokens and the audit log.
+    pub auth: Arc<crate::auth::Auth>,
+    /// Cases.
+    pub cases: Arc<dyn store::CaseStore>,
+    /// Alarms as the engine recorded them.
+    pub alarms: Arc<dyn store::AlarmStore>,
+    /// The engine's live events.
+    pub hub: Arc<crate::alarms::AlarmHub>,
+    /// The rules the engine judges by (for each alarm's explanation).
+    pub rules: Arc<rules::RuleSet>,
+    /// The platform clock.
+    pub clock: domain::Clock,
+}
+
 /// Measures (done, population, value) of targets at past instants, by (target id, Unix ms).
 pub(crate) type TargetCache =
     Arc<std::sync::Mutex<std::collections::HashMap<(String, i64), (u64, u64, f64)>>>;
 
 impl AppState {
-    /// State over a gateway (and its store) and the registries.
-    pub fn new(
-        gateway: Arc<Gateway>,
-        registries: Arc<dyn store::RegistryStore>,
-        auth: Arc<crate::auth::Auth>,
-        cases: Arc<dyn store::CaseStore>,
-        clock: domain::Clock,
-    ) -> Self {
+    /// The state over its parts.
+    pub fn new(parts: Parts) -> Self {
+        let Parts {
+            gateway,
+            registries,
+            auth,
+            cases,
+            alarms,
+            hub,
+            rules,
+            clock,
+        } = parts;
         Self {
             gateway,
             registries,
-            alarms: None,
-            hub: Arc::new(crate::alarms::AlarmHub::default()),
-            rules: Arc::new(rules::RuleSet::defaults()),
+            alarms,
+            hub,
+            rules,
             clock,
             started: Instant::now(),
             auth,
@@ -192,24 +216,8 @@ impl AppState {
         Arc::clone(self.gateway.store())
     }
 
-    /// With the alarm engine's store, hub and rules.
-    pub fn with_alarms(
-        mut self,
-        alarms: Arc<dyn store::AlarmStore>,
-        hub: Arc<crate::alarms::AlarmHub>,
-        rules: Arc<rules::RuleSet>,
-    ) -> Self {
-        self.alarms = Some(alarms);
-        self.hub = hub;
-        self.rules = rules;
-        self
-    }
-
     pub(crate) fn alarm_store(&self) -> Arc<dyn store::AlarmStore> {
-        match &self.alarms {
-            Some(a) => Arc::clone(a),
-            None => Arc::new(NoAlarms),
-        }
+        Arc::clone(&self.alarms)
     }
 
     pub(crate) fn alarm_hub(&self) -> Arc<crate::alarms::AlarmHub> {
@@ -256,49 +264,6 @@ impl AppState {
 
     pub(crate) fn registries(&self) -> Arc<dyn store::RegistryStore> {
         Arc::clone(&self.registries)
-    }
-}
-
-/// The alarm store of a state built without one: every call says so.
-struct NoAlarms;
-
-impl store::AlarmStore for NoAlarms {
-    fn set_window(
-        &self,
-        _: &str,
-        _: &str,
-        _: &str,
-        _: &str,
-        _: i64,
-        _: &store::Window,
-        _: i64,
-    ) -> Result<Vec<store::AlarmEvent>, StoreError> {
-        Err(StoreError::NotFound("alarm engine not configured".into()))
-    }
-    fn set_windows(
-        &self,
-        _: &[store::WindowUpdate],
-        _: i64,
-    ) -> Result<Vec<store::AlarmEvent>, StoreError> {
-        Err(StoreError::NotFound("alarm engine not configured".into()))
-    }
-    fn alarms(&self, _: &store::AlarmQuery) -> Result<Vec<store::Alarm>, StoreError> {
-        Err(StoreError::NotFound("alarm engine not configured".into()))
-    }
-    fn alarm(&self, _: i64) -> Result<Option<store::Alarm>, StoreError> {
-        Err(StoreError::NotFound("alarm engine not configured".into()))
-    }
-    fn alarm_events(&self, _: i64) -> Result<Vec<store::AlarmEvent>, StoreError> {
-        Err(StoreError::NotFound("alarm engine not configured".into()))
-    }
-    fn handle_alarm(&self, _: i64, _: store::Handling) -> Result<store::AlarmEvent, StoreError> {
-        Err(StoreError::NotFound("alarm engine not configured".into()))
-    }
-    fn unsettled_hours(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        Err(StoreError::NotFound("alarm engine not configured".into()))
-    }
-    fn set_unsettled(&self, _: &[(String, i64)], _: &[(String, i64)]) -> Result<(), StoreError> {
-        Err(StoreError::NotFound("alarm engine not configured".into()))
     }
 }
 

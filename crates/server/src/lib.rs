@@ -30,7 +30,8 @@ pub mod web;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway::{Gateway, Writer};
+use gateway::Gateway;
+use store::Writer;
 use store::{SqliteStore, Store};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -139,8 +140,15 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
         );
     }
     let gw_config = config.hj212.gateway(clock);
-    let (writer, writer_thread) = Writer::start(Arc::clone(&store), gw_config.max_batch)
-        .map_err(io("starting the store writer"))?;
+    let commits: Arc<dyn domain::CommitStream> = Arc::new(store::LocalCommits::default());
+    // Subscribed before anything is written: the engine sees every commit from here on.
+    let engine_commits = commits.subscribe();
+    let (writer, writer_thread) = Writer::start(
+        Arc::clone(&store),
+        gw_config.max_batch,
+        Arc::clone(&commits),
+    )
+    .map_err(io("starting the store writer"))?;
     let gw = Gateway::new(gw_config, Arc::clone(&store), writer)?;
 
     let hj212_listener = tokio::net::TcpListener::bind(config.hj212.listen)
@@ -170,19 +178,17 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
         tile_attribution: config.http.tile_attribution.clone(),
     };
     let app = api::router(
-        api::AppState::new(
-            Arc::clone(&gw),
+        api::AppState::new(api::Parts {
+            gateway: Arc::clone(&gw),
             registries,
             auth,
-            Arc::clone(&case_store),
+            cases: Arc::clone(&case_store),
+            alarms: Arc::clone(&alarm_store),
+            hub: Arc::clone(&hub),
+            rules: Arc::new(rule_set.clone()),
             clock,
-        )
-        .with_deadlines(config.cases)
-        .with_alarms(
-            Arc::clone(&alarm_store),
-            Arc::clone(&hub),
-            Arc::new(rule_set.clone()),
-        ),
+        })
+        .with_deadlines(config.cases),
     )
     .merge(web::router(&ui));
     let app = web::with_security_headers(app, config.http.https);
@@ -200,16 +206,19 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
         served
     });
 
-    let alarm_task = tokio::spawn(alarms::engine(
-        Arc::clone(&gw),
-        Arc::clone(&store),
-        Arc::clone(&registries_for_alarms),
-        alarm_store,
+    let devices_gw = Arc::clone(&gw);
+    let engine = alarm_engine::Engine::new(
+        alarm_engine::Sources {
+            series: Arc::clone(&store),
+            registries: Arc::clone(&registries_for_alarms),
+            alarms: alarm_store,
+            devices: Arc::new(move || devices_gw.devices()),
+        },
         rule_set,
         clock,
         Arc::clone(&hub),
-        stopped.clone(),
-    ));
+    );
+    let alarm_task = tokio::spawn(engine.run(engine_commits, stopped.clone()));
     let maintenance_task = tokio::spawn(maintenance_loop(
         store,
         case_store,

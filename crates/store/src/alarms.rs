@@ -1,134 +1,20 @@
-//! Alarm storage: the state of every rule window, the alarms derived from them, and every
+//! Alarm storage: the verdict of every rule window, the alarms derived from them, and every
 //! alarm event.
 //!
-//! A rule is evaluated per window (an hour of one point's code). [`AlarmStore::set_window`]
-//! records whether the window's condition holds, with its evidence. Alarms are the maximal runs
-//! of consecutive active windows of one (point, rule, code): one alarm per ongoing condition.
-//! Re-evaluating a window (late or corrected data) and reconciling the runs around it updates,
-//! clears, or withdraws alarms; every change is an [`AlarmEvent`] kept forever.
+//! The alarm engine decides (see `domain::alarm`); this module writes its [`Effect`]s down in
+//! one transaction and reads back what the engine needs to decide the next ones: a series'
+//! windows and its alarms around a window. Every alarm change is an [`AlarmEvent`] kept forever.
 
+use domain::{Alarm, AlarmEvent, AlarmState, Effect, Handling, SeriesKey, Window};
 use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 
 use crate::{SqliteStore, StoreError, json_err};
 
-/// The state of an alarm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlarmState {
-    /// The condition holds now.
-    Raised,
-    /// The condition ended.
-    Cleared,
-    /// Late or corrected data removed the condition altogether.
-    Withdrawn,
-}
-
-impl AlarmState {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Raised => "raised",
-            Self::Cleared => "cleared",
-            Self::Withdrawn => "withdrawn",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        Ok(match s {
-            "raised" => Self::Raised,
-            "cleared" => Self::Cleared,
-            "withdrawn" => Self::Withdrawn,
-            other => {
-                return Err(StoreError::Corrupt {
-                    table: "alarms",
-                    detail: format!("state {other}"),
-                });
-            }
-        })
-    }
-}
-
-/// What a user did with an alarm.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Handling {
-    /// `acknowledged` or `dismissed`.
-    pub action: String,
-    /// Who.
-    pub by: String,
-    /// Why.
-    pub reason: String,
-    /// When, Unix ms.
-    pub at_ms: i64,
-}
-
-/// An alarm.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Alarm {
-    /// Identifier.
-    pub id: i64,
-    /// The point.
-    pub point_id: String,
-    /// The rule.
-    pub rule_id: String,
-    /// The factor code (`""` for device-level rules).
-    pub code: String,
-    /// Severity (`info`, `warning`, `critical`).
-    pub severity: String,
-    /// First window's start (Unix s).
-    pub start: i64,
-    /// Last active window's end (Unix s).
-    pub end: i64,
-    /// Raised, cleared or withdrawn.
-    pub state: AlarmState,
-    /// Evidence of the latest active window (rule, threshold, values, window, standard).
-    pub evidence: serde_json::Value,
-    /// Acknowledgement or dismissal.
-    pub handling: Option<Handling>,
-    /// Last change, Unix ms.
-    pub updated_ms: i64,
-}
-
-/// One change of an alarm.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlarmEvent {
-    /// Event id (increasing).
-    pub id: i64,
-    /// The alarm.
-    pub alarm_id: i64,
-    /// When, Unix ms.
-    pub at_ms: i64,
-    /// `raised`, `updated`, `cleared`, `withdrawn`, `reopened`, `acknowledged`, `dismissed`.
-    pub kind: String,
-    /// The alarm after the change.
-    pub alarm: Alarm,
-}
-
-/// One window's condition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Window {
-    /// Start, Unix s.
-    pub start: i64,
-    /// Whether the condition holds.
-    pub active: bool,
-    /// Why (values, threshold, standard).
-    pub evidence: serde_json::Value,
-}
-
-/// One window to record, with its series.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WindowUpdate {
-    /// The point.
-    pub point_id: String,
-    /// The rule.
-    pub rule_id: String,
-    /// The code.
-    pub code: String,
-    /// The rule's severity.
-    pub severity: String,
-    /// Window length, s.
-    pub step: i64,
-    /// The window.
-    pub window: Window,
+fn parse_state(s: &str) -> Result<AlarmState, StoreError> {
+    AlarmState::from_name(s).ok_or_else(|| StoreError::Corrupt {
+        table: "alarms",
+        detail: format!("state {s}"),
+    })
 }
 
 /// Alarm filters.
@@ -152,26 +38,15 @@ pub struct AlarmQuery {
 
 /// Alarm storage. See the [module docs](self).
 pub trait AlarmStore: Send + Sync + 'static {
-    /// Records a window's condition and reconciles the alarms of (point, rule, code) around it.
-    /// `step` is the window length (s), `horizon` how far around to reconcile (s). Returns the
-    /// events written.
-    #[allow(clippy::too_many_arguments)]
-    fn set_window(
-        &self,
-        point_id: &str,
-        rule_id: &str,
-        code: &str,
-        severity: &str,
-        step: i64,
-        window: &Window,
-        at_ms: i64,
-    ) -> Result<Vec<AlarmEvent>, StoreError>;
-    /// Records many windows in one transaction (the engine's batches); see [`AlarmStore::set_window`].
-    fn set_windows(
-        &self,
-        windows: &[WindowUpdate],
-        at_ms: i64,
-    ) -> Result<Vec<AlarmEvent>, StoreError>;
+    /// The stored verdicts of each series over `[from, to]` (window starts), in start order.
+    /// Inactive windows that neither end nor replace an active one are not stored.
+    fn windows(&self, ranges: &[(SeriesKey, i64, i64)]) -> Result<Vec<Vec<Window>>, StoreError>;
+    /// The alarms of a series, not withdrawn, overlapping `[from, to]`, in start order.
+    fn series_alarms(&self, key: &SeriesKey, from: i64, to: i64) -> Result<Vec<Alarm>, StoreError>;
+    /// Writes the engine's effects in one transaction, in order, and returns the events
+    /// written. A new alarm (negative id) gets its id here; a later effect in the same call
+    /// with that negative id refers to it.
+    fn record(&self, effects: &[Effect]) -> Result<Vec<AlarmEvent>, StoreError>;
     /// Alarms, newest first.
     fn alarms(&self, q: &AlarmQuery) -> Result<Vec<Alarm>, StoreError>;
     /// One alarm.
@@ -230,9 +105,6 @@ CREATE TABLE IF NOT EXISTS alarm_unsettled (
 ) WITHOUT ROWID;
 "#;
 
-/// How far around a changed window runs are rebuilt (a run longer than this keeps its far end).
-const HORIZON_S: i64 = 7 * 86_400;
-
 fn row_alarm(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Alarm, String, String, Option<String>)> {
     Ok((
         Alarm {
@@ -256,7 +128,7 @@ fn row_alarm(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Alarm, String, String, 
 
 fn finish(raw: (Alarm, String, String, Option<String>)) -> Result<Alarm, StoreError> {
     let (mut a, state, evidence, handling) = raw;
-    a.state = AlarmState::parse(&state)?;
+    a.state = parse_state(&state)?;
     a.evidence = serde_json::from_str(&evidence).map_err(json_err("alarms"))?;
     a.handling = handling
         .map(|h| serde_json::from_str(&h).map_err(json_err("alarms")))
@@ -302,186 +174,84 @@ fn save_alarm(tx: &rusqlite::Transaction<'_>, a: &Alarm) -> Result<(), StoreErro
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn set_window_tx(
+/// Inserts a new alarm (its negative id mapped to the one assigned) or updates an alarm's span,
+/// state and evidence, keeping its stored handling; returns it as stored.
+fn put_alarm(
     tx: &rusqlite::Transaction<'_>,
-    point_id: &str,
-    rule_id: &str,
-    code: &str,
-    severity: &str,
-    step: i64,
-    window: &Window,
-    at_ms: i64,
-) -> Result<Vec<AlarmEvent>, StoreError> {
-    let evidence = serde_json::to_string(&window.evidence).map_err(json_err("rule_windows"))?;
-    let before: Option<(i64, String)> = tx
-        .prepare_cached("SELECT active, evidence FROM rule_windows WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3 AND start = ?4")?
-        .query_row(params![point_id, rule_id, code, window.start], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    if before.as_ref() == Some(&(i64::from(window.active), evidence.clone())) {
-        return Ok(Vec::new());
+    alarm: &Alarm,
+    assigned: &mut std::collections::HashMap<i64, i64>,
+) -> Result<Alarm, StoreError> {
+    let mut a = alarm.clone();
+    let evidence = serde_json::to_string(&a.evidence).map_err(json_err("alarms"))?;
+    if let Some(id) = assigned.get(&a.id) {
+        a.id = *id;
     }
-    if !window.active {
-        // An inactive window matters only where it ends or removes a run: when it replaces an
-        // active one, or follows an active one. Everywhere else nothing is written (most
-        // windows of most rules are inactive most of the time).
-        let replaces_active = before.as_ref().is_some_and(|b| b.0 != 0);
-        let follows_active = before.is_none()
-            && tx
-                .prepare_cached(
-                    "SELECT 1 FROM rule_windows WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3 AND start = ?4 AND active = 1",
-                )?
-                .query_row(params![point_id, rule_id, code, window.start - step], |_| Ok(()))
-                .optional()?
-                .is_some();
-        if !replaces_active && !follows_active {
-            return Ok(Vec::new());
-        }
+    if a.id < 0 {
+        tx.prepare_cached(
+            "INSERT INTO alarms (point_id, rule_id, code, severity, start, end_ts, state, evidence, handling, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9)",
+        )?
+        .execute(params![a.point_id, a.rule_id, a.code, a.severity, a.start, a.end, a.state.name(), evidence, a.updated_ms])?;
+        let id = tx.last_insert_rowid();
+        assigned.insert(a.id, id);
+        a.id = id;
+        a.handling = None;
+        return Ok(a);
     }
-    let same_activity = before.as_ref().map(|b| b.0) == Some(i64::from(window.active));
-    tx.prepare_cached(
-        "INSERT INTO rule_windows (point_id, rule_id, code, start, active, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (point_id, rule_id, code, start) DO UPDATE SET active = excluded.active, evidence = excluded.evidence",
-    )?
-    .execute(params![point_id, rule_id, code, window.start, i64::from(window.active), evidence])?;
-    if same_activity {
-        // Only the evidence changed (more data for the hour): runs are unchanged. Keep the
-        // evidence of an alarm whose last window this is up to date, without an event.
-        if window.active {
-            tx.prepare_cached(
-                "UPDATE alarms SET evidence = ?6, updated_ms = ?7
-                 WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3 AND end_ts = ?4 + ?5 AND state <> 'withdrawn'",
-            )?
-            .execute(params![point_id, rule_id, code, window.start, step, evidence, at_ms])?;
-        }
-        return Ok(Vec::new());
-    }
+    let handling: Option<String> = tx
+        .prepare_cached(
+            "UPDATE alarms SET start = ?2, end_ts = ?3, state = ?4, evidence = ?5, updated_ms = ?6 WHERE id = ?1
+             RETURNING handling",
+        )?
+        .query_row(
+            params![a.id, a.start, a.end, a.state.name(), evidence, a.updated_ms],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("alarm {}", a.id)))?;
+    a.handling = handling
+        .map(|h| serde_json::from_str(&h).map_err(json_err("alarms")))
+        .transpose()?;
+    Ok(a)
+}
 
-    // Rebuild the runs around the window.
-    let (lo, hi) = (window.start - HORIZON_S, window.start + HORIZON_S);
-    let mut windows: Vec<(i64, bool, String)> = Vec::new();
-    {
-        let mut stmt = tx.prepare_cached(
-            "SELECT start, active, evidence FROM rule_windows WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3
-             AND start BETWEEN ?4 AND ?5 ORDER BY start",
-        )?;
-        let mut rows = stmt.query(params![point_id, rule_id, code, lo, hi])?;
-        while let Some(r) = rows.next()? {
-            windows.push((r.get(0)?, r.get::<_, i64>(1)? != 0, r.get(2)?));
+fn apply_effect(
+    tx: &rusqlite::Transaction<'_>,
+    effect: &Effect,
+    assigned: &mut std::collections::HashMap<i64, i64>,
+    events: &mut Vec<AlarmEvent>,
+) -> Result<(), StoreError> {
+    match effect {
+        Effect::PutWindow { key, window } => {
+            let evidence =
+                serde_json::to_string(&window.evidence).map_err(json_err("rule_windows"))?;
+            tx.prepare_cached(
+                "INSERT INTO rule_windows (point_id, rule_id, code, start, active, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (point_id, rule_id, code, start) DO UPDATE SET active = excluded.active, evidence = excluded.evidence",
+            )?
+            .execute(params![key.point_id, key.rule_id, key.code, window.start, i64::from(window.active), evidence])?;
         }
-    }
-    let latest = windows.last().map(|w| w.0);
-    // Runs: (start, last start, evidence of the last window).
-    let mut runs: Vec<(i64, i64, String)> = Vec::new();
-    for (start, active, ev) in &windows {
-        if !active {
-            continue;
+        Effect::RefreshEvidence {
+            key,
+            end,
+            evidence,
+            at_ms,
+        } => {
+            let evidence = serde_json::to_string(evidence).map_err(json_err("alarms"))?;
+            tx.prepare_cached(
+                "UPDATE alarms SET evidence = ?5, updated_ms = ?6
+                 WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3 AND end_ts = ?4 AND state <> 'withdrawn'",
+            )?
+            .execute(params![key.point_id, key.rule_id, key.code, end, evidence, at_ms])?;
         }
-        match runs.last_mut() {
-            Some(run) if run.1 + step == *start => {
-                run.1 = *start;
-                run.2 = ev.clone();
-            }
-            _ => runs.push((*start, *start, ev.clone())),
-        }
-    }
-    let mut existing: Vec<Alarm> = Vec::new();
-    {
-        let mut stmt = tx.prepare_cached(&format!(
-            "SELECT {ALARM_COLUMNS} FROM alarms WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3
-             AND end_ts >= ?4 AND start <= ?5 AND state <> 'withdrawn' ORDER BY start"
-        ))?;
-        let rows = stmt.query_map(params![point_id, rule_id, code, lo, hi], row_alarm)?;
-        for r in rows {
-            existing.push(finish(r?)?);
-        }
-    }
-    let mut events = Vec::new();
-    let mut used = vec![false; existing.len()];
-    for (rs, re, ev) in runs {
-        let (start, end) = (rs, re + step);
-        let ongoing = Some(re) == latest;
-        let state = if ongoing {
-            AlarmState::Raised
-        } else {
-            AlarmState::Cleared
-        };
-        let evidence: serde_json::Value =
-            serde_json::from_str(&ev).map_err(json_err("rule_windows"))?;
-        match existing.iter().position(|a| a.start < end && a.end > start) {
-            Some(i) if !used[i] => {
-                used[i] = true;
-                let mut a = existing[i].clone();
-                let kind = match (a.state, state) {
-                    (AlarmState::Raised, AlarmState::Cleared) => "cleared",
-                    (AlarmState::Cleared, AlarmState::Raised) => "reopened",
-                    _ => "updated",
-                };
-                // A run reaching the horizon keeps the alarm's earlier start.
-                let start = if a.start < lo { a.start } else { start };
-                if a.start == start && a.end == end && a.state == state {
-                    // Same span and state: keep the latest evidence without an event (a new
-                    // event per packet would flood the stream and the history).
-                    if a.evidence != evidence {
-                        a.evidence = evidence;
-                        a.updated_ms = at_ms;
-                        save_alarm(tx, &a)?;
-                    }
-                    continue;
-                }
-                a.start = start;
-                a.end = end;
-                a.state = state;
-                a.evidence = evidence;
-                a.updated_ms = at_ms;
-                save_alarm(tx, &a)?;
-                events.push(write_event(tx, &a, kind, at_ms)?);
-            }
-            _ => {
-                let body = serde_json::to_string(&evidence).map_err(json_err("alarms"))?;
-                tx.prepare_cached(
-                    "INSERT INTO alarms (point_id, rule_id, code, severity, start, end_ts, state, evidence, handling, updated_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9)",
-                )?
-                .execute(params![point_id, rule_id, code, severity, start, end, state.name(), body, at_ms])?;
-                let a = Alarm {
-                    id: tx.last_insert_rowid(),
-                    point_id: point_id.to_owned(),
-                    rule_id: rule_id.to_owned(),
-                    code: code.to_owned(),
-                    severity: severity.to_owned(),
-                    start,
-                    end,
-                    state,
-                    evidence,
-                    handling: None,
-                    updated_ms: at_ms,
-                };
-                existing.push(a.clone());
-                used.push(true);
-                events.push(write_event(
-                    tx,
-                    &a,
-                    if ongoing {
-                        "raised"
-                    } else {
-                        "raised_and_cleared"
-                    },
-                    at_ms,
-                )?);
+        Effect::PutAlarm { alarm, event } => {
+            let stored = put_alarm(tx, alarm, assigned)?;
+            if let Some(kind) = event {
+                events.push(write_event(tx, &stored, kind, stored.updated_ms)?);
             }
         }
     }
-    for (i, a) in existing.iter().enumerate() {
-        if !used[i] {
-            let mut a = a.clone();
-            a.state = AlarmState::Withdrawn;
-            a.updated_ms = at_ms;
-            save_alarm(tx, &a)?;
-            events.push(write_event(tx, &a, "withdrawn", at_ms)?);
-        }
-    }
-    Ok(events)
+    Ok(())
 }
 
 impl AlarmStore for SqliteStore {
@@ -502,7 +272,7 @@ impl AlarmStore for SqliteStore {
         if add.is_empty() && remove.is_empty() {
             return Ok(());
         }
-        self.with_writer(|conn| {
+        self.with_side_writer(|conn| {
             let tx = conn.transaction()?;
             for (point, hour) in add {
                 tx.prepare_cached(
@@ -519,44 +289,53 @@ impl AlarmStore for SqliteStore {
         })
     }
 
-    fn set_window(
-        &self,
-        point_id: &str,
-        rule_id: &str,
-        code: &str,
-        severity: &str,
-        step: i64,
-        window: &Window,
-        at_ms: i64,
-    ) -> Result<Vec<AlarmEvent>, StoreError> {
-        self.with_writer(|conn| {
-            let tx = conn.transaction()?;
-            let events =
-                set_window_tx(&tx, point_id, rule_id, code, severity, step, window, at_ms)?;
-            tx.commit()?;
-            Ok(events)
+    fn windows(&self, ranges: &[(SeriesKey, i64, i64)]) -> Result<Vec<Vec<Window>>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT start, active, evidence FROM rule_windows WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3
+                 AND start BETWEEN ?4 AND ?5 ORDER BY start",
+            )?;
+            let mut out = Vec::with_capacity(ranges.len());
+            for (key, from, to) in ranges {
+                let mut rows = stmt.query(params![key.point_id, key.rule_id, key.code, from, to])?;
+                let mut windows = Vec::new();
+                while let Some(r) = rows.next()? {
+                    let evidence: String = r.get(2)?;
+                    windows.push(Window {
+                        start: r.get(0)?,
+                        active: r.get::<_, i64>(1)? != 0,
+                        evidence: serde_json::from_str(&evidence)
+                            .map_err(json_err("rule_windows"))?,
+                    });
+                }
+                out.push(windows);
+            }
+            Ok(out)
         })
     }
 
-    fn set_windows(
-        &self,
-        windows: &[WindowUpdate],
-        at_ms: i64,
-    ) -> Result<Vec<AlarmEvent>, StoreError> {
-        self.with_writer(|conn| {
+    fn series_alarms(&self, key: &SeriesKey, from: i64, to: i64) -> Result<Vec<Alarm>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {ALARM_COLUMNS} FROM alarms WHERE point_id = ?1 AND rule_id = ?2 AND code = ?3
+                 AND end_ts >= ?4 AND start <= ?5 AND state <> 'withdrawn' ORDER BY start"
+            ))?;
+            let rows =
+                stmt.query_map(params![key.point_id, key.rule_id, key.code, from, to], row_alarm)?;
+            rows.map(|r| finish(r?)).collect()
+        })
+    }
+
+    fn record(&self, effects: &[Effect]) -> Result<Vec<AlarmEvent>, StoreError> {
+        if effects.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with_side_writer(|conn| {
             let tx = conn.transaction()?;
+            let mut assigned = std::collections::HashMap::new();
             let mut events = Vec::new();
-            for w in windows {
-                events.extend(set_window_tx(
-                    &tx,
-                    &w.point_id,
-                    &w.rule_id,
-                    &w.code,
-                    &w.severity,
-                    w.step,
-                    &w.window,
-                    at_ms,
-                )?);
+            for e in effects {
+                apply_effect(&tx, e, &mut assigned, &mut events)?;
             }
             tx.commit()?;
             Ok(events)
@@ -611,7 +390,7 @@ impl AlarmStore for SqliteStore {
     }
 
     fn handle_alarm(&self, id: i64, handling: Handling) -> Result<AlarmEvent, StoreError> {
-        self.with_writer(|conn| {
+        self.with_side_writer(|conn| {
             let tx = conn.transaction()?;
             let mut a = tx
                 .prepare_cached(&format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE id = ?1"))?
@@ -637,83 +416,120 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn store() -> (tempfile::TempDir, Box<dyn AlarmStore>) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let s = SqliteStore::open(&dir.path().join("huanghe.db")).expect("opens");
-        (dir, Box::new(s))
+    fn key() -> SeriesKey {
+        SeriesKey {
+            point_id: "p".into(),
+            rule_id: "exceedance".into(),
+            code: "a21026".into(),
+        }
     }
 
-    fn set(s: &dyn AlarmStore, hour: i64, active: bool) -> Vec<String> {
-        let w = Window {
-            start: hour * 3600,
-            active,
-            evidence: json!({"value": hour}),
-        };
-        s.set_window(
-            "p",
-            "exceedance",
-            "a21026",
-            "critical",
-            3600,
-            &w,
-            hour * 1000,
-        )
-        .expect("set")
-        .into_iter()
-        .map(|e| e.kind)
-        .collect()
+    fn alarm(id: i64, end: i64, state: AlarmState, at_ms: i64) -> Alarm {
+        Alarm {
+            id,
+            point_id: "p".into(),
+            rule_id: "exceedance".into(),
+            code: "a21026".into(),
+            severity: "critical".into(),
+            start: 3600,
+            end,
+            state,
+            evidence: json!({"end": end}),
+            handling: None,
+            updated_ms: at_ms,
+        }
     }
 
     #[test]
-    fn one_alarm_per_ongoing_condition_cleared_reopened_and_withdrawn() {
-        let (_d, s) = store();
-        assert!(set(s.as_ref(), 1, false).is_empty());
-        assert_eq!(set(s.as_ref(), 2, true), ["raised"]);
+    fn effects_are_written_in_order_and_new_alarms_get_their_ids() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let s = SqliteStore::open(&dir.path().join("huanghe.db")).expect("opens");
+        let window = |start, active| Effect::PutWindow {
+            key: key(),
+            window: Window {
+                start,
+                active,
+                evidence: json!({"start": start}),
+            },
+        };
+        // A window, an alarm opened in the same batch and updated again later in it.
+        let events = s
+            .record(&[
+                window(3600, true),
+                Effect::PutAlarm {
+                    alarm: alarm(-1, 7200, AlarmState::Raised, 1),
+                    event: Some("raised"),
+                },
+                window(7200, true),
+                Effect::PutAlarm {
+                    alarm: alarm(-1, 10_800, AlarmState::Raised, 2),
+                    event: Some("updated"),
+                },
+            ])
+            .expect("record");
+        assert_eq!(events.len(), 2);
+        let id = events[0].alarm_id;
+        assert!(id > 0);
         assert_eq!(
-            set(s.as_ref(), 3, true),
-            ["updated"],
-            "the same condition goes on"
+            events[1].alarm_id, id,
+            "the second effect refers to the first"
         );
-        assert_eq!(set(s.as_ref(), 4, false), ["cleared"]);
-        let all = s
-            .alarms(&AlarmQuery {
-                limit: 10,
-                ..AlarmQuery::default()
-            })
-            .expect("alarms");
-        assert_eq!(all.len(), 1);
+        let stored = s.series_alarms(&key(), 0, 20_000).expect("alarms");
+        assert_eq!((stored.len(), stored[0].end), (1, 10_800));
+        let windows = s.windows(&[(key(), 0, 7200)]).expect("windows");
+        assert_eq!(windows[0].len(), 2);
+        // A user acknowledges it meanwhile; the engine's next change keeps the handling.
+        s.handle_alarm(
+            id,
+            Handling {
+                action: "acknowledged".into(),
+                by: "officer".into(),
+                reason: "seen".into(),
+                at_ms: 3,
+            },
+        )
+        .expect("ack");
+        let events = s
+            .record(&[
+                Effect::PutAlarm {
+                    alarm: alarm(id, 10_800, AlarmState::Cleared, 4),
+                    event: Some("cleared"),
+                },
+                Effect::RefreshEvidence {
+                    key: key(),
+                    end: 10_800,
+                    evidence: json!({"more": "data"}),
+                    at_ms: 5,
+                },
+            ])
+            .expect("record");
         assert_eq!(
-            (all[0].start, all[0].end, all[0].state),
-            (7200, 14_400, AlarmState::Cleared)
+            events[0].alarm.handling.as_ref().map(|h| h.by.as_str()),
+            Some("officer")
         );
-        // Late data: hour 4 was in fact exceeding too -> the same alarm, ongoing again.
-        assert_eq!(set(s.as_ref(), 4, true), ["reopened"]);
-        // A correction removes hours 2-4: the alarm is withdrawn, its history kept.
-        set(s.as_ref(), 2, false);
-        set(s.as_ref(), 3, false);
-        assert_eq!(set(s.as_ref(), 4, false), ["withdrawn"]);
-        let a = s.alarm(all[0].id).expect("read").expect("exists");
-        assert_eq!(a.state, AlarmState::Withdrawn);
+        let a = s.alarm(id).expect("read").expect("exists");
+        assert_eq!(a.state, AlarmState::Cleared);
+        assert_eq!(a.evidence, json!({"more": "data"}));
+        assert!(a.handling.is_some());
         let kinds: Vec<String> = s
-            .alarm_events(a.id)
+            .alarm_events(id)
             .expect("events")
             .into_iter()
             .map(|e| e.kind)
             .collect();
-        assert_eq!(kinds.first().map(String::as_str), Some("raised"));
-        assert_eq!(kinds.last().map(String::as_str), Some("withdrawn"));
-        // Handling is recorded.
-        let e = s
-            .handle_alarm(
-                a.id,
-                Handling {
-                    action: "acknowledged".into(),
-                    by: "officer".into(),
-                    reason: "seen".into(),
-                    at_ms: 9,
-                },
-            )
-            .expect("ack");
-        assert_eq!(e.alarm.handling.map(|h| h.by), Some("officer".into()));
+        assert_eq!(kinds, ["raised", "updated", "acknowledged", "cleared"]);
+        // Updating an alarm that does not exist is an error, and nothing of the batch is kept.
+        let err = s.record(&[
+            window(14_400, true),
+            Effect::PutAlarm {
+                alarm: alarm(9_999, 18_000, AlarmState::Raised, 6),
+                event: Some("updated"),
+            },
+        ]);
+        assert!(matches!(err, Err(StoreError::NotFound(_))), "{err:?}");
+        assert_eq!(
+            s.windows(&[(key(), 14_400, 14_400)]).expect("windows")[0].len(),
+            0
+        );
     }
 }

@@ -162,7 +162,7 @@ impl CaseStore for SqliteStore {
                 "a case is created by its first event".into(),
             ));
         }
-        self.with_writer(|c| {
+        self.with_side_writer(|c| {
             let tx = c.transaction()?;
             tx.execute(
                 "INSERT INTO cases (state, opened_ms, last_seq, body) VALUES ('open', ?1, 0, '{}')",
@@ -182,7 +182,7 @@ impl CaseStore for SqliteStore {
         event: &CaseEvent,
         case: &Case,
     ) -> Result<(), StoreError> {
-        self.with_writer(|c| {
+        self.with_side_writer(|c| {
             let tx = c.transaction()?;
             let last: Option<u32> = tx
                 .query_row("SELECT last_seq FROM cases WHERE id = ?1", [case_id], |r| {
@@ -272,7 +272,7 @@ impl CaseStore for SqliteStore {
     }
 
     fn add_attachment(&self, a: &Attachment) -> Result<AttachmentRef, StoreError> {
-        self.with_writer(|c| {
+        self.with_side_writer(|c| {
             c.execute(
                 "INSERT INTO case_attachments (case_id, name, content_type, size, sha256, uploaded_by, uploaded_ms, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![a.case_id, a.meta.name, a.content_type, a.content.len() as i64, a.meta.sha256, a.uploaded_by, a.uploaded_ms, a.content],

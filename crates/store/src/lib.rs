@@ -40,14 +40,15 @@ pub mod cases;
 pub mod chunk;
 pub mod registry;
 pub mod users;
+pub mod writer;
 
-pub use alarms::{
-    Alarm, AlarmEvent, AlarmQuery, AlarmState, AlarmStore, Handling, Window, WindowUpdate,
-};
+pub use alarms::{AlarmQuery, AlarmStore};
+pub use domain::{Alarm, AlarmEvent, AlarmState, Effect, Handling, SeriesKey, Window};
 
 pub use cases::{Attachment, CaseQuery, CaseStore};
 pub use registry::{Change, Entry, EntryChange, RegistryStore};
 pub use users::{AuditEntry, AuditQuery, Token, User, UserStore};
+pub use writer::{Handoff, LocalCommits, Writer};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -270,6 +271,9 @@ pub trait Store: Send + Sync + 'static {
 /// The embedded SQLite engine. See the [crate docs](crate).
 pub struct SqliteStore {
     writer: Mutex<Connection>,
+    /// Writes that are not ingest (alarms, audit, cases, registries, users, devices): their own
+    /// connection, so they never hold the ingest writer's; SQLite's write lock orders the two.
+    side: Mutex<Connection>,
     reader: Mutex<Connection>,
     checkpointer: Option<Checkpointer>,
     /// Per series, the latest chunk window start ever written: data for later windows cannot
@@ -478,6 +482,8 @@ impl SqliteStore {
         writer.execute_batch(users::SCHEMA)?;
         writer.execute_batch(cases::SCHEMA)?;
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let mut side = open(path)?;
+        side.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         let reader = open(path)?;
         let newest_chunk = [0i64, 1, 2, 3].map(|t| {
             std::sync::atomic::AtomicI64::new(
@@ -494,6 +500,7 @@ impl SqliteStore {
         });
         Ok(Self {
             writer: Mutex::new(writer),
+            side: Mutex::new(side),
             reader: Mutex::new(reader),
             checkpointer: Some(Checkpointer::start(path)?),
             newest_chunk,
@@ -505,6 +512,14 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        f(&mut conn)
+    }
+
+    pub(crate) fn with_side_writer<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.side.lock().map_err(|_| StoreError::Poisoned)?;
         f(&mut conn)
     }
 
@@ -1068,7 +1083,7 @@ impl Store for SqliteStore {
             }
             bodies.push(serde_json::to_string(point).map_err(json_err("points"))?);
         }
-        self.with_writer(|conn| {
+        self.with_side_writer(|conn| {
             let tx = conn.transaction()?;
             for (point, body) in points.iter().zip(bodies) {
                 let other: Option<String> = tx
@@ -1093,7 +1108,9 @@ impl Store for SqliteStore {
     }
 
     fn delete_point(&self, id: &str) -> Result<bool, StoreError> {
-        self.with_writer(|conn| Ok(conn.execute("DELETE FROM points WHERE id = ?1", [id])? > 0))
+        self.with_side_writer(
+            |conn| Ok(conn.execute("DELETE FROM points WHERE id = ?1", [id])? > 0),
+        )
     }
 
     fn points(&self) -> Result<Vec<Point>, StoreError> {
@@ -1197,7 +1214,7 @@ impl Store for SqliteStore {
         if devices.is_empty() {
             return Ok(());
         }
-        self.with_writer(|conn| {
+        self.with_side_writer(|conn| {
             let tx = conn.transaction()?;
             for d in devices {
                 tx.prepare_cached(

@@ -134,7 +134,7 @@ impl SqliteStore {
         changes: &[(i64, &Change)],
         actor: &str,
     ) -> Result<Vec<EntryChange>, StoreError> {
-        self.with_writer(|conn| {
+        self.with_side_writer(|conn| {
             let tx = conn.transaction()?;
             let mut written = Vec::new();
             for &(at_ms, change) in changes {

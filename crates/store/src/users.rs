@@ -216,7 +216,7 @@ fn parse_json(text: Option<String>) -> Option<serde_json::Value> {
 
 impl UserStore for SqliteStore {
     fn create_user(&self, u: &User) -> Result<(), StoreError> {
-        self.with_writer(|c| {
+        self.with_side_writer(|c| {
             let n = c.execute(
                 &format!("INSERT OR IGNORE INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
                 params![u.username, u.display_name, u.role, u.district, u.enterprise, u.password_hash, u.disabled as i64, u.created_ms, u.updated_ms],
@@ -229,7 +229,7 @@ impl UserStore for SqliteStore {
     }
 
     fn update_user(&self, u: &User) -> Result<(), StoreError> {
-        self.with_writer(|c| {
+        self.with_side_writer(|c| {
             let n = c.execute(
                 "UPDATE users SET display_name = ?2, role = ?3, district = ?4, enterprise = ?5, password_hash = ?6, disabled = ?7, updated_ms = ?8 WHERE username = ?1",
                 params![u.username, u.display_name, u.role, u.district, u.enterprise, u.password_hash, u.disabled as i64, u.updated_ms],
@@ -269,7 +269,7 @@ impl UserStore for SqliteStore {
         now_ms: i64,
         expires_ms: i64,
     ) -> Result<(), StoreError> {
-        self.with_writer(|c| {
+        self.with_side_writer(|c| {
             // Expired sessions are removed as new ones are made, so the table stays small.
             c.execute("DELETE FROM sessions WHERE expires_ms < ?1", [now_ms])?;
             c.execute(
@@ -302,7 +302,7 @@ impl UserStore for SqliteStore {
         };
         // The expiry slides at most once a minute: most requests only read.
         if extend_to_ms - expires_ms >= 60_000 {
-            self.with_writer(|c| {
+            self.with_side_writer(|c| {
                 c.execute(
                     "UPDATE sessions SET expires_ms = ?2 WHERE digest = ?1",
                     params![digest, extend_to_ms],
@@ -314,14 +314,14 @@ impl UserStore for SqliteStore {
     }
 
     fn delete_session(&self, digest: &str) -> Result<(), StoreError> {
-        self.with_writer(|c| {
+        self.with_side_writer(|c| {
             c.execute("DELETE FROM sessions WHERE digest = ?1", [digest])?;
             Ok(())
         })
     }
 
     fn delete_sessions_of(&self, username: &str) -> Result<(), StoreError> {
-        self.with_writer(|c| {
+        self.with_side_writer(|c| {
             c.execute("DELETE FROM sessions WHERE username = ?1", [username])?;
             Ok(())
         })
@@ -334,7 +334,7 @@ impl UserStore for SqliteStore {
         label: &str,
         now_ms: i64,
     ) -> Result<i64, StoreError> {
-        self.with_writer(|c| {
+        self.with_side_writer(|c| {
             c.execute(
                 "INSERT INTO api_tokens (digest, username, label, created_ms) VALUES (?1, ?2, ?3, ?4)",
                 params![digest, username, label, now_ms],
@@ -360,7 +360,7 @@ impl UserStore for SqliteStore {
         };
         // Last use is recorded to the minute: a busy integration does not write on every call.
         if last.is_none_or(|l| now_ms - l >= 60_000) {
-            self.with_writer(|c| {
+            self.with_side_writer(|c| {
                 c.execute(
                     "UPDATE api_tokens SET last_used_ms = ?2 WHERE id = ?1",
                     params![id, now_ms],
@@ -383,7 +383,7 @@ impl UserStore for SqliteStore {
     }
 
     fn revoke_token(&self, id: i64, now_ms: i64) -> Result<Token, StoreError> {
-        self.with_writer(|c| {
+        self.with_side_writer(|c| {
             c.execute(
                 "UPDATE api_tokens SET revoked_ms = COALESCE(revoked_ms, ?2) WHERE id = ?1",
                 params![id, now_ms],
@@ -399,7 +399,7 @@ impl UserStore for SqliteStore {
     }
 
     fn audit(&self, e: &AuditEntry) -> Result<i64, StoreError> {
-        self.with_writer(|c| {
+        self.with_side_writer(|c| {
             c.execute(
                 "INSERT INTO audit_log (at_ms, actor, method, path, status, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![e.at_ms, e.actor, e.method, e.path, e.status, json_text(&e.before), json_text(&e.after)],

@@ -1,0 +1,111 @@
+//! What the rules need besides the hour itself: the registries' classes, the 24-hour baseline,
+//! the other air stations.
+
+use std::collections::BTreeMap;
+
+use domain::{DataType, Point};
+use store::{SeriesQuery, Store};
+
+use crate::EngineError;
+
+/// What the registries say about a point (matched by MN, or by the point id as the entry's code).
+pub(crate) fn context(
+    registries: &dyn store::RegistryStore,
+    p: &Point,
+) -> Result<rules::Context, EngineError> {
+    let find = |registry: &str, field: &str| -> Result<Option<String>, EngineError> {
+        Ok(registries
+            .entries(registry)
+            .map_err(EngineError::from)?
+            .into_iter()
+            .find(|e| {
+                e.data.get("mn").and_then(|m| m.as_str()) == Some(p.mn.as_str())
+                    || e.data.get("code").and_then(|c| c.as_str()) == Some(p.id.as_str())
+            })
+            .and_then(|e| {
+                e.data
+                    .get(field)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            }))
+    };
+    Ok(rules::Context {
+        water_target: if p.kind == domain::PointKind::WaterSection {
+            find("water_sections", "target_class")?
+        } else {
+            None
+        },
+        noise_zone: if p.kind == domain::PointKind::Noise {
+            find("noise_points", "zone_class")?
+        } else {
+            None
+        },
+        baseline: BTreeMap::new(),
+        peers: BTreeMap::new(),
+        now_s: None,
+    })
+}
+
+/// Mean and count of the valid (`N`-flagged) hourly `avg` values per code of one point over
+/// `[from, to]`, added into `sums`.
+fn add_hourly_means(
+    series: &dyn Store,
+    point_id: &str,
+    from: i64,
+    to: i64,
+    sums: &mut BTreeMap<String, (f64, usize)>,
+) -> Result<(), EngineError> {
+    let q = SeriesQuery {
+        point_id: point_id.to_owned(),
+        data_type: DataType::Hour,
+        code: None,
+        from,
+        to,
+        limit: 100_000,
+    };
+    for o in series.series(&q).map_err(EngineError::from)? {
+        if o.fields.get("flag").is_some_and(|f| f != "N") {
+            continue;
+        }
+        if let Some(v) = o.fields.get("avg").and_then(|v| v.parse::<f64>().ok()) {
+            let e = sums.entry(o.code).or_default();
+            e.0 += v;
+            e.1 += 1;
+        }
+    }
+    Ok(())
+}
+
+fn means(sums: BTreeMap<String, (f64, usize)>) -> BTreeMap<String, (f64, usize)> {
+    sums.into_iter()
+        .map(|(k, (sum, n))| (k, (sum / n as f64, n)))
+        .collect()
+}
+
+/// The other air stations' valid hourly values at hour `h`: mean and count per code.
+pub(crate) fn peers(
+    series: &dyn Store,
+    all_points: &[Point],
+    point: &Point,
+    h: i64,
+) -> Result<BTreeMap<String, (f64, usize)>, EngineError> {
+    let mut sums = BTreeMap::new();
+    for other in all_points
+        .iter()
+        .filter(|o| o.kind == domain::PointKind::AirStation && o.id != point.id)
+    {
+        add_hourly_means(series, &other.id, h, h, &mut sums)?;
+    }
+    Ok(means(sums))
+}
+
+/// Mean and count of the valid hourly values of the 24 hours before `h`, per code.
+pub(crate) fn baseline(
+    series: &dyn Store,
+    point_id: &str,
+    h: i64,
+) -> Result<BTreeMap<String, (f64, usize)>, EngineError> {
+    let mut sums = BTreeMap::new();
+    add_hourly_means(series, point_id, h - 24 * 3600, h - 1, &mut sums)?;
+    Ok(means(sums))
+}

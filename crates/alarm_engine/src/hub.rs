@@ -1,0 +1,68 @@
+//! Where alarm events go once written: the live stream (Server-Sent Events in the server) and
+//! the packet → alarm latency figures.
+
+use std::sync::Mutex;
+
+use domain::AlarmEvent;
+use tokio::sync::{broadcast, watch};
+
+/// Live alarm events and the engine's latency figures.
+pub struct AlarmHub {
+    events: broadcast::Sender<AlarmEvent>,
+    /// Turns true at shutdown: live streams end so the HTTP server can stop.
+    closing: watch::Sender<bool>,
+    /// Packet receive → alarm event published, ms (most recent 100,000).
+    latencies_ms: Mutex<Vec<u32>>,
+}
+
+impl Default for AlarmHub {
+    fn default() -> Self {
+        Self {
+            events: broadcast::channel(16_384).0,
+            closing: watch::channel(false).0,
+            latencies_ms: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl AlarmHub {
+    /// Ends every live stream (shutdown).
+    pub fn close(&self) {
+        let _ = self.closing.send(true);
+    }
+
+    /// Events published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<AlarmEvent> {
+        self.events.subscribe()
+    }
+
+    /// Turns true when live streams are to end.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// Publishes an event; `received_ms` is when the data that caused it were received, for the
+    /// latency figures (none for a user's action).
+    pub fn publish(&self, e: AlarmEvent, received_ms: Option<i64>, now_ms: i64) {
+        if let Some(r) = received_ms
+            && let Ok(mut l) = self.latencies_ms.lock()
+        {
+            if l.len() >= 100_000 {
+                l.clear();
+            }
+            l.push((now_ms - r).clamp(0, i64::from(u32::MAX)) as u32);
+        }
+        let _ = self.events.send(e);
+    }
+
+    /// p50 and p99 of packet → alarm latency, ms.
+    pub fn latency_percentiles(&self) -> Option<(u32, u32)> {
+        let mut l = self.latencies_ms.lock().ok()?.clone();
+        if l.is_empty() {
+            return None;
+        }
+        l.sort_unstable();
+        let at = |p: f64| l[((l.len() - 1) as f64 * p).round() as usize];
+        Some((at(0.5), at(0.99)))
+    }
+}

@@ -1,0 +1,522 @@
+//! # alarm_engine: from committed data to alarms
+//!
+//! The engine subscribes to the write path's commit stream ([`domain::CommitStream`]). For
+//! every (point, hour) a batch of commits touched (live, late or corrected data) it evaluates
+//! the window rules ([`rules::evaluate_wanted`]) over the hour as stored, and decides what each
+//! verdict does to the alarms with the pure [`lifecycle`]; the store only writes those effects
+//! down and returns the events, which go to the [`AlarmHub`] (the live stream).
+//!
+//! **Hours in memory.** The hour cache holds each recent hour as [`rules::Row`]s, filled by the
+//! commit stream; an hour the store had before the engine last synchronised with it (at start,
+//! and after the engine missed commits) is read once. Windows known to be inactive in the store
+//! are not sent again, so quiet series cost nothing.
+//!
+//! **Validity is settled, not judged per packet.** Every second, the hours that ended and
+//! received no data for [`SETTLE_S`] are judged by the validity rule; the hours still to settle
+//! are kept in the store so a restart takes them up. Silence is checked on the platform clock
+//! every second in [`SILENCE_STEP`] windows, from each device's last packet.
+//!
+//! Everything derives from stored data: a restart continues open alarms.
+
+mod cache;
+mod context;
+mod hub;
+pub mod lifecycle;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use domain::{
+    AlarmEvent, Clock, CommitReceiver, Committed, DeviceState, Effect, Point, Received, SeriesKey,
+    Window, WindowUpdate,
+};
+use rules::{RuleKind, RuleSet};
+use store::{AlarmStore, RegistryStore, Store, StoreError};
+use tokio::sync::watch;
+
+use cache::{HourCache, upsert};
+pub use hub::AlarmHub;
+use lifecycle::{SeriesState, Step};
+
+/// How long an hour must be over, and quiet (no data for it), before its validity is settled:
+/// its last minute records arrive after it ends, and a backfill or re-send brings an hour's
+/// records over several packets. A proposal, not from a standard.
+pub const SETTLE_S: i64 = 300;
+
+/// Length of a silence window, s.
+pub const SILENCE_STEP: i64 = 300;
+
+/// Why the engine could not evaluate or record.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A thread panicked while holding the engine's memory.
+    #[error("the alarm engine's memory is poisoned by an earlier panic")]
+    Poisoned,
+    /// An hour loaded into the cache was not there the moment after.
+    #[error("the hour cache lost an hour it had just loaded")]
+    Cache,
+    /// The lifecycle asked again for history it had been given (a defect, reported).
+    #[error("the alarm lifecycle asked twice for the same history of {0:?}")]
+    History(SeriesKey),
+    /// A blocking task failed.
+    #[error("alarm engine task: {0}")]
+    Task(String),
+}
+
+/// The connection state of every device (the front doors keep it).
+pub type DeviceStates = Arc<dyn Fn() -> Vec<DeviceState> + Send + Sync>;
+
+/// What the engine reads and writes.
+pub struct Sources {
+    /// Stored series and the points.
+    pub series: Arc<dyn Store>,
+    /// The registries (water target classes, noise zones).
+    pub registries: Arc<dyn RegistryStore>,
+    /// Where the windows and alarms are kept.
+    pub alarms: Arc<dyn AlarmStore>,
+    /// The devices' last packets, for silence.
+    pub devices: DeviceStates,
+}
+
+/// The alarm engine. See the [crate docs](crate).
+pub struct Engine {
+    sources: Sources,
+    rules: RuleSet,
+    clock: Clock,
+    hub: Arc<AlarmHub>,
+    cache: Mutex<HourCache>,
+    /// Platform time the engine started (Unix s): a device never seen is silent from then.
+    started_s: i64,
+    /// Points silent now, with the last silence window written.
+    silent_now: Mutex<BTreeMap<String, i64>>,
+    /// The points, re-read every 10 s for the silence check.
+    points: Mutex<Option<(Arc<Vec<Point>>, Instant)>>,
+}
+
+fn poisoned<T>(_: T) -> EngineError {
+    EngineError::Poisoned
+}
+
+impl Engine {
+    /// An engine over `sources`, judging by `rules` on the platform `clock`, publishing to `hub`.
+    pub fn new(sources: Sources, rules: RuleSet, clock: Clock, hub: Arc<AlarmHub>) -> Arc<Self> {
+        Arc::new(Self {
+            sources,
+            rules,
+            started_s: clock.now_ms() / 1000,
+            clock,
+            hub,
+            cache: Mutex::new(HourCache::default()),
+            silent_now: Mutex::new(BTreeMap::new()),
+            points: Mutex::new(None),
+        })
+    }
+
+    /// Runs until `shutdown` turns true or the commit stream ends. `commits` must have been
+    /// subscribed before the engine reads the store's reach, which it does first: every commit
+    /// is then either in what it reads or on the stream.
+    pub async fn run(
+        self: Arc<Self>,
+        mut commits: Box<dyn CommitReceiver>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        self.blocking("starting", |e| e.start()).await;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                received = commits.recv() => {
+                    let (batch, missed, closed) = match received {
+                        Received::Commit(first) => drain(first, commits.as_mut()),
+                        Received::Missed(n) => (Vec::new(), n, false),
+                        Received::Closed => (Vec::new(), 0, true),
+                    };
+                    if !batch.is_empty() {
+                        self.blocking("evaluating", move |e| e.evaluate(batch)).await;
+                    }
+                    if missed > 0 {
+                        tracing::warn!(missed, "alarm engine fell behind; it re-reads the store for those hours");
+                        self.blocking("synchronising", |e| e.synchronise()).await;
+                    }
+                    if closed {
+                        return;
+                    }
+                }
+                _ = tick.tick() => self.blocking("ticking", |e| e.tick()).await,
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    async fn blocking(
+        self: &Arc<Self>,
+        what: &'static str,
+        f: impl FnOnce(&Engine) -> Result<(), EngineError> + Send + 'static,
+    ) {
+        let e = Arc::clone(self);
+        match tokio::task::spawn_blocking(move || f(&e)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "alarm engine: {what} failed"),
+            Err(e) => tracing::error!(error = %e, "alarm engine: {what} task failed"),
+        }
+    }
+
+    /// Reads how far the stored data reach and takes up the hours still to be settled when the
+    /// platform stopped: each is judged once quiet for [`SETTLE_S`] from now.
+    pub fn start(&self) -> Result<(), EngineError> {
+        self.synchronise()?;
+        let hours = self.sources.alarms.unsettled_hours()?;
+        let now_s = self.clock.now_ms() / 1000;
+        let mut cache = self.cache.lock().map_err(poisoned)?;
+        for key in hours {
+            cache.unsettled.entry(key).or_insert(now_s);
+        }
+        Ok(())
+    }
+
+    /// Forgets the cached hours and re-reads how far the store's data reach (after missing
+    /// commits); until it succeeds every hour is read from the store (correct, only slower).
+    pub fn synchronise(&self) -> Result<(), EngineError> {
+        self.cache
+            .lock()
+            .map_err(poisoned)?
+            .synchronise(&*self.sources.series)
+    }
+
+    /// Settles the hours that are due and checks silence: once a second.
+    pub fn tick(&self) -> Result<(), EngineError> {
+        let settled = self.settle_hours();
+        let silence = self.check_silence();
+        settled.and(silence)
+    }
+
+    /// Evaluates the window rules for every (point, hour) a batch of commits touched and
+    /// records all windows in one transaction.
+    pub fn evaluate(&self, batch: Vec<Committed>) -> Result<(), EngineError> {
+        let series = &*self.sources.series;
+        let mut cache = self.cache.lock().map_err(poisoned)?;
+        let mut touched: BTreeMap<(String, i64), Option<i64>> = BTreeMap::new();
+        let mut newest = i64::MIN;
+        for c in batch {
+            // A packet's observations nearly always share one hour: look it up once per hour.
+            let mut by_hour: BTreeMap<i64, Vec<domain::Observation>> = BTreeMap::new();
+            for o in c.observations {
+                by_hour
+                    .entry(o.time - o.time.rem_euclid(3600))
+                    .or_default()
+                    .push(o);
+            }
+            for (h, observations) in by_hour {
+                newest = newest.max(h);
+                let first = touched
+                    .entry((c.point_id.clone(), h))
+                    .or_insert(Some(c.received_ms));
+                *first = first.map(|f| f.min(c.received_ms));
+                // Loading the hour from the store already includes these (committed) rows.
+                let rows = cache.hour(series, &c.point_id, h)?;
+                for o in observations {
+                    upsert(rows, rules::Row::new(&o));
+                }
+            }
+        }
+        let now_s = self.clock.now_ms() / 1000;
+        let mut new_hours = Vec::new();
+        for key in touched.keys() {
+            if cache.unsettled.insert(key.clone(), now_s).is_none() {
+                new_hours.push(key.clone());
+            }
+        }
+        // Kept in the store too (once per hour, not per packet): a restart must not forget them.
+        self.sources.alarms.set_unsettled(&new_hours, &[])?;
+        self.evaluate_touched(cache, touched, newest, false)
+    }
+
+    /// Settles the validity (`invalid_hour`) of every hour that ended at least [`SETTLE_S`] ago
+    /// and received no data for [`SETTLE_S`]. Judged packet by packet, an hour arriving in
+    /// pieces (live, or a backfill of history) would raise an alarm with its first packet and
+    /// withdraw it with a later one.
+    pub fn settle_hours(&self) -> Result<(), EngineError> {
+        let mut cache = self.cache.lock().map_err(poisoned)?;
+        let now_s = self.clock.now_ms() / 1000;
+        let due: Vec<(String, i64)> = cache
+            .unsettled
+            .iter()
+            .filter(|((_, h), touched)| {
+                *h + 3600 + SETTLE_S <= now_s && **touched + SETTLE_S <= now_s
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        for k in &due {
+            cache.unsettled.remove(k);
+        }
+        let newest = due.iter().map(|(_, h)| *h).max().unwrap_or(i64::MIN);
+        let touched = due.iter().map(|k| (k.clone(), None)).collect();
+        self.evaluate_touched(cache, touched, newest, true)?;
+        Ok(self.sources.alarms.set_unsettled(&[], &due)?)
+    }
+
+    /// Evaluates the window rules of the given (point, hour)s (with the first receive time of
+    /// the data that touched them, for the latency figures) and records all windows in one
+    /// transaction: the validity rule only when `settle`, every other rule otherwise.
+    fn evaluate_touched(
+        &self,
+        mut cache: std::sync::MutexGuard<'_, HourCache>,
+        touched: BTreeMap<(String, i64), Option<i64>>,
+        newest: i64,
+        settle: bool,
+    ) -> Result<(), EngineError> {
+        let (series, registries) = (&*self.sources.series, &*self.sources.registries);
+        let now_s = self.clock.now_ms() / 1000;
+        let mut updates = Vec::new();
+        let mut received: BTreeMap<String, i64> = BTreeMap::new();
+        let mut known = std::mem::take(&mut cache.inactive);
+        // Loaded once per batch, only when a rule compares stations.
+        let mut all_points: Option<Vec<Point>> = None;
+        for ((point_id, h), received_ms) in &touched {
+            let Some((point, mut ctx)) = cache.point(series, registries, point_id)? else {
+                continue;
+            };
+            ctx.now_s = Some(now_s);
+            let applies = |kind: RuleKind| {
+                self.rules
+                    .rules
+                    .iter()
+                    .any(|r| r.kind == kind && r.applies(&point))
+            };
+            if applies(RuleKind::SuddenChange) {
+                ctx.baseline = context::baseline(series, point_id, *h)?;
+            }
+            if applies(RuleKind::AirAbovePeers) {
+                if all_points.is_none() {
+                    all_points = Some(series.points()?);
+                }
+                ctx.peers = context::peers(
+                    series,
+                    all_points.as_deref().unwrap_or_default(),
+                    &point,
+                    *h,
+                )?;
+            }
+            if let Some(r) = received_ms {
+                let e = received.entry(point_id.clone()).or_insert(*r);
+                *e = (*e).min(*r);
+            }
+            let rows: &[rules::Row] = cache.hour(series, point_id, *h)?;
+            for rule in self
+                .rules
+                .rules
+                .iter()
+                .filter(|r| r.kind != RuleKind::DeviceSilent)
+                .filter(|r| (r.kind == RuleKind::InvalidHour) == settle)
+            {
+                let wanted = |code: &str, active: bool| {
+                    active || !known.contains(point_id, &rule.id, code, *h)
+                };
+                for v in rules::evaluate_wanted(rule, &point, &ctx, *h, rows, &wanted) {
+                    updates.push(WindowUpdate {
+                        key: SeriesKey {
+                            point_id: point_id.clone(),
+                            rule_id: rule.id.clone(),
+                            code: v.code,
+                        },
+                        severity: rule.severity.clone(),
+                        step: 3600,
+                        window: Window {
+                            start: *h,
+                            active: v.active,
+                            evidence: v.evidence,
+                        },
+                    });
+                }
+            }
+        }
+        // The cache stays locked through the write: `known` must describe the store.
+        let written = self.record(&updates);
+        if written.is_ok() {
+            for u in &updates {
+                known.set(
+                    &u.key.point_id,
+                    &u.key.rule_id,
+                    &u.key.code,
+                    u.window.start,
+                    !u.window.active,
+                );
+            }
+        }
+        cache.inactive = known;
+        cache.evict(newest);
+        drop(cache);
+        let now = self.clock.now_ms();
+        for e in written? {
+            let r = received.get(&e.alarm.point_id).copied();
+            self.hub.publish(e, r, now);
+        }
+        Ok(())
+    }
+
+    /// Decides what the verdicts do to the alarms and has the store write it, in one
+    /// transaction; returns the events written.
+    pub fn record(&self, updates: &[WindowUpdate]) -> Result<Vec<AlarmEvent>, EngineError> {
+        if updates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let alarms = &*self.sources.alarms;
+        let at_ms = self.clock.now_ms();
+        let mut by_key: BTreeMap<&SeriesKey, Vec<&WindowUpdate>> = BTreeMap::new();
+        for u in updates {
+            by_key.entry(&u.key).or_default().push(u);
+        }
+        // Each series' windows at and just before its verdicts, in one read.
+        let ranges: Vec<(SeriesKey, i64, i64)> = by_key
+            .iter()
+            .map(|(key, us)| {
+                let from = us.iter().map(|u| u.window.start - u.step).min();
+                let to = us.iter().map(|u| u.window.start).max();
+                ((*key).clone(), from.unwrap_or(0), to.unwrap_or(0))
+            })
+            .collect();
+        let stored = alarms.windows(&ranges)?;
+        let mut next_id = -1;
+        let mut effects = Vec::new();
+        for ((_, us), (windows, (_, from, to))) in
+            by_key.iter().zip(stored.into_iter().zip(&ranges))
+        {
+            let mut state = SeriesState::new();
+            state.add_windows(windows, *from, *to);
+            for u in us {
+                effects.extend(apply(alarms, &mut state, u, at_ms, &mut next_id)?);
+            }
+        }
+        Ok(alarms.record(&effects)?)
+    }
+
+    /// The points, re-read from the store every 10 s.
+    fn points(&self) -> Result<Arc<Vec<Point>>, EngineError> {
+        let mut held = self.points.lock().map_err(poisoned)?;
+        if let Some((points, at)) = held.as_ref()
+            && at.elapsed() < Duration::from_secs(10)
+        {
+            return Ok(Arc::clone(points));
+        }
+        let points = Arc::new(self.sources.series.points()?);
+        *held = Some((Arc::clone(&points), Instant::now()));
+        Ok(points)
+    }
+
+    /// Checks every point for silence, writing only for devices that are or were silent.
+    pub fn check_silence(&self) -> Result<(), EngineError> {
+        let Some(rule) = self
+            .rules
+            .rules
+            .iter()
+            .find(|r| r.kind == RuleKind::DeviceSilent)
+        else {
+            return Ok(());
+        };
+        let last_seen: BTreeMap<String, i64> = (self.sources.devices)()
+            .into_iter()
+            .map(|d| (d.mn, d.last_packet_ms / 1000))
+            .collect();
+        let points = self.points()?;
+        let mut silent_now = self.silent_now.lock().map_err(poisoned)?;
+        let now_s = self.clock.now_ms() / 1000;
+        let window = now_s - now_s.rem_euclid(SILENCE_STEP);
+        let mut updates = Vec::new();
+        let mut silent = BTreeMap::new();
+        for p in points.iter().filter(|p| rule.applies(p)) {
+            // A device not seen since the platform first ran is measured from the start.
+            let last = last_seen.get(&p.mn).copied().unwrap_or(self.started_s);
+            let v = rules::silent(rule, p, last, now_s);
+            if !v.active && !silent_now.contains_key(&p.id) {
+                continue;
+            }
+            // Every window since the last one written is silent too (a fast simulated clock,
+            // or a slow check, must not leave gaps that would split one silence in several).
+            let first = match silent_now.get(&p.id) {
+                Some(prev) if v.active => (prev + SILENCE_STEP).min(window),
+                _ => window,
+            };
+            let key = SeriesKey {
+                point_id: p.id.clone(),
+                rule_id: rule.id.clone(),
+                code: String::new(),
+            };
+            for start in (first..=window).step_by(SILENCE_STEP as usize) {
+                updates.push(WindowUpdate {
+                    key: key.clone(),
+                    severity: rule.severity.clone(),
+                    step: SILENCE_STEP,
+                    window: Window {
+                        start,
+                        active: v.active,
+                        evidence: v.evidence.clone(),
+                    },
+                });
+            }
+            if v.active {
+                silent.insert(p.id.clone(), window);
+            }
+        }
+        let events = self.record(&updates)?;
+        *silent_now = silent;
+        drop(silent_now);
+        let now = self.clock.now_ms();
+        for e in events {
+            self.hub.publish(e, None, now);
+        }
+        Ok(())
+    }
+}
+
+/// Takes the commits already waiting behind `first` (one evaluation per (point, hour), one
+/// transaction for all windows); returns them, how many the stream dropped, and whether it
+/// ended.
+fn drain(first: Committed, commits: &mut dyn CommitReceiver) -> (Vec<Committed>, u64, bool) {
+    let mut batch = vec![first];
+    while batch.len() < 20_000 {
+        match commits.try_recv() {
+            Some(Received::Commit(c)) => batch.push(c),
+            Some(Received::Missed(n)) => return (batch, n, false),
+            Some(Received::Closed) => return (batch, 0, true),
+            None => break,
+        }
+    }
+    (batch, 0, false)
+}
+
+/// Applies one verdict to a series, loading the stored history the lifecycle asks for.
+fn apply(
+    alarms: &dyn AlarmStore,
+    state: &mut SeriesState,
+    u: &WindowUpdate,
+    at_ms: i64,
+    next_id: &mut i64,
+) -> Result<Vec<Effect>, EngineError> {
+    let mut asked = None;
+    loop {
+        match state.apply(&u.key, &u.severity, u.step, &u.window, at_ms, next_id) {
+            Step::Done(effects) => return Ok(effects),
+            Step::Need { from, to } => {
+                if asked == Some((from, to)) {
+                    return Err(EngineError::History(u.key.clone()));
+                }
+                asked = Some((from, to));
+                let windows = alarms
+                    .windows(&[(u.key.clone(), from, to)])?
+                    .pop()
+                    .unwrap_or_default();
+                let existing = alarms.series_alarms(&u.key, from, to)?;
+                state.add_history(windows, existing, from, to);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

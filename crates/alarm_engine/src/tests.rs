@@ -1,0 +1,187 @@
+use std::collections::BTreeMap;
+
+use domain::{DataType, Disposition, Observation, PacketRecord};
+use serde_json::json;
+use store::{AlarmQuery, Ingest, SqliteStore};
+
+use super::*;
+
+const H: i64 = 1_790_002_800; // an hour start
+
+fn minute(code: &str, t: i64) -> Observation {
+    Observation {
+        point_id: "p1".into(),
+        data_type: DataType::Min,
+        code: code.into(),
+        time: t,
+        fields: BTreeMap::from([("avg".to_owned(), "1.0".to_owned())]),
+    }
+}
+
+fn commit(s: &dyn Store, qn: &str, observations: Vec<Observation>) {
+    let record = PacketRecord {
+        received_ms: 0,
+        peer: "test".into(),
+        mn: Some("MN1".into()),
+        cn: Some("2051".into()),
+        qn: Some(qn.into()),
+        crc_given: None,
+        crc_computed: None,
+        crc_variant: None,
+        deviations: vec![],
+        disposition: Disposition::Stored,
+        quarantined_fields: vec![],
+        raw: vec![],
+    };
+    s.commit(&[Ingest {
+        record,
+        observations,
+    }])
+    .expect("commit");
+}
+
+fn open(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
+    Arc::new(SqliteStore::open(&dir.path().join("h.db")).expect("store"))
+}
+
+fn engine(s: &Arc<SqliteStore>, at_s: i64) -> Arc<Engine> {
+    engine_on(s, Clock::manual(at_s * 1000))
+}
+
+fn engine_on(s: &Arc<SqliteStore>, clock: Clock) -> Arc<Engine> {
+    let sources = Sources {
+        series: Arc::clone(s) as Arc<dyn Store>,
+        registries: Arc::clone(s) as Arc<dyn RegistryStore>,
+        alarms: Arc::clone(s) as Arc<dyn AlarmStore>,
+        devices: Arc::new(Vec::new),
+    };
+    Engine::new(
+        sources,
+        RuleSet::defaults(),
+        clock,
+        Arc::new(AlarmHub::default()),
+    )
+}
+
+fn alarms_of(s: &SqliteStore, rule: &str) -> Vec<domain::Alarm> {
+    s.alarms(&AlarmQuery {
+        point_id: Some("p1".into()),
+        rule_id: Some(rule.into()),
+        limit: 100,
+        ..AlarmQuery::default()
+    })
+    .expect("alarms")
+}
+
+#[test]
+fn hours_the_store_had_are_read_and_new_hours_come_from_the_stream() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = open(&dir);
+    let p: Point = serde_json::from_str(r#"{"id":"p1","name":"n","mn":"MN1","password":"pw"}"#)
+        .expect("point");
+    s.put_point(&p).expect("point");
+    commit(&*s, "a", vec![minute("a21026", H + 60)]);
+    let mut cache = HourCache::default();
+    cache.synchronise(&*s).expect("sync");
+    // The hour the store already had is read from it.
+    assert_eq!(cache.hour(&*s, "p1", H).expect("hour").len(), 1);
+    // A later hour had nothing stored at the synchronisation: its data are whatever the
+    // commit stream brings, so the cache does not read the store for it (a commit made
+    // behind the stream's back is not seen, which shows the store was not read).
+    commit(&*s, "b", vec![minute("a21026", H + 3660)]);
+    assert!(cache.hour(&*s, "p1", H + 3600).expect("hour").is_empty());
+    // After synchronising again (as after missing commits) it is read.
+    cache.synchronise(&*s).expect("sync");
+    assert_eq!(cache.hour(&*s, "p1", H + 3600).expect("hour").len(), 1);
+    // An evicted hour is read from the store again when data come for it.
+    cache.synchronise(&*s).expect("sync");
+    commit(&*s, "c", vec![minute("a21026", H + 5 * 3600)]);
+    cache.hour(&*s, "p1", H + 2 * 3600).expect("hour");
+    cache.evict(H + 6 * 3600);
+    assert!(!cache.hours.contains_key(&("p1".to_owned(), H + 2 * 3600)));
+    commit(&*s, "d", vec![minute("a21026", H + 2 * 3600 + 60)]);
+    assert_eq!(cache.hour(&*s, "p1", H + 2 * 3600).expect("hour").len(), 1);
+}
+
+#[test]
+fn hours_still_to_be_judged_are_judged_after_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = open(&dir);
+    let p: Point = serde_json::from_str(
+        r#"{"id":"p1","name":"n","mn":"MN1","password":"pw","kind":"gas_outlet","min_interval_min":1}"#,
+    )
+    .expect("point");
+    s.put_point(&p).expect("point");
+    // 20 valid minutes of hour H arrive while it is in progress: not judged yet.
+    let minutes: Vec<Observation> = (0..20)
+        .map(|m| Observation {
+            fields: BTreeMap::from([
+                ("avg".to_owned(), "1.0".to_owned()),
+                ("flag".to_owned(), "N".to_owned()),
+            ]),
+            ..minute("a21026", H + m * 60)
+        })
+        .collect();
+    commit(&*s, "a", minutes.clone());
+    let clock = Clock::manual((H + 1200) * 1000);
+    let first = engine_on(&s, clock);
+    first.start().expect("start");
+    first
+        .evaluate(vec![Committed {
+            point_id: "p1".into(),
+            observations: minutes,
+            received_ms: (H + 1200) * 1000,
+        }])
+        .expect("evaluate");
+    assert_eq!(s.unsettled_hours().expect("list"), [("p1".to_owned(), H)]);
+    // The platform stops before the hour is settled, and starts again two hours later.
+    drop(first);
+    clock.advance((2 * 3600 - 1200) * 1000);
+    let second = engine_on(&s, clock);
+    second.start().expect("start");
+    // Data may still be on the way: nothing is judged at once...
+    second.tick().expect("tick");
+    assert!(alarms_of(&s, "invalid_hour").is_empty());
+    // ...but once quiet for the settling time, the hour is judged: 20 of 45 minutes.
+    clock.advance(SETTLE_S * 1000);
+    second.tick().expect("tick");
+    let raised = alarms_of(&s, "invalid_hour");
+    assert_eq!((raised.len(), raised[0].start), (1, H));
+    assert!(s.unsettled_hours().expect("list").is_empty());
+}
+
+#[test]
+fn verdicts_of_one_series_in_one_batch_make_one_alarm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = open(&dir);
+    let e = engine(&s, H);
+    let update = |hour: i64, active: bool| WindowUpdate {
+        key: SeriesKey {
+            point_id: "p1".into(),
+            rule_id: "exceedance".into(),
+            code: "a21026".into(),
+        },
+        severity: "critical".into(),
+        step: 3600,
+        window: Window {
+            start: H + hour * 3600,
+            active,
+            evidence: json!({ "hour": hour }),
+        },
+    };
+    let events = e
+        .record(&[update(0, true), update(1, true), update(2, true)])
+        .expect("record");
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["raised", "updated", "updated"]);
+    assert!(events.iter().all(|ev| ev.alarm_id == events[0].alarm_id));
+    // The next batch continues the stored alarm.
+    let events = e.record(&[update(3, false)]).expect("record");
+    assert_eq!(events[0].kind, "cleared");
+    let stored = alarms_of(&s, "exceedance");
+    assert_eq!(
+        (stored.len(), stored[0].start, stored[0].end),
+        (1, H, H + 3 * 3600)
+    );
+    assert_eq!(stored[0].evidence, json!({ "hour": 2 }));
+}
