@@ -32,7 +32,7 @@ use domain::{
     Window, WindowUpdate,
 };
 use rules::{RuleKind, RuleSet};
-use store::{AlarmStore, RegistryStore, Store, StoreError};
+use store::{AlarmReads, AlarmStore, RegistryStore, Store, StoreError};
 use tokio::sync::watch;
 
 use cache::{HourCache, upsert};
@@ -366,34 +366,25 @@ impl Engine {
         if updates.is_empty() {
             return Ok(Vec::new());
         }
-        let alarms = &*self.sources.alarms;
         let at_ms = self.clock.now_ms();
-        let mut by_key: BTreeMap<&SeriesKey, Vec<&WindowUpdate>> = BTreeMap::new();
-        for u in updates {
-            by_key.entry(&u.key).or_default().push(u);
-        }
-        // Each series' windows at and just before its verdicts, in one read.
-        let ranges: Vec<(SeriesKey, i64, i64)> = by_key
-            .iter()
-            .map(|(key, us)| {
-                let from = us.iter().map(|u| u.window.start - u.step).min();
-                let to = us.iter().map(|u| u.window.start).max();
-                ((*key).clone(), from.unwrap_or(0), to.unwrap_or(0))
+        let mut defect = None;
+        let events = self.sources.alarms.decide(&mut |reads| {
+            decide(reads, updates, at_ms).map_err(|e| match e {
+                EngineError::Store(e) => e,
+                other => {
+                    let detail = other.to_string();
+                    defect = Some(other);
+                    StoreError::Corrupt {
+                        table: "rule_windows",
+                        detail,
+                    }
+                }
             })
-            .collect();
-        let stored = alarms.windows(&ranges)?;
-        let mut next_id = -1;
-        let mut effects = Vec::new();
-        for ((_, us), (windows, (_, from, to))) in
-            by_key.iter().zip(stored.into_iter().zip(&ranges))
-        {
-            let mut state = SeriesState::new();
-            state.add_windows(windows, *from, *to);
-            for u in us {
-                effects.extend(apply(alarms, &mut state, u, at_ms, &mut next_id)?);
-            }
+        });
+        match (events, defect) {
+            (_, Some(e)) => Err(e),
+            (events, None) => Ok(events?),
         }
-        Ok(alarms.record(&effects)?)
     }
 
     /// The points, re-read from the store every 10 s.
@@ -490,32 +481,91 @@ fn drain(first: Committed, commits: &mut dyn CommitReceiver) -> (Vec<Committed>,
     (batch, 0, false)
 }
 
-/// Applies one verdict to a series, loading the stored history the lifecycle asks for.
-fn apply(
-    alarms: &dyn AlarmStore,
-    state: &mut SeriesState,
-    u: &WindowUpdate,
+/// What a batch of verdicts does to the alarms: the pure lifecycle over each series, with the
+/// stored windows it needs (every series' first, then the histories the changes of activity
+/// ask for, all at once: each read is a round trip to the store).
+fn decide(
+    reads: &dyn AlarmReads,
+    updates: &[WindowUpdate],
     at_ms: i64,
-    next_id: &mut i64,
 ) -> Result<Vec<Effect>, EngineError> {
-    let mut asked = None;
+    let mut by_key: BTreeMap<&SeriesKey, Vec<&WindowUpdate>> = BTreeMap::new();
+    for u in updates {
+        by_key.entry(&u.key).or_default().push(u);
+    }
+    // Each series' windows at and just before its verdicts.
+    let ranges: Vec<(SeriesKey, i64, i64)> = by_key
+        .iter()
+        .map(|(key, us)| {
+            let from = us.iter().map(|u| u.window.start - u.step).min();
+            let to = us.iter().map(|u| u.window.start).max();
+            ((*key).clone(), from.unwrap_or(0), to.unwrap_or(0))
+        })
+        .collect();
+    let stored = reads.windows(&ranges)?;
+    let mut series: Vec<Series<'_>> = by_key
+        .into_iter()
+        .zip(stored.into_iter().zip(&ranges))
+        .map(|((key, updates), (windows, (_, from, to)))| {
+            let mut state = SeriesState::new();
+            state.add_windows(windows, *from, *to);
+            Series {
+                key,
+                updates,
+                state,
+                next: 0,
+                effects: Vec::new(),
+                asked: None,
+            }
+        })
+        .collect();
+    let mut next_id = -1;
     loop {
-        match state.apply(&u.key, &u.severity, u.step, &u.window, at_ms, next_id) {
-            Step::Done(effects) => return Ok(effects),
-            Step::Need { from, to } => {
-                if asked == Some((from, to)) {
-                    return Err(EngineError::History(u.key.clone()));
+        let mut needs: Vec<(usize, (SeriesKey, i64, i64))> = Vec::new();
+        for (i, s) in series.iter_mut().enumerate() {
+            while let Some(u) = s.updates.get(s.next) {
+                match s
+                    .state
+                    .apply(s.key, &u.severity, u.step, &u.window, at_ms, &mut next_id)
+                {
+                    Step::Done(effects) => {
+                        s.effects.extend(effects);
+                        s.next += 1;
+                    }
+                    Step::Need { from, to } => {
+                        if s.asked == Some((s.next, from, to)) {
+                            return Err(EngineError::History(s.key.clone()));
+                        }
+                        s.asked = Some((s.next, from, to));
+                        needs.push((i, (s.key.clone(), from, to)));
+                        break;
+                    }
                 }
-                asked = Some((from, to));
-                let windows = alarms
-                    .windows(&[(u.key.clone(), from, to)])?
-                    .pop()
-                    .unwrap_or_default();
-                let existing = alarms.series_alarms(&u.key, from, to)?;
-                state.add_history(windows, existing, from, to);
             }
         }
+        if needs.is_empty() {
+            break;
+        }
+        let ranges: Vec<(SeriesKey, i64, i64)> = needs.iter().map(|(_, r)| r.clone()).collect();
+        for ((i, (_, from, to)), (windows, existing)) in
+            needs.into_iter().zip(reads.history(&ranges)?)
+        {
+            series[i].state.add_history(windows, existing, from, to);
+        }
     }
+    Ok(series.into_iter().flat_map(|s| s.effects).collect())
+}
+
+/// One series while a batch is decided.
+struct Series<'a> {
+    key: &'a SeriesKey,
+    updates: Vec<&'a WindowUpdate>,
+    state: SeriesState,
+    /// The next verdict to apply.
+    next: usize,
+    effects: Vec<Effect>,
+    /// The last history asked for, with the verdict that asked.
+    asked: Option<(usize, i64, i64)>,
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ fn hours_the_store_had_are_read_and_new_hours_come_from_the_stream() {
     let s = open(&dir);
     let p: Point = serde_json::from_str(r#"{"id":"p1","name":"n","mn":"MN1","password":"pw"}"#)
         .expect("point");
-    s.put_point(&p).expect("point");
+    s.put_point(&p, "test", 0).expect("point");
     commit(&*s, "a", vec![minute("a21026", H + 60)]);
     let mut cache = HourCache::default();
     cache.synchronise(&*s).expect("sync");
@@ -111,7 +111,7 @@ fn hours_still_to_be_judged_are_judged_after_a_restart() {
         r#"{"id":"p1","name":"n","mn":"MN1","password":"pw","kind":"gas_outlet","min_interval_min":1}"#,
     )
     .expect("point");
-    s.put_point(&p).expect("point");
+    s.put_point(&p, "test", 0).expect("point");
     // 20 valid minutes of hour H arrive while it is in progress: not judged yet.
     let minutes: Vec<Observation> = (0..20)
         .map(|m| Observation {

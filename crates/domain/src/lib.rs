@@ -54,7 +54,12 @@ pub struct CodeSetting {
     pub unit: Option<String>,
 }
 
-/// A monitoring point: one data logger (MN) at one place.
+/// The registry whose entries are the monitoring points.
+pub const POINTS_REGISTRY: &str = "monitoring_points";
+
+/// A monitoring point: one data logger (MN) at one place. Its record is its entry in the
+/// `monitoring_points` registry, field for field (the JSON form of a `Point` is the entry);
+/// the HJ 212 front door's table and `/api/v1/points` are views of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -65,8 +70,17 @@ pub struct Point {
     pub name: String,
     /// The logger's MN, as it sends it.
     pub mn: String,
-    /// The logger's access password (PW).
+    /// The logger's access password (PW); empty: no device is admitted. Write-only in the API.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub password: String,
+    /// The enterprise (unified social credit code) the point belongs to, if any: its users see
+    /// the point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<String>,
+    /// The district it is in (a value of the registries' district list): its officers see
+    /// the point. A point without one is seen by city-wide roles only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
     /// The system code (ST) it reports under.
     #[serde(default)]
     pub st: String,
@@ -88,6 +102,23 @@ pub struct Point {
     /// Per-code settings.
     #[serde(default)]
     pub codes: BTreeMap<String, CodeSetting>,
+}
+
+impl Point {
+    /// The point as its registry entry (a JSON object with the same fields).
+    pub fn to_record(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    /// The point of a registry entry.
+    pub fn from_record(
+        record: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(serde_json::Value::Object(record.clone()))
+    }
 }
 
 fn default_rtd_interval() -> u32 {

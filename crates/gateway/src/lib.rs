@@ -550,7 +550,10 @@ impl Gateway {
             .and_then(|mn| self.points.read().ok().and_then(|p| p.get(mn).cloned()));
         let auth = match &point {
             None => Authentication::UnknownMn,
-            Some(p) if packet.pw() != Some(p.password.as_str()) => Authentication::WrongPassword,
+            // A point registered without a password admits no device (not one sending none).
+            Some(p) if p.password.is_empty() || packet.pw() != Some(p.password.as_str()) => {
+                Authentication::WrongPassword
+            }
             Some(_) => Authentication::Ok,
         };
         let policy = HostPolicy {

@@ -2,7 +2,7 @@
 //!
 //! Real districts and counties with their approximate centres and the city's geographic extent;
 //! invented enterprise, village and outlet names. The counts are those of a city like Jinan: about 300
-//! enterprises with 600 monitoring points, 15 air stations, 12 water sections (the three key
+//! enterprises with 600 outlets (monitoring points, as are the stations and sections), 15 air stations, 12 water sections (the three key
 //! sections of the plan with their target classes), 40 noise points, 30 radioactive sources,
 //! 1,200 sewage outlets in the Yellow River basin at every stage, 20,000 old vehicles, 201
 //! villages, 11 carbon-market enterprises, risk units, hazardous-waste units, plots, projects and
@@ -28,8 +28,8 @@ pub struct Event {
 pub struct City {
     /// Every change, oldest first.
     pub events: Vec<Event>,
-    /// Points for the gateway: the `monitoring_points` registry, the air stations and the
-    /// water sections, each with an MN (password `123456`).
+    /// The monitoring points (outlets, air stations, water sections), each with an MN
+    /// (password `123456`); each is also an entry of the points registry in `events`.
     pub points: Vec<domain::Point>,
 }
 
@@ -124,6 +124,8 @@ fn station_point(
         min_interval_min: 10,
         accepted_crc: vec!["hj212".into()],
         codes: Default::default(),
+        enterprise: None,
+        district: None,
     }
 }
 
@@ -206,34 +208,23 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
         ] {
             let id = format!("E{i:03}-{}", j + 1);
             let mn = format!("37010000000000{:010}", i * 2 + j);
-            put(
-                t0,
-                "monitoring_points",
-                json!({
-                    "id": id, "name": format!("{name}{i:03} {}号排口", j + 1), "mn": mn, "enterprise": code,
-                    "kind": kind, "st": if kind == "gas_outlet" { "31" } else { "32" }, "district": district,
-                    "location": location, "rtd_interval_s": 30, "min_interval_min": 10,
-                }),
+            let (point_kind, st) = if kind == "gas_outlet" {
+                (domain::PointKind::GasOutlet, "31")
+            } else {
+                (domain::PointKind::WaterOutlet, "32")
+            };
+            let mut p = station_point(
+                &id,
+                &format!("{name}{i:03} {}号排口", j + 1),
+                &mn,
+                point_kind,
+                st,
+                &location,
             );
-            points.push(domain::Point {
-                id,
-                name: format!("{name}{i:03} {}号排口", j + 1),
-                mn,
-                password: "123456".into(),
-                st: if kind == "gas_outlet" { "31" } else { "32" }.into(),
-                kind: if kind == "gas_outlet" {
-                    domain::PointKind::GasOutlet
-                } else {
-                    domain::PointKind::WaterOutlet
-                },
-                location: location
-                    .as_array()
-                    .and_then(|a| Some([a.first()?.as_f64()?, a.get(1)?.as_f64()?])),
-                rtd_interval_s: 30,
-                min_interval_min: 10,
-                accepted_crc: vec!["hj212".into()],
-                codes: Default::default(),
-            });
+            p.rtd_interval_s = 30;
+            p.enterprise = Some(code.clone());
+            p.district = Some(district.to_owned());
+            points.push(p);
         }
         enterprises.push((code, district, centre, industry));
     }
@@ -250,14 +241,16 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
                 "location": location, "level": (["national", "provincial", "city"][i % 3]), "mn": mn,
             }),
         );
-        points.push(station_point(
+        let mut p = station_point(
             &code,
             &format!("空气站{}", i + 1),
             &mn,
             domain::PointKind::AirStation,
             "22",
             &location,
-        ));
+        );
+        p.district = Some(district.to_owned());
+        points.push(p);
     }
     let sections = [
         (
@@ -292,14 +285,16 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
             near(&mut rng, centre, 0.1)
         };
         let (code, mn) = (format!("3701W{i:03}"), format!("370100000000000200{i:06}"));
-        points.push(station_point(
+        let mut p = station_point(
             &code,
             &name,
             &mn,
             domain::PointKind::WaterSection,
             "21",
             &location,
-        ));
+        );
+        p.district = Some(district.to_owned());
+        points.push(p);
         put(
             t0,
             "water_sections",
@@ -611,6 +606,14 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
             }),
         );
     }
+    // Every point is its entry in the points registry: outlets, stations and sections.
+    for p in &points {
+        ev.push(Event {
+            at_ms: t0,
+            registry: domain::POINTS_REGISTRY,
+            entry: p.to_record(),
+        });
+    }
     ev.sort_by_key(|e| e.at_ms);
     City { events: ev, points }
 }
@@ -650,7 +653,7 @@ mod tests {
         }
         for (registry, n) in [
             ("enterprises", 300),
-            ("monitoring_points", 600),
+            ("monitoring_points", 600 + 15 + 12),
             ("air_stations", 15),
             ("water_sections", 12),
             ("noise_points", 40),

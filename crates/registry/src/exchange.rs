@@ -253,6 +253,8 @@ pub fn parse_cell(field: &Field, text: &str) -> Result<Value, String> {
         FieldType::StringList => {
             Value::Array(split_list(t).map(|s| Value::String(s.to_owned())).collect())
         }
+        FieldType::CodeSettings => serde_json::from_str(t)
+            .map_err(|_| "must be a JSON object of codes to their settings".to_owned())?,
     })
 }
 
@@ -441,9 +443,10 @@ pub fn plan_import(
     };
     let mut plan = ImportPlan::default();
     let mut errors = Vec::new();
-    for (entry, &row) in entries.into_iter().zip(&table.row_numbers) {
+    for (mut entry, &row) in entries.into_iter().zip(&table.row_numbers) {
         let id = schema.key_of(&entry).unwrap_or_default();
         let before = current.get(&id);
+        schema.keep_secrets(&mut entry, before.map(|b| &b.data));
         if let Err(e) = schema.check_transition(before.map(|b| &b.data), &entry) {
             errors.push(ImportError {
                 row,
@@ -495,6 +498,7 @@ pub fn cell_text(field: &Field, v: &Value, lang: Lang) -> String {
             .map(|(k, n)| format!("{k}={n}"))
             .collect::<Vec<_>>()
             .join(";"),
+        (FieldType::CodeSettings, Value::Object(_)) => v.to_string(),
         (FieldType::StringList, Value::Array(a)) => a
             .iter()
             .filter_map(Value::as_str)
@@ -515,12 +519,11 @@ fn header(field: &Field, lang: Lang) -> &str {
 /// Entries as CSV (UTF-8 with BOM).
 pub fn export_csv(schema: &Schema, entries: &[Map<String, Value>], lang: Lang) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let _ = w.write_record(schema.fields.iter().map(|f| header(f, lang)));
+    let _ = w.write_record(schema.visible_fields().map(|f| header(f, lang)));
     for e in entries {
         let _ = w.write_record(
             schema
-                .fields
-                .iter()
+                .visible_fields()
                 .map(|f| cell_text(f, e.get(&f.name).unwrap_or(&Value::Null), lang)),
         );
     }
@@ -543,14 +546,14 @@ pub fn export_xlsx(
     };
     sheet.set_name(&title).map_err(err)?;
     let bold = Format::new().set_bold();
-    for (c, f) in schema.fields.iter().enumerate() {
+    for (c, f) in schema.visible_fields().enumerate() {
         sheet
             .write_string_with_format(0, c as u16, header(f, lang), &bold)
             .map_err(err)?;
     }
     for (r, e) in entries.iter().enumerate() {
         let row = r as u32 + 1;
-        for (c, f) in schema.fields.iter().enumerate() {
+        for (c, f) in schema.visible_fields().enumerate() {
             let v = e.get(&f.name).unwrap_or(&Value::Null);
             match (f.kind, v) {
                 (_, Value::Null) => {}
@@ -761,6 +764,7 @@ mod tests {
             values_zh: vec![],
             min: None,
             max: None,
+            secret: false,
         };
         for t in ["2026-03-05", "2026/3/5", "2026年3月5日", "2026.03.05"] {
             assert_eq!(

@@ -111,7 +111,8 @@ pub fn run(
     q: &Query,
 ) -> Result<Page, QueryError> {
     for (name, _) in &q.filters {
-        if schema.field(name).is_none() {
+        // A secret (a device password) cannot be filtered on: that would reveal it.
+        if schema.field(name).is_none_or(|f| f.secret) {
             return Err(QueryError(format!(
                 "{name}: not a field of {}",
                 schema.name
@@ -134,8 +135,7 @@ pub fn run(
         .filter(|e| {
             needle.as_ref().is_none_or(|n| {
                 schema
-                    .fields
-                    .iter()
+                    .visible_fields()
                     .filter(|f| f.kind == FieldType::String)
                     .filter_map(|f| e.get(&f.name).and_then(Value::as_str))
                     .any(|s| s.to_lowercase().contains(n.as_str()))

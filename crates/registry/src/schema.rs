@@ -33,6 +33,8 @@ pub enum FieldType {
     NumberMap,
     /// Several texts.
     StringList,
+    /// A monitoring point's codes: factor code to its settings (`limit`, `ref_o2`, `unit`).
+    CodeSettings,
 }
 
 /// One field of a schema.
@@ -63,6 +65,10 @@ pub struct Field {
     /// Largest allowed number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
+    /// Write-only (a device password): accepted on input, never shown, exported or put in a
+    /// change's before/after as returned by the API; an update without it keeps the stored one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
 }
 
 /// The status lifecycle of a registry.
@@ -234,6 +240,38 @@ impl Schema {
         }
     }
 
+    /// The fields that may be shown and exported (all but the secret ones).
+    pub fn visible_fields(&self) -> impl Iterator<Item = &Field> {
+        self.fields.iter().filter(|f| !f.secret)
+    }
+
+    /// Removes the secret fields' values from an entry about to be shown.
+    pub fn hide_secrets(&self, data: &mut Map<String, Value>) {
+        for f in self.fields.iter().filter(|f| f.secret) {
+            data.remove(&f.name);
+        }
+    }
+
+    /// Gives an incoming entry the stored values of the secret fields it leaves out (a form or
+    /// a spreadsheet never holds them, and must not erase them).
+    pub fn keep_secrets(
+        &self,
+        incoming: &mut Map<String, Value>,
+        current: Option<&Map<String, Value>>,
+    ) {
+        let Some(current) = current else {
+            return;
+        };
+        for f in self.fields.iter().filter(|f| f.secret) {
+            let absent = incoming
+                .get(&f.name)
+                .is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.is_empty()));
+            if absent && let Some(v) = current.get(&f.name) {
+                incoming.insert(f.name.clone(), v.clone());
+            }
+        }
+    }
+
     /// Whether moving an entry from `before` to `after` respects the lifecycle.
     pub fn check_transition(
         &self,
@@ -318,6 +356,52 @@ fn canonical_numbers(v: &Value) -> Value {
         ),
         other => other.clone(),
     }
+}
+
+/// A point's codes: `{"a21026": {"limit": 35, "ref_o2": 9, "unit": "mg/m3"}, ...}`, each
+/// setting optional, numbers canonical.
+fn check_code_settings(v: &Value) -> Result<Value, String> {
+    let codes = v
+        .as_object()
+        .ok_or("must be an object of factor codes to their settings")?;
+    let mut out = Map::new();
+    for (code, settings) in codes {
+        if code.trim().is_empty()
+            || code.len() > 16
+            || !code.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(format!(
+                "{code:?}: a factor code is 1 to 16 letters and digits"
+            ));
+        }
+        let settings = settings
+            .as_object()
+            .ok_or_else(|| format!("{code}: must be an object (limit, ref_o2, unit)"))?;
+        let mut norm = Map::new();
+        for (k, x) in settings {
+            let value = match (k.as_str(), x) {
+                (_, Value::Null) => continue,
+                ("limit", _) => match x.as_f64() {
+                    Some(n) if n.is_finite() && n >= 0.0 => canonical_number(n),
+                    _ => return Err(format!("{code}.limit: must be a number of at least 0")),
+                },
+                ("ref_o2", _) => match x.as_f64() {
+                    Some(n) if (0.0..21.0).contains(&n) => canonical_number(n),
+                    _ => return Err(format!("{code}.ref_o2: must be a percentage below 21")),
+                },
+                ("unit", Value::String(u)) => Value::String(u.trim().to_owned()),
+                ("unit", _) => return Err(format!("{code}.unit: must be text")),
+                (other, _) => {
+                    return Err(format!(
+                        "{code}.{other}: unknown setting (limit, ref_o2, unit)"
+                    ));
+                }
+            };
+            norm.insert(k.clone(), value);
+        }
+        out.insert(code.clone(), Value::Object(norm));
+    }
+    Ok(Value::Object(out))
 }
 
 fn check_position(p: &Value) -> Result<[f64; 2], String> {
@@ -413,12 +497,22 @@ impl Field {
                 }
                 Ok(Value::Object(out))
             }
+            FieldType::CodeSettings => check_code_settings(v),
             FieldType::StringList => {
                 let a = v.as_array().ok_or("must be a list of texts")?;
-                if a.iter().all(Value::is_string) {
-                    Ok(v.clone())
-                } else {
-                    Err("must be a list of texts".into())
+                if !a.iter().all(Value::is_string) {
+                    return Err("must be a list of texts".into());
+                }
+                let outside = a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .find(|s| !self.values.is_empty() && !self.values.iter().any(|x| x == s));
+                match outside {
+                    Some(s) => Err(format!(
+                        "{s:?}: each must be one of {}",
+                        self.values.join(", ")
+                    )),
+                    None => Ok(v.clone()),
                 }
             }
         }
@@ -483,6 +577,48 @@ mod tests {
     }
 
     #[test]
+    fn a_points_codes_and_password_are_checked_and_the_password_is_never_shown() {
+        let points = crate::schemas()
+            .into_iter()
+            .find(|s| s.name == "monitoring_points")
+            .expect("shipped");
+        let entry = obj(json!({
+            "id": "p1", "name": "n", "mn": "MN1", "kind": "gas_outlet", "password": "pw",
+            "accepted_crc": ["hj212", "modbus"],
+            "codes": {"a21026": {"limit": 35.0, "ref_o2": 9, "unit": " mg/m3 "}},
+        }));
+        let mut ok = points.validate(&entry).expect("valid");
+        assert_eq!(
+            ok["codes"],
+            json!({"a21026": {"limit": 35, "ref_o2": 9, "unit": "mg/m3"}})
+        );
+        for (field, bad) in [
+            ("codes", json!({"a21026": {"limit": -1}})),
+            ("codes", json!({"a21026": {"ref_o2": 21}})),
+            ("codes", json!({"a21026": {"lmit": 3}})),
+            ("codes", json!({"a 21026": {}})),
+            ("accepted_crc", json!(["crc32"])),
+        ] {
+            let mut e = entry.clone();
+            e.insert(field.into(), bad.clone());
+            let errors = points.validate(&e).expect_err("invalid");
+            assert_eq!(errors[0].field, field, "{bad}");
+        }
+        // Shown without the password; an edit without it gets the stored one back.
+        let stored = ok.clone();
+        points.hide_secrets(&mut ok);
+        assert!(!ok.contains_key("password"));
+        assert!(!points.visible_fields().any(|f| f.name == "password"));
+        points.keep_secrets(&mut ok, Some(&stored));
+        assert_eq!(ok, stored);
+        // A new password replaces it.
+        let mut changed = stored.clone();
+        changed.insert("password".into(), json!("new"));
+        points.keep_secrets(&mut changed, Some(&stored));
+        assert_eq!(changed["password"], "new");
+    }
+
+    #[test]
     fn geometry_is_checked() {
         let f = Field {
             name: "area".into(),
@@ -494,6 +630,7 @@ mod tests {
             values_zh: vec![],
             min: None,
             max: None,
+            secret: false,
         };
         let square = json!({"type": "Polygon", "coordinates": [[[0,0],[1,0],[1,1],[0,1],[0,0]]]});
         assert!(f.check(&square).is_ok());

@@ -393,7 +393,22 @@ pub fn validate_point(p: &Point) -> Result<(), String> {
     {
         return Err("location must be [longitude, latitude] in degrees".into());
     }
-    Ok(())
+    // The registry's own rules too (the district list, the code settings): a point is its
+    // registry entry, so both ways in check the same.
+    let schema = registry::schemas()
+        .into_iter()
+        .find(|s| s.name == domain::POINTS_REGISTRY)
+        .ok_or("the points registry's schema is missing")?;
+    schema
+        .validate(&p.to_record())
+        .map(|_| ())
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
 }
 
 /// A monitoring point as the API shows it (the password is write-only).
@@ -409,6 +424,10 @@ pub struct PointView {
     pub st: String,
     /// What it measures.
     pub kind: PointKind,
+    /// The enterprise (unified social credit code) it belongs to.
+    pub enterprise: Option<String>,
+    /// The district it is in.
+    pub district: Option<String>,
     /// Longitude, latitude (WGS 84).
     pub location: Option<[f64; 2]>,
     /// Expected real-time interval, seconds.
@@ -429,6 +448,8 @@ impl From<Point> for PointView {
             mn: p.mn,
             st: p.st,
             kind: p.kind,
+            enterprise: p.enterprise,
+            district: p.district,
             location: p.location,
             rtd_interval_s: p.rtd_interval_s,
             min_interval_min: p.min_interval_min,
@@ -479,7 +500,8 @@ async fn existing_point(state: &AppState, id: &str) -> ApiResult<Point> {
         .ok_or_else(|| ApiError::NotFound(format!("no point with id {id:?}")))
 }
 
-fn reload(state: &AppState) -> ApiResult<()> {
+/// Has the HJ 212 front door re-read the points (after their registry changed).
+pub(crate) fn reload(state: &AppState) -> ApiResult<()> {
     state
         .gateway
         .reload_points()
@@ -506,16 +528,18 @@ async fn list_points(
               (status = 409, body = ErrorBody)))]
 async fn create_point(
     State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<access::Principal>,
     Json(point): Json<Point>,
 ) -> ApiResult<(StatusCode, Json<PointView>)> {
     validate_point(&point).map_err(ApiError::BadRequest)?;
     let id = point.id.clone();
     let stored = point.clone();
+    let (who, now) = (principal.username.clone(), state.now_ms());
     let created = blocking(&state, move |s| {
         if s.point(&stored.id)?.is_some() {
             return Ok(false);
         }
-        s.put_point(&stored)?;
+        s.put_point(&stored, &who, now)?;
         Ok(true)
     })
     .await?;
@@ -545,6 +569,7 @@ async fn get_point(
 async fn put_point(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    axum::Extension(principal): axum::Extension<access::Principal>,
     Json(point): Json<Point>,
 ) -> ApiResult<Json<PointView>> {
     if point.id != id {
@@ -555,7 +580,8 @@ async fn put_point(
     }
     validate_point(&point).map_err(ApiError::BadRequest)?;
     let stored = point.clone();
-    blocking(&state, move |s| s.put_point(&stored)).await?;
+    let (who, now) = (principal.username.clone(), state.now_ms());
+    blocking(&state, move |s| s.put_point(&stored, &who, now)).await?;
     reload(&state)?;
     Ok(Json(point.into()))
 }
@@ -567,9 +593,11 @@ async fn put_point(
 async fn delete_point(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    axum::Extension(principal): axum::Extension<access::Principal>,
 ) -> ApiResult<StatusCode> {
     let key = id.clone();
-    if !blocking(&state, move |s| s.delete_point(&key)).await? {
+    let (who, now) = (principal.username.clone(), state.now_ms());
+    if !blocking(&state, move |s| s.delete_point(&key, &who, now)).await? {
         return Err(ApiError::NotFound(format!("no point with id {id:?}")));
     }
     reload(&state)?;

@@ -124,14 +124,22 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);
-            let applied =
-                registries::load_demo_city(registries.as_ref(), store.as_ref(), 2026, now_ms)?;
+            let applied = registries::load_demo_city(registries.as_ref(), 2026, now_ms)?;
             tracing::info!(changes = applied, "demo city loaded");
         }
     }
     if let Some(path) = &config.points_file {
-        let points = config::read_points_file(path)?;
-        store.put_points(&points)?;
+        let mut points = config::read_points_file(path)?;
+        // The file says what it gives; where it leaves a point's place or owner out, the
+        // registry's (the same record, maybe placed since through the registry) stays.
+        for p in &mut points {
+            if let Some(stored) = store.point(&p.id)? {
+                p.district = p.district.take().or(stored.district);
+                p.enterprise = p.enterprise.take().or(stored.enterprise);
+                p.location = p.location.or(stored.location);
+            }
+        }
+        store.put_points(&points, "points-file", clock.now_ms())?;
         tracing::info!(file = %path.display(), points = points.len(), "points loaded");
     }
     if store::UserStore::users(engine_users.as_ref())?.is_empty() {

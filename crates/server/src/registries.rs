@@ -41,6 +41,15 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+/// After a change to the points registry, the HJ 212 front door re-reads the points: a device
+/// with a new password is answered at once.
+fn points_changed(state: &AppState, registry: &str) -> ApiResult<()> {
+    if registry == domain::POINTS_REGISTRY {
+        crate::api::reload(state)?;
+    }
+    Ok(())
+}
+
 fn actor(p: &access::Principal) -> String {
     p.username.clone()
 }
@@ -91,14 +100,17 @@ pub struct EntryView {
     pub data: Map<String, Value>,
 }
 
-impl From<Entry> for EntryView {
-    fn from(e: Entry) -> Self {
+impl EntryView {
+    /// An entry as shown: without its secret fields.
+    fn of(schema: &Schema, e: Entry) -> Self {
+        let mut data = e.data;
+        schema.hide_secrets(&mut data);
         Self {
             id: e.id,
             version: e.version,
             updated: iso(e.updated_ms),
             updated_by: e.updated_by,
-            data: e.data,
+            data,
         }
     }
 }
@@ -133,14 +145,21 @@ pub struct ChangeView {
     pub after: Option<Map<String, Value>>,
 }
 
-impl From<EntryChange> for ChangeView {
-    fn from(c: EntryChange) -> Self {
+impl ChangeView {
+    /// A change as shown: without the secret fields' values before and after.
+    fn of(schema: &Schema, c: EntryChange) -> Self {
+        let hide = |m: Option<Map<String, Value>>| {
+            m.map(|mut m| {
+                schema.hide_secrets(&mut m);
+                m
+            })
+        };
         Self {
             version: c.version,
             at: iso(c.at_ms),
             actor: c.actor,
-            before: c.before,
-            after: c.after,
+            before: hide(c.before),
+            after: hide(c.after),
         }
     }
 }
@@ -326,7 +345,7 @@ async fn entries(
             .entries
             .iter()
             .filter_map(|d| schema.key_of(d).and_then(|k| by_key.remove(&k)))
-            .map(EntryView::from)
+            .map(|e| EntryView::of(&schema, e))
             .collect(),
     }))
 }
@@ -359,11 +378,18 @@ async fn create(
     blocking(&state, move |r| r.apply(&reg, &[change], &who, now))
         .await
         .map_err(|e| match e {
-            ApiError::Conflict(_) => ApiError::Conflict(format!("{name}/{id} exists")),
+            ApiError::Conflict(m) if m.contains("version") => {
+                ApiError::Conflict(format!("{name}/{id} exists"))
+            }
             other => other,
         })?;
+    points_changed(&state, &name)?;
     let entry = blocking(&state, move |r| r.entry(&name, &key)).await?;
-    Ok((StatusCode::CREATED, Json(entry.map(EntryView::from))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(entry.map(|e| EntryView::of(&schema, e))),
+    )
+        .into_response())
 }
 
 /// One entry.
@@ -386,7 +412,7 @@ async fn get_entry(
             principal.username
         )));
     }
-    Ok(Json(entry.into()))
+    Ok(Json(EntryView::of(&schema, entry)))
 }
 
 /// Optimistic concurrency.
@@ -438,8 +464,9 @@ async fn put_entry(
     };
     let now = state.now_ms();
     blocking(&state, move |r| r.apply(&reg, &[change], &who, now)).await?;
+    points_changed(&state, &name)?;
     let entry = blocking(&state, move |r| r.entry(&name, &key)).await?;
-    Ok(Json(entry.map(EntryView::from)).into_response())
+    Ok(Json(entry.map(|e| EntryView::of(&schema, e))).into_response())
 }
 
 /// Deletes an entry (its history stays).
@@ -459,7 +486,9 @@ async fn delete_entry(
         expect_version: v.version,
     };
     let now = state.now_ms();
-    blocking(&state, move |r| r.apply(&name, &[change], &who, now)).await?;
+    let reg = name.clone();
+    blocking(&state, move |r| r.apply(&reg, &[change], &who, now)).await?;
+    points_changed(&state, &name)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -490,7 +519,9 @@ async fn entry_history(
             principal.username
         )));
     }
-    Ok(Json(h.into_iter().map(ChangeView::from).collect()))
+    Ok(Json(
+        h.into_iter().map(|c| ChangeView::of(&schema, c)).collect(),
+    ))
 }
 
 /// Spreadsheet format.
@@ -600,7 +631,9 @@ async fn import(
     let rows = table.rows.len();
     let now = state.now_ms();
     if !changes.is_empty() {
-        blocking(&state, move |r| r.apply(&name, &changes, &who, now)).await?;
+        let reg = name.clone();
+        blocking(&state, move |r| r.apply(&reg, &changes, &who, now)).await?;
+        points_changed(&state, &name)?;
     }
     let (created, updated, unchanged) = (plan.created, plan.updated, plan.unchanged);
     Ok(Json(ImportReport {
@@ -755,11 +788,10 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         ))
 }
 
-/// Loads the demo city (its registries with their history, and its monitoring points) into an
-/// empty store. Returns the number of changes applied.
+/// Loads the demo city (its registries with their history; the monitoring points are entries of
+/// the points registry) into an empty store. Returns the number of changes applied.
 pub fn load_demo_city(
     registries: &dyn RegistryStore,
-    points: &dyn store::Store,
     seed: u64,
     now_ms: i64,
 ) -> Result<usize, StoreError> {
@@ -796,6 +828,5 @@ pub fn load_demo_city(
     for (registry, changes) in by_registry {
         applied += registries.apply_dated(registry, &changes, "demo")?;
     }
-    points.put_points(&city.points)?;
     Ok(applied)
 }

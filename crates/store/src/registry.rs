@@ -9,7 +9,118 @@
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
+use domain::POINTS_REGISTRY;
+
 use crate::{SqliteStore, StoreError, json_err};
+
+/// A points-registry entry about to be written: it keeps the stored password when it comes
+/// without one (forms and spreadsheets never carry it), and its MN must be no other point's.
+fn point_entry(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    data: &Map<String, Value>,
+    before: Option<&Map<String, Value>>,
+) -> Result<Map<String, Value>, StoreError> {
+    let mut data = data.clone();
+    let no_password = data
+        .get("password")
+        .is_none_or(|p| p.as_str().is_none_or(str::is_empty));
+    if no_password {
+        data.remove("password");
+        if let Some(p) = before.and_then(|b| b.get("password")) {
+            data.insert("password".into(), p.clone());
+        }
+    }
+    if let Some(mn) = data.get("mn").and_then(Value::as_str) {
+        let other: Option<String> = tx
+            .prepare_cached(
+                "SELECT id FROM registry_entries WHERE registry = 'monitoring_points' AND id <> ?1
+                 AND json_extract(body, '$.mn') = ?2",
+            )?
+            .query_row(params![id, mn], |r| r.get(0))
+            .optional()?;
+        if let Some(other) = other {
+            return Err(StoreError::Conflict(format!(
+                "MN {mn} already belongs to point {other}"
+            )));
+        }
+    }
+    Ok(data)
+}
+
+/// Moves the points of a data directory made when points had a table of their own into the
+/// points registry: a point the registry lacks becomes an entry; an entry that lacks the
+/// point's password, CRC variants or codes takes them. The table is then dropped.
+pub(crate) fn points_from_their_own_table(
+    conn: &mut rusqlite::Connection,
+) -> Result<(), StoreError> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'points')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(());
+    }
+    // The wall clock: this records when the migration ran, not a platform event.
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let tx = conn.transaction()?;
+    let bodies: Vec<(String, String)> = {
+        let mut stmt = tx.prepare("SELECT id, body FROM points ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, body) in bodies {
+        let point: Map<String, Value> = serde_json::from_str(&body).map_err(json_err("points"))?;
+        let current: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT version, body FROM registry_entries WHERE registry = ?1 AND id = ?2",
+                params![POINTS_REGISTRY, id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (version, before) = match current {
+            Some((v, b)) => (v, Some(parse(Some(b))?.unwrap_or_default())),
+            None => (0, None),
+        };
+        let mut after = before.clone().unwrap_or_else(|| point.clone());
+        for field in ["password", "accepted_crc", "codes"] {
+            if !after.contains_key(field)
+                && let Some(v) = point.get(field)
+            {
+                after.insert(field.into(), v.clone());
+            }
+        }
+        if before.as_ref() == Some(&after) {
+            continue;
+        }
+        let text = |m: &Map<String, Value>| serde_json::to_string(m).map_err(json_err("registry"));
+        tx.execute(
+            "INSERT INTO registry_entries (registry, id, version, updated_ms, updated_by, body)
+             VALUES (?1, ?2, ?3, ?4, 'migration', ?5)
+             ON CONFLICT (registry, id) DO UPDATE SET version = excluded.version,
+               updated_ms = excluded.updated_ms, updated_by = excluded.updated_by, body = excluded.body",
+            params![POINTS_REGISTRY, id, version + 1, at_ms, text(&after)?],
+        )?;
+        tx.execute(
+            "INSERT INTO registry_history (registry, id, version, at_ms, actor, before, after)
+             VALUES (?1, ?2, ?3, ?4, 'migration', ?5, ?6)",
+            params![
+                POINTS_REGISTRY,
+                id,
+                version + 1,
+                at_ms,
+                before.as_ref().map(text).transpose()?,
+                text(&after)?
+            ],
+        )?;
+    }
+    tx.execute_batch("DROP TABLE points")?;
+    tx.commit()?;
+    Ok(())
+}
 
 /// A current entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +225,8 @@ CREATE TABLE IF NOT EXISTS registry_history (
     PRIMARY KEY (registry, id, version)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS registry_history_by_time ON registry_history (registry, at_ms);
+CREATE INDEX IF NOT EXISTS registry_points_by_mn ON registry_entries (json_extract(body, '$.mn'))
+    WHERE registry = 'monitoring_points';
 "#;
 
 fn parse(text: Option<String>) -> Result<Option<Map<String, Value>>, StoreError> {
@@ -128,7 +241,7 @@ fn version_conflict(id: &str, expected: i64, actual: i64) -> StoreError {
 }
 
 impl SqliteStore {
-    fn apply_in_one(
+    pub(crate) fn apply_in_one(
         &self,
         registry: &str,
         changes: &[(i64, &Change)],
@@ -158,6 +271,13 @@ impl SqliteStore {
                 let before = parse(current.map(|c| c.1))?;
                 let after = match change {
                     Change::Put { data, .. } => {
+                        let kept;
+                        let data = if registry == POINTS_REGISTRY {
+                            kept = point_entry(&tx, id, data, before.as_ref())?;
+                            &kept
+                        } else {
+                            data
+                        };
                         if before.as_ref() == Some(data) {
                             continue;
                         }

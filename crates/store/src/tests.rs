@@ -17,6 +17,8 @@ fn point(id: &str, mn: &str) -> Point {
         min_interval_min: 10,
         accepted_crc: vec!["hj212".into()],
         codes: BTreeMap::new(),
+        enterprise: None,
+        district: None,
     }
 }
 
@@ -70,16 +72,88 @@ fn all(s: &dyn Store) -> Vec<Observation> {
 }
 
 #[test]
-fn points_round_trip_and_mn_is_unique() {
-    let (_d, s) = store();
-    s.put_point(&point("p1", "MN1")).expect("put");
-    s.put_point(&point("p2", "MN2")).expect("put");
+fn points_are_their_registry_entries_and_mn_is_unique() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = SqliteStore::open(&dir.path().join("huanghe.db")).expect("opens");
+    s.put_point(&point("p1", "MN1"), "clerk", 1).expect("put");
+    s.put_point(&point("p2", "MN2"), "clerk", 1).expect("put");
     assert_eq!(s.points().expect("list").len(), 2);
     assert_eq!(s.point("p1").expect("get"), Some(point("p1", "MN1")));
-    let clash = s.put_point(&point("p3", "MN1"));
-    assert!(matches!(clash, Err(StoreError::InvalidPoint(m)) if m.contains("p1")));
-    assert!(s.delete_point("p2").expect("delete"));
-    assert!(!s.delete_point("p2").expect("delete"));
+    // The record is the registry entry, with its history.
+    let entry = s
+        .entry(domain::POINTS_REGISTRY, "p1")
+        .expect("entry")
+        .expect("exists");
+    assert_eq!(
+        Point::from_record(&entry.data).expect("point"),
+        point("p1", "MN1")
+    );
+    assert_eq!(entry.updated_by, "clerk");
+    let clash = s.put_point(&point("p3", "MN1"), "clerk", 2);
+    assert!(matches!(clash, Err(StoreError::Conflict(m)) if m.contains("p1")));
+    // A registry edit that gives an MN already taken is refused the same way.
+    let mut data = point("p4", "MN2").to_record();
+    data.remove("password");
+    let change = registry::Change::Put {
+        id: "p4".into(),
+        data,
+        expect_version: None,
+    };
+    let clash = s.apply(domain::POINTS_REGISTRY, &[change], "clerk", 2);
+    assert!(matches!(clash, Err(StoreError::Conflict(m)) if m.contains("p2")));
+    // An edit without the password keeps it (forms and spreadsheets never carry it).
+    let mut moved = point("p1", "MN1");
+    moved.password = String::new();
+    moved.district = Some("lixia".into());
+    s.put_point(&moved, "clerk", 3).expect("put");
+    let p1 = s.point("p1").expect("get").expect("exists");
+    assert_eq!(
+        (p1.password.as_str(), p1.district.as_deref()),
+        ("123456", Some("lixia"))
+    );
+    assert_eq!(
+        s.entry_history(domain::POINTS_REGISTRY, "p1")
+            .expect("history")
+            .len(),
+        2
+    );
+    assert!(s.delete_point("p2", "clerk", 4).expect("delete"));
+    assert!(!s.delete_point("p2", "clerk", 4).expect("delete"));
+}
+
+#[test]
+fn points_of_an_older_data_directory_move_into_the_registry() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("huanghe.db");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch(
+            "CREATE TABLE points (id TEXT PRIMARY KEY, mn TEXT NOT NULL UNIQUE, body TEXT NOT NULL);",
+        )
+        .expect("old table");
+        for p in [point("p1", "MN1"), point("p2", "MN2")] {
+            conn.execute(
+                "INSERT INTO points (id, mn, body) VALUES (?1, ?2, ?3)",
+                rusqlite::params![p.id, p.mn, serde_json::to_string(&p).expect("json")],
+            )
+            .expect("insert");
+        }
+    }
+    let s = SqliteStore::open(&path).expect("opens");
+    assert_eq!(
+        s.points().expect("points"),
+        [point("p1", "MN1"), point("p2", "MN2")]
+    );
+    drop(s);
+    // Opening again finds nothing left to move.
+    let s = SqliteStore::open(&path).expect("opens");
+    assert_eq!(s.points().expect("points").len(), 2);
+    assert_eq!(
+        s.entry_history(domain::POINTS_REGISTRY, "p1")
+            .expect("history")
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -266,7 +340,7 @@ fn compaction_keeps_every_value_and_late_data_still_follow_the_rules() {
     s.commit(&batch).expect("commit");
     let before = all(s.as_ref());
     assert_eq!(before.len(), 2 * 2 * 2880 + 1);
-    s.put_point(&point("p1", "MN1")).expect("point");
+    s.put_point(&point("p1", "MN1"), "test", 0).expect("point");
     let reach = s.newest_data().expect("newest");
     assert_eq!(
         (reach.rows.get("p1"), reach.chunks_until),

@@ -39,16 +39,15 @@ pub(crate) async fn register(server: &TestServer) {
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.text());
-        let mp = json!({"id": point, "name": point, "mn": mn, "enterprise": code, "kind": "gas_outlet",
-                        "district": district, "location": [117.0, 36.65]});
-        let r = server
-            .request(
-                "POST",
-                "/api/v1/registries/monitoring_points/entries",
-                Some(&mp.to_string()),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text());
+        // The points file made the point; the registry (the same record) places it.
+        let path = format!("/api/v1/registries/monitoring_points/entries/{point}");
+        let mut mp = server.get_json(&path).await["data"].clone();
+        assert_eq!(mp["mn"], mn);
+        mp["enterprise"] = code.into();
+        mp["district"] = district.into();
+        mp["location"] = json!([117.0, 36.65]);
+        let r = server.request("PUT", &path, Some(&mp.to_string())).await;
+        assert_eq!(r.status, 200, "{}", r.text());
     }
 }
 

@@ -83,27 +83,20 @@ pub fn user_token(data_dir: &Path, name: &str, role_args: &[&str]) -> String {
 }
 
 /// A temporary directory removed on drop.
-pub struct TempDir(pub PathBuf);
+pub struct TempDir(
+    pub PathBuf,
+    #[expect(dead_code, reason = "held for its Drop, which removes the directory")]
+    tempfile::TempDir,
+);
 
 impl TempDir {
-    /// A fresh directory under the system's temporary directory.
+    /// A fresh directory under the system's temporary directory, removed when dropped.
     pub fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "huanghe-e2e-{name}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock after 1970")
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("huanghe-e2e-{name}-"))
+            .tempdir()
+            .expect("temp dir");
+        Self(dir.path().to_owned(), dir)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Registries through the served API, on the demo city: counts, queries, history as of a date,
 //! lifecycle, spreadsheet import (with errors: nothing imported) and export, targets.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::{TempDir, TestServer};
@@ -20,7 +22,7 @@ async fn the_demo_city_registries_through_the_api() {
     let list = server.get_json("/api/v1/registries").await;
     for (name, n) in [
         ("enterprises", 300),
-        ("monitoring_points", 600),
+        ("monitoring_points", 600 + 15 + 12),
         ("air_stations", 15),
         ("water_sections", 12),
         ("noise_points", 40),
@@ -33,7 +35,7 @@ async fn the_demo_city_registries_through_the_api() {
     ] {
         assert_eq!(count_of(&list, name), n, "{name}");
     }
-    // The demo's monitoring points are the gateway's points too.
+    // The points registry is the gateway's points: outlets, air stations, water sections.
     let points = server.get_json("/api/v1/points").await;
     assert_eq!(points.as_array().map(Vec::len), Some(627));
 
@@ -317,4 +319,171 @@ async fn the_demo_city_registries_through_the_api() {
     // Measured on closed cases: none yet (the cases tests close some).
     let cases = t("off_site_enforcement");
     assert_eq!(cases["population"], 0);
+}
+
+/// A point is one record: its entry in the points registry. Created or edited through
+/// `/api/v1/points` or through the registry API, it is seen by the other, by the HJ 212 front
+/// door at once, and by the access scopes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_point_is_one_record_seen_by_both_apis_the_gateway_and_the_scopes() {
+    use simulator::{Link, Logger};
+    let dir = TempDir::new("one-point");
+    let server = TestServer::start(&dir.0, "");
+    let data = dir.0.join("data");
+    let lixia = crate::user_token(
+        &data,
+        "li",
+        &["--role", "district_officer", "--district", "lixia"],
+    );
+    let other = crate::user_token(
+        &data,
+        "shi",
+        &["--role", "district_officer", "--district", "shizhong"],
+    );
+    let owner = crate::user_token(
+        &data,
+        "ent",
+        &["--role", "enterprise", "--enterprise", "91370100MA3C000001"],
+    );
+    let t = Duration::from_secs(20);
+    // A device is answered with 9014 only with the point's current password.
+    let answered = |mn: &'static str, pw: &'static str| {
+        let addr = server.hj212;
+        async move {
+            let mut link = Link::connect(addr).await.expect("connects");
+            let mut logger = Logger::gas(mn, pw, 2, crate::midnight_days_ago(1), 7);
+            let (qn, _, m) = logger.next_message(1_700_000_000_000);
+            link.send_data(&m, &qn, t).await.is_ok()
+        }
+    };
+
+    // Created through /api/v1/points, with a district and an enterprise.
+    let body = r#"{"id":"pt1","name":"一号排口","mn":"MNONE0001","password":"pw-1","kind":"gas_outlet",
+        "district":"lixia","enterprise":"91370100MA3C000001","location":[117.05,36.66]}"#;
+    let r = server.request("POST", "/api/v1/points", Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let entry = server
+        .get_json("/api/v1/registries/monitoring_points/entries/pt1")
+        .await;
+    assert_eq!(entry["data"]["district"], "lixia", "{entry}");
+    assert_eq!(entry["data"]["mn"], "MNONE0001");
+    assert!(
+        entry["data"].get("password").is_none(),
+        "write-only: {entry}"
+    );
+    assert!(answered("MNONE0001", "pw-1").await);
+    // Its district officer and its enterprise see it; another district's officer does not.
+    let ids = |v: serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|p| p["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let as_user = |token: &str| {
+        let token = token.to_owned();
+        let server = &server;
+        async move {
+            let r = server
+                .request_as(&token, "GET", "/api/v1/points", None)
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json().expect("json")
+        }
+    };
+    assert_eq!(ids(as_user(&lixia).await), ["pt1"]);
+    assert_eq!(ids(as_user(&owner).await), ["pt1"]);
+    assert!(ids(as_user(&other).await).is_empty());
+
+    // Edited through the registry: a new password and another district. The device with
+    // the new password is answered at once, the old one refused; the scopes follow.
+    let mut data = entry["data"].clone();
+    data["password"] = "pw-2".into();
+    data["district"] = "shizhong".into();
+    let version = entry["version"].as_i64().expect("version");
+    let r = server
+        .request(
+            "PUT",
+            &format!("/api/v1/registries/monitoring_points/entries/pt1?version={version}"),
+            Some(&data.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(answered("MNONE0001", "pw-2").await);
+    assert!(!answered("MNONE0001", "pw-1").await);
+    let point = server.get_json("/api/v1/points/pt1").await;
+    assert_eq!(point["district"], "shizhong", "{point}");
+    assert!(point.get("password").is_none());
+    assert!(ids(as_user(&lixia).await).is_empty());
+    assert_eq!(ids(as_user(&other).await), ["pt1"]);
+    // An edit through /api/v1/points without the password keeps it.
+    let body = r#"{"id":"pt1","name":"一号排口(改)","mn":"MNONE0001","kind":"gas_outlet",
+        "district":"shizhong","location":[117.05,36.66]}"#;
+    let r = server
+        .request("PUT", "/api/v1/points/pt1", Some(body))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(answered("MNONE0001", "pw-2").await);
+    let history = server
+        .get_json("/api/v1/registries/monitoring_points/entries/pt1/history")
+        .await;
+    assert_eq!(history.as_array().map(Vec::len), Some(3), "{history}");
+    assert!(
+        !history.to_string().contains("pw-"),
+        "no password in the history: {history}"
+    );
+    // Nor can it be found by a filter or a search.
+    let r = server
+        .request(
+            "GET",
+            "/api/v1/registries/monitoring_points/entries?password=pw-2",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let found = server
+        .get_json("/api/v1/registries/monitoring_points/entries?q=pw-2")
+        .await;
+    assert_eq!(found["total"], 0, "{found}");
+    let csv = server
+        .request(
+            "GET",
+            "/api/v1/registries/monitoring_points/export?format=csv",
+            None,
+        )
+        .await
+        .text();
+    assert!(csv.contains("MNONE0001") && !csv.contains("pw-2"), "{csv}");
+
+    // Created through the registry: a point at once, for the API and the gateway.
+    let body = r#"{"id":"pt2","name":"二号排口","mn":"MNTWO0002","password":"pw-3","kind":"water_outlet",
+        "district":"lixia"}"#;
+    let r = server
+        .request(
+            "POST",
+            "/api/v1/registries/monitoring_points/entries",
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let point = server.get_json("/api/v1/points/pt2").await;
+    assert_eq!(point["kind"], "water_outlet", "{point}");
+    assert!(answered("MNTWO0002", "pw-3").await);
+    assert_eq!(ids(as_user(&lixia).await), ["pt2"]);
+    // Its MN is unique across both ways in.
+    let clash = r#"{"id":"pt3","name":"n","mn":"MNTWO0002","password":"x","kind":"other"}"#;
+    let r = server.request("POST", "/api/v1/points", Some(clash)).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    // Deleted through the registry: gone from the points and refused by the gateway.
+    let r = server
+        .request(
+            "DELETE",
+            "/api/v1/registries/monitoring_points/entries/pt2",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = server.request("GET", "/api/v1/points/pt2", None).await;
+    assert_eq!(r.status, 404);
+    assert!(!answered("MNTWO0002", "pw-3").await);
 }
