@@ -742,3 +742,6 @@ impl Drop for Admission {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

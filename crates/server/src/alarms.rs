@@ -14,7 +14,8 @@ use store::{AlarmEvent, AlarmQuery, Handling};
 use tokio::sync::broadcast;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::{ApiError, ApiResult, AppState, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
 
 fn blocking_err(e: tokio::task::JoinError) -> ApiError {
     ApiError::Internal(e.to_string())

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use store::SeriesQuery;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::{ApiError, AppState, ErrorBody};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
 
 type ApiResult<T> = Result<T, ApiError>;
 

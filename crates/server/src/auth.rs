@@ -24,9 +24,9 @@
 //! user, password change, users (admin), API tokens, the audit log.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use access::{Capability, LoginThrottle, Principal, Role};
+use access::{Capability, Principal, Role};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Path, Query, Request, State};
@@ -34,53 +34,14 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use store::{AuditEntry, AuditQuery, User, UserStore};
+use store::{AuditEntry, AuditQuery, User};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::{ApiError, ApiResult, AppState, ErrorBody, iso};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+use crate::wire::iso;
 
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "huanghe_session";
-
-/// What the auth layer keeps between requests.
-pub struct Auth {
-    pub(crate) users: Arc<dyn UserStore>,
-    throttle: Mutex<LoginThrottle>,
-    session_ttl_ms: i64,
-    /// Session cookies carry `Secure` (the server is reached through HTTPS).
-    secure_cookie: bool,
-    /// The finished router, for reading resources before writes. The router holds the state
-    /// that holds this, so [`Auth::release_router`] breaks the cycle at shutdown.
-    router: Mutex<Option<axum::Router>>,
-}
-
-impl Auth {
-    /// Auth over a user store; sessions expire after `session_ttl_ms` without use; cookies are
-    /// `Secure` when `secure_cookie` (behind HTTPS).
-    pub fn new(users: Arc<dyn UserStore>, session_ttl_ms: i64, secure_cookie: bool) -> Self {
-        Self {
-            users,
-            throttle: Mutex::new(LoginThrottle::default()),
-            session_ttl_ms,
-            secure_cookie,
-            router: Mutex::new(None),
-        }
-    }
-
-    /// Gives the layer the finished router, through which it reads resources before writes.
-    pub(crate) fn set_router(&self, router: axum::Router) {
-        if let Ok(mut r) = self.router.lock() {
-            *r = Some(router);
-        }
-    }
-
-    /// Drops the router (at shutdown: it holds the state, and the state holds the writer).
-    pub fn release_router(&self) {
-        if let Ok(mut r) = self.router.lock() {
-            *r = None;
-        }
-    }
-}
+pub use crate::session::{Auth, SESSION_COOKIE};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1261,36 +1222,6 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_route_of_the_api_has_an_access_rule() {
-        let doc = serde_json::to_value(crate::api::openapi()).expect("renders");
-        let paths = doc["paths"].as_object().expect("paths");
-        let mut n = 0;
-        for (template, item) in paths {
-            for m in ["get", "post", "put", "delete", "patch"] {
-                if item.get(m).is_some() {
-                    let method: Method = m.to_uppercase().parse().expect("method");
-                    assert_ne!(
-                        access_rule(&method, template),
-                        AccessRule::Unmapped,
-                        "{m} {template}"
-                    );
-                    n += 1;
-                }
-            }
-        }
-        // The document itself is public (it is not in the document).
-        assert_eq!(
-            access_rule(&Method::GET, "/api/v1/openapi.json"),
-            AccessRule::Public
-        );
-        assert_eq!(
-            access_rule(&Method::GET, "/api/v1/new-thing"),
-            AccessRule::Unmapped
-        );
-        assert!(n > 50, "{n} operations");
-    }
 
     #[test]
     fn secrets_come_from_the_bearer_header_or_the_cookie() {

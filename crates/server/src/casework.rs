@@ -22,8 +22,10 @@ use serde::{Deserialize, Serialize};
 use store::{AlarmQuery, CaseQuery, CaseStore, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::{ApiError, ApiResult, AppState, ErrorBody, csv_field, iso, parse_time};
 use crate::auth::MAX_ATTACHMENT;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+use crate::wire::{csv_field, iso, parse_time};
 
 fn blocking_err(e: tokio::task::JoinError) -> ApiError {
     ApiError::Internal(format!("case task: {e}"))

@@ -308,7 +308,7 @@ pub fn read_points_file(path: &Path) -> Result<Vec<domain::Point>, ServeError> {
     let file: PointsFile = toml::from_str(&text)
         .map_err(|e| ServeError::Config(format!("points file {}: {e}", path.display())))?;
     for p in &file.points {
-        crate::api::validate_point(p).map_err(|m| {
+        crate::points::validate_point(p).map_err(|m| {
             ServeError::Config(format!(
                 "points file {}: point {}: {m}",
                 path.display(),

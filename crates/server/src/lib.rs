@@ -24,8 +24,13 @@ pub mod auth;
 pub mod casework;
 pub mod client;
 pub mod config;
+pub mod error;
+pub mod points;
 pub mod registries;
+pub mod session;
+pub mod state;
 pub mod web;
+pub mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -186,7 +191,7 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
         tile_attribution: config.http.tile_attribution.clone(),
     };
     let app = api::router(
-        api::AppState::new(api::Parts {
+        state::AppState::new(state::Parts {
             gateway: Arc::clone(&gw),
             registries,
             auth,

@@ -19,7 +19,9 @@ use serde_json::{Map, Value};
 use store::{Change, Entry, EntryChange, RegistryStore, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::{ApiError, AppState, ErrorBody, iso};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+use crate::wire::iso;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -45,7 +47,7 @@ async fn blocking<T: Send + 'static>(
 /// with a new password is answered at once.
 fn points_changed(state: &AppState, registry: &str) -> ApiResult<()> {
     if registry == domain::POINTS_REGISTRY {
-        crate::api::reload(state)?;
+        crate::state::reload(state)?;
     }
     Ok(())
 }
