@@ -217,8 +217,18 @@ async fn a_silent_device_raises_and_clears_on_the_simulated_clock() {
     );
     assert_eq!(list[0]["point_id"], "stack");
     let id = list[0]["id"].as_i64().expect("id");
-    // Simulated time runs on (25 minutes): still one alarm for the one silence.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Simulated time runs on until the alarm has been carried 25 minutes further: still one
+    // alarm for the one silence.
+    let first_end = list[0]["end"].as_i64().expect("end");
+    crate::until(
+        "the silence carried on",
+        Duration::from_secs(20),
+        || async {
+            let one = server.get_json(&format!("/api/v1/alarms/{id}")).await;
+            (one["alarm"]["end"].as_i64().expect("end") >= first_end + 1500).then_some(())
+        },
+    )
+    .await;
     let list = server.get_json("/api/v1/alarms?rule=device_silent").await;
     assert_eq!(
         list.as_array().map(Vec::len),
@@ -361,15 +371,18 @@ async fn an_hour_in_progress_is_judged_invalid_only_once_it_closes() {
     let mut qn = 0;
     // Two ten-minute records (20 valid minutes) early in the hour: it can still reach 45.
     send_records(&mut link, h, "10", &mut qn, 2).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let early = server.get_json("/api/v1/alarms?rule=invalid_hour").await;
-    assert_eq!(
-        early.as_array().map(Vec::len),
-        Some(0),
-        "not invalid while in progress: {early}"
-    );
-    // Once the hour has closed (11:00 plus the grace of five minutes), it is invalid.
+    // Once the hour has closed (11:00 plus the grace of five minutes), it is invalid, and not
+    // before: the alarms were raised at or after 11:05 on the platform clock.
     let list = alarms_until(&server, "invalid_hour", |l| !l.is_empty()).await;
+    for a in &list {
+        let id = a["id"].as_i64().expect("id");
+        let one = server.get_json(&format!("/api/v1/alarms/{id}")).await;
+        let raised_ms = one["events"][0]["at_ms"].as_i64().expect("event time");
+        assert!(
+            raised_ms >= (h + 3600 + 300) * 1000,
+            "not invalid while in progress: raised at {raised_ms}: {one}"
+        );
+    }
     assert_eq!(list.len(), 2, "both codes of the hour: {list:?}");
     assert_eq!(list[0]["evidence"]["valid_minutes"], 20);
     assert_eq!(list[0]["evidence"]["minutes_to_come"], 0);

@@ -315,3 +315,20 @@ pub fn midnight_days_ago(days: i64) -> i64 {
         .as_secs() as i64;
     bjtime::day_start(now) - days * bjtime::DAY_S
 }
+
+/// Polls `probe` every 50 ms until it gives a value; fails naming `what` after `within`. For
+/// waiting on an effect that has no event to subscribe to (data stored, a fleet caught up).
+pub async fn until<T, F, Fut>(what: &str, within: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "waited {within:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

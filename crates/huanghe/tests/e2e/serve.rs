@@ -320,8 +320,17 @@ async fn bad_input_gets_its_reply_or_a_closed_connection_and_stores_nothing() {
     for _ in 0..39 {
         held.push(Link::connect(server.hj212).await.expect("connects"));
     }
-    // `link` and these 39 are the 40 the cap allows (the server accepts them asynchronously).
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // `link` and these 39 are the 40 the cap allows: wait until the server has accepted them
+    // (it does so asynchronously).
+    crate::until("the 40 connections accepted", T, || async {
+        let metrics = server.request("GET", "/metrics", None).await.text();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("huanghe_hj212_connections_open "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|open| *open >= 40.0)
+    })
+    .await;
     let mut extra = Link::connect(server.hj212).await.expect("TCP accepts");
     extra
         .closed_within(Duration::from_secs(5))

@@ -129,8 +129,24 @@ duration = "1h"
         incidents,
         stopped,
     ));
-    // Three simulated hours.
-    tokio::time::sleep(Duration::from_secs(9)).await;
+    // Until every point has sent past the scripted hour (the silent one has resumed).
+    let (w0, w1) = (start + 3600, start + 7200);
+    crate::until(
+        "every point's data past the scripted hour",
+        Duration::from_secs(120),
+        || async {
+            for id in ids {
+                if minute_avgs(&server, id, "a21026", w1, start + 3 * 3600)
+                    .await
+                    .is_empty()
+                {
+                    return None;
+                }
+            }
+            Some(())
+        },
+    )
+    .await;
     let _ = stop.send(true);
     let stats = fleet.await.expect("fleet");
     assert!(
@@ -141,7 +157,6 @@ duration = "1h"
         stats.summary()
     );
 
-    let (w0, w1) = (start + 3600, start + 7200);
     let in_window = |rows: &[(i64, f64, String)]| -> Vec<(i64, f64, String)> {
         rows.iter()
             .filter(|r| r.0 >= w0 && r.0 + 600 <= w1)
@@ -251,7 +266,23 @@ async fn resending_after_a_forced_disconnect_stores_no_duplicate() {
         vec![],
         stopped,
     ));
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Until the three hours are stored, each interval once, and a re-send has reached the
+    // server through the lossy link.
+    crate::until(
+        "the backfill through the lossy link",
+        Duration::from_secs(120),
+        || async {
+            let rows = minute_avgs(&server, "r1", "a21026", start - 3 * 3600, start).await;
+            let log = server
+                .get_json("/api/v1/packets?mn=RESEND1&limit=1000")
+                .await;
+            let resent = log
+                .as_array()
+                .is_some_and(|a| a.iter().any(|p| p["status"] == "duplicate"));
+            (rows.len() == 18 && resent).then_some(())
+        },
+    )
+    .await;
     let _ = stop.send(true);
     let stats = fleet.await.expect("fleet").summary();
     assert!(
