@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 
 use domain::AlarmEvent;
+use hdrhistogram::Histogram;
 use tokio::sync::{broadcast, watch};
 
 /// Live alarm events and the engine's latency figures.
@@ -11,8 +12,9 @@ pub struct AlarmHub {
     events: broadcast::Sender<AlarmEvent>,
     /// Turns true at shutdown: live streams end so the HTTP server can stop.
     closing: watch::Sender<bool>,
-    /// Packet receive → alarm event published, ms (most recent 100,000).
-    latencies_ms: Mutex<Vec<u32>>,
+    /// Packet receive → alarm event published, ms, since the start (1 ms to an hour, 3
+    /// significant digits: a fixed few kilobytes however many events).
+    latencies_ms: Mutex<Histogram<u64>>,
 }
 
 impl Default for AlarmHub {
@@ -20,7 +22,9 @@ impl Default for AlarmHub {
         Self {
             events: broadcast::channel(16_384).0,
             closing: watch::channel(false).0,
-            latencies_ms: Mutex::new(Vec::new()),
+            latencies_ms: Mutex::new(
+                Histogram::new_with_bounds(1, 3_600_000, 3).expect("constant bounds are valid"),
+            ),
         }
     }
 }
@@ -47,22 +51,17 @@ impl AlarmHub {
         if let Some(r) = received_ms
             && let Ok(mut l) = self.latencies_ms.lock()
         {
-            if l.len() >= 100_000 {
-                l.clear();
-            }
-            l.push((now_ms - r).clamp(0, i64::from(u32::MAX)) as u32);
+            l.saturating_record((now_ms - r).max(1) as u64);
         }
         let _ = self.events.send(e);
     }
 
     /// p50 and p99 of packet → alarm latency, ms.
-    pub fn latency_percentiles(&self) -> Option<(u32, u32)> {
-        let mut l = self.latencies_ms.lock().ok()?.clone();
+    pub fn latency_percentiles(&self) -> Option<(u64, u64)> {
+        let l = self.latencies_ms.lock().ok()?;
         if l.is_empty() {
             return None;
         }
-        l.sort_unstable();
-        let at = |p: f64| l[((l.len() - 1) as f64 * p).round() as usize];
-        Some((at(0.5), at(0.99)))
+        Some((l.value_at_quantile(0.5), l.value_at_quantile(0.99)))
     }
 }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use hdrhistogram::Histogram;
 use serde_json::json;
 use simulator::{Link, Logger};
 
@@ -158,11 +159,26 @@ fn stop_server(mut server: Server) -> Result<()> {
     bail!("the server did not stop within 60 s of SIGTERM")
 }
 
-#[derive(Default)]
 struct DeviceResult {
     acked: u64,
-    latencies_us: Vec<u32>,
+    /// Acknowledgement latencies, microseconds.
+    latencies_us: Histogram<u64>,
     error: Option<String>,
+}
+
+/// Latencies from 1 µs to an hour, to 3 significant digits.
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant bounds are valid")
+}
+
+impl Default for DeviceResult {
+    fn default() -> Self {
+        Self {
+            acked: 0,
+            latencies_us: latency_histogram(),
+            error: None,
+        }
+    }
 }
 
 async fn device(
@@ -210,7 +226,7 @@ async fn device(
                 };
                 result
                     .latencies_us
-                    .push(t.as_micros().min(u128::from(u32::MAX)) as u32);
+                    .saturating_record(t.as_micros().min(u128::from(u64::MAX)) as u64);
             }
             Err(e) => {
                 result.error = Some(e.to_string());
@@ -221,12 +237,9 @@ async fn device(
     result
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[i.min(sorted.len() - 1)]) / 1000.0
+/// A quantile of latencies recorded in microseconds, in milliseconds.
+fn percentile(latencies: &Histogram<u64>, q: f64) -> f64 {
+    latencies.value_at_quantile(q) as f64 / 1000.0
 }
 
 fn ingest(args: IngestArgs) -> Result<ExitCode> {
@@ -285,11 +298,12 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
     let client_cpu = cpu_seconds(std::process::id()).unwrap_or(0.0) - client_cpu_before;
     let packets: u64 = results.iter().map(|r| r.acked).sum();
     let values = packets * (args.factors as u64 * 4);
-    let mut latencies: Vec<u32> = results
-        .iter()
-        .flat_map(|r| r.latencies_us.iter().copied())
-        .collect();
-    latencies.sort_unstable();
+    let mut latencies = latency_histogram();
+    for r in &results {
+        latencies
+            .add(&r.latencies_us)
+            .context("merging latency histograms")?;
+    }
     let errors: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
     // Let housekeeping compress the closed windows, then read the store's size.
     std::thread::sleep(Duration::from_secs(args.maintenance_s * 3 + 1));
@@ -334,7 +348,7 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
         "ack_latency_ms": {
             "p50": percentile(&latencies, 0.50),
             "p99": percentile(&latencies, 0.99),
-            "max": percentile(&latencies, 1.0),
+            "max": latencies.max() as f64 / 1000.0,
         },
         "alarm_latency_ms": { "p50": quantile("0.5"), "p99": quantile("0.99") },
         "server_cpu_s": (cpu * 100.0).round() / 100.0,

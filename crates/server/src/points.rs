@@ -747,7 +747,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         format!("{:.3}", state.uptime().as_secs_f64()),
     );
     if let Some((p50, p99)) = state.alarm_hub().latency_percentiles() {
-        out.push_str("# HELP huanghe_alarm_latency_ms packet received to alarm event published (recent)\n# TYPE huanghe_alarm_latency_ms gauge\n");
+        out.push_str("# HELP huanghe_alarm_latency_ms packet received to alarm event published, since the server started\n# TYPE huanghe_alarm_latency_ms gauge\n");
         out.push_str(&format!("huanghe_alarm_latency_ms{{quantile=\"0.5\"}} {p50}\nhuanghe_alarm_latency_ms{{quantile=\"0.99\"}} {p99}\n"));
     }
     let mut resp = out.into_response();
