@@ -25,7 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::MAX_ATTACHMENT;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
-use crate::wire::{csv_field, iso, parse_time};
+use crate::wire::{Csv, iso, parse_time};
 
 fn blocking_err(e: tokio::task::JoinError) -> ApiError {
     ApiError::Internal(format!("case task: {e}"))
@@ -825,9 +825,26 @@ async fn evidence(
     let w = windows.clone();
     let (data, packets_csv) = tokio::task::spawn_blocking(move || {
         let mut data = Vec::new();
-        let mut packets = String::from("id,received,peer,mn,cn,qn,crc_given,crc_computed,crc_variant,deviations,disposition,text,raw_hex\n");
+        let mut packets = Csv::new(
+            false,
+            &[
+                "id",
+                "received",
+                "peer",
+                "mn",
+                "cn",
+                "qn",
+                "crc_given",
+                "crc_computed",
+                "crc_variant",
+                "deviations",
+                "disposition",
+                "text",
+                "raw_hex",
+            ],
+        );
         for (pt, (from, to)) in &w {
-            let mut csv = String::from("time,series,code,fields\n");
+            let mut csv = Csv::new(false, &["time", "series", "code", "fields"]);
             for t in [
                 domain::DataType::Rtd,
                 domain::DataType::Min,
@@ -844,20 +861,19 @@ async fn evidence(
                 })? {
                     let fields: Vec<String> =
                         o.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    csv.push_str(&format!(
-                        "{},{},{},{}\n",
+                    csv.row([
                         iso(o.time * 1000),
-                        csv_field(&format!("{:?}", o.data_type).to_lowercase()),
-                        csv_field(&o.code),
-                        csv_field(&fields.join(";"))
-                    ));
+                        format!("{:?}", o.data_type).to_lowercase(),
+                        o.code,
+                        fields.join(";"),
+                    ]);
                 }
             }
             data.push(cases::evidence::DataWindow {
                 point_id: pt.clone(),
                 from_ms: from * 1000,
                 to_ms: to * 1000,
-                csv,
+                csv: csv.into_string(),
             });
             if let Some(point) = series.point(pt)? {
                 let mut rows = BTreeMap::new();
@@ -872,25 +888,25 @@ async fn evidence(
                     })?);
                 }
                 for (pid, r) in rows {
-                    packets.push_str(&format!(
-                        "{pid},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                    packets.row([
+                        pid.to_string(),
                         iso(r.received_ms),
-                        csv_field(&r.peer),
-                        csv_field(r.mn.as_deref().unwrap_or("")),
-                        csv_field(r.cn.as_deref().unwrap_or("")),
-                        csv_field(r.qn.as_deref().unwrap_or("")),
-                        csv_field(r.crc_given.as_deref().unwrap_or("")),
-                        csv_field(r.crc_computed.as_deref().unwrap_or("")),
-                        csv_field(r.crc_variant.as_deref().unwrap_or("")),
-                        csv_field(&r.deviations.join(";")),
-                        csv_field(&format!("{:?}", r.disposition)),
-                        csv_field(hj212::frame_text(&r.raw).trim_end()),
-                        hex::encode(&r.raw)
-                    ));
+                        r.peer,
+                        r.mn.unwrap_or_default(),
+                        r.cn.unwrap_or_default(),
+                        r.qn.unwrap_or_default(),
+                        r.crc_given.unwrap_or_default(),
+                        r.crc_computed.unwrap_or_default(),
+                        r.crc_variant.unwrap_or_default(),
+                        r.deviations.join(";"),
+                        format!("{:?}", r.disposition),
+                        hj212::frame_text(&r.raw).trim_end().to_owned(),
+                        hex::encode(&r.raw),
+                    ]);
                 }
             }
         }
-        Ok::<_, StoreError>((data, packets))
+        Ok::<_, StoreError>((data, packets.into_string()))
     })
     .await
     .map_err(blocking_err)??;
@@ -1080,19 +1096,28 @@ async fn inspection_plan(
     match q.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(plan).into_response()),
         "csv" => {
-            let mut out = String::from("\u{feff}enterprise,name,district,visits,dates,reason\n");
+            let mut out = Csv::new(
+                true,
+                &[
+                    "enterprise",
+                    "name",
+                    "district",
+                    "visits",
+                    "dates",
+                    "reason",
+                ],
+            );
             for x in &plan {
-                out.push_str(&format!(
-                    "{},{},{},{},{},{}\n",
-                    csv_field(&x.enterprise),
-                    csv_field(&x.name),
-                    csv_field(&x.district),
-                    x.visits,
-                    csv_field(&x.dates.join(" ")),
-                    csv_field(&x.reason)
-                ));
+                out.row([
+                    x.enterprise.clone(),
+                    x.name.clone(),
+                    x.district.clone(),
+                    x.visits.to_string(),
+                    x.dates.join(" "),
+                    x.reason.clone(),
+                ]);
             }
-            let mut r = out.into_response();
+            let mut r = out.into_string().into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/csv; charset=utf-8"),

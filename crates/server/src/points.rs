@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::{AppState, blocking, existing_point, reload};
-use crate::wire::{csv_field, iso, parse_time};
+use crate::wire::{Csv, iso, parse_time};
 
 /// Checks a point before it is stored: what the gateway needs to authenticate it.
 pub fn validate_point(p: &Point) -> Result<(), String> {
@@ -339,24 +339,19 @@ fn csv_response(id: &str, data_type: DataType, rows: Vec<Observation>) -> Respon
         .iter()
         .flat_map(|o| o.fields.keys().map(String::as_str))
         .collect();
-    let mut out = String::from("time,code");
-    for c in &columns {
-        out.push(',');
-        out.push_str(&csv_field(c));
-    }
-    out.push('\n');
+    let mut header = vec!["time", "code"];
+    header.extend(columns.iter().copied());
+    let mut out = Csv::new(false, &header);
     for o in &rows {
-        out.push_str(&iso(o.time * 1000));
-        out.push(',');
-        out.push_str(&csv_field(&o.code));
-        for c in &columns {
-            out.push(',');
-            if let Some(v) = o.fields.get(*c) {
-                out.push_str(&csv_field(v));
-            }
-        }
-        out.push('\n');
+        let mut row = vec![iso(o.time * 1000), o.code.clone()];
+        row.extend(
+            columns
+                .iter()
+                .map(|c| o.fields.get(*c).cloned().unwrap_or_default()),
+        );
+        out.row(row);
     }
+    let out = out.into_string();
     let name = format!(
         "attachment; filename=\"{}-{}.csv\"",
         id.replace(
@@ -815,8 +810,10 @@ mod tests {
 
     #[test]
     fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(csv_field("1.5"), "1.5");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+        let mut c = Csv::new(false, &["a", "b", "c"]);
+        c.row(["1.5", "a,b", "say \"x\""]);
+        assert_eq!(c.into_string(), "a,b,c\n1.5,\"a,b\",\"say \"\"x\"\"\"\n");
+        let with_bom = Csv::new(true, &["x"]).into_string();
+        assert_eq!(with_bom, "\u{feff}x\n");
     }
 }
