@@ -49,20 +49,18 @@ pub const DISTRICTS: &[(&str, [f64; 2])] = &[
     ("shanghe", [117.16, 37.31]),
 ];
 
-struct Rng(u64);
+/// The city's randomness: seeded, so the same seed gives the same city.
+struct Rng(fastrand::Rng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+    fn seeded(seed: u64) -> Self {
+        Self(fastrand::Rng::with_seed(seed))
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.0.usize(..n.max(1))
     }
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.f64()
     }
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
@@ -159,7 +157,7 @@ const INDUSTRIES: &[(&str, &str)] = &[
 /// Generates the city; `year_start_ms` is 1 January of the current year (Beijing) and `now_ms`
 /// the present: progress is spread between the two.
 pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::seeded(seed);
     let mut ev = Vec::new();
     let t0 = year_start_ms;
     let span = (now_ms - t0).max(1);
@@ -672,6 +670,6 @@ mod tests {
             "outlets, air stations, water sections"
         );
         assert!(a.events.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
-        assert!(credit_code(&mut Rng(5)).len() == 18);
+        assert!(credit_code(&mut Rng::seeded(5)).len() == 18);
     }
 }

@@ -8,7 +8,7 @@
 //! is the data acknowledgement (9014) of that QN.
 //!
 //! `huanghe bench ingest` drives thousands of these against a server; the end-to-end tests use
-//! them to know exactly which packets were acknowledged. Randomness is a seeded xorshift, so a
+//! them to know exactly which packets were acknowledged. Randomness is seeded (`fastrand`), so a
 //! run is reproducible.
 //!
 //! The fleet ([`fleet`], [`run`], [`scenario`]) is the whole-city simulator behind
@@ -79,7 +79,7 @@ pub struct Logger {
     pub next_time: i64,
     /// Seconds between DataTimes.
     pub interval_s: i64,
-    state: u64,
+    rng: fastrand::Rng,
     walk: Vec<f64>,
 }
 
@@ -110,19 +110,13 @@ impl Logger {
             factors,
             next_time: start,
             interval_s: 60,
-            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            rng: fastrand::Rng::with_seed(seed),
             walk,
         }
     }
 
     fn random(&mut self) -> f64 {
-        // xorshift64*
-        let mut x = self.state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.state = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+        self.rng.f64()
     }
 
     /// Values stored per packet (Min, Avg, Max and Flag of every factor).
