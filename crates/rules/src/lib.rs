@@ -4,15 +4,19 @@
 //! an id, a kind, a severity, an explanation, the point kinds it applies to, its parameters, and
 //! overrides per point and code. Evaluation is pure: given a point and one hour of its stored
 //! observations, [`evaluate`] says, per code, whether the rule's condition holds in that hour
-//! and why (the evidence: values, threshold, window, standard). The server re-evaluates an hour
-//! whenever data for it are stored (live, late or corrected) and the store turns the windows
-//! into alarms (one per run of consecutive active hours). Because that happens for every packet,
-//! rules read an hour as [`Row`]s, each observation parsed once (code as an integer key, flag,
-//! exact `avg` and `rtd`), which the server keeps; [`evaluate`] takes observations and reads
-//! them as rows itself. Silence is evaluated by the server's
-//! clock with [`silent`].
+//! and why (the evidence: values, threshold, window, standard). Each kind of rule is a module of
+//! its own under `kinds`, behind one small trait (judge one hour of one point, give the
+//! verdicts with their evidence), with its own tests; the helpers they share (valid hourly
+//! values, the codes with a limit, code keys) are here. The alarm engine re-evaluates an hour
+//! whenever data for it are stored (live, late or corrected) and turns the windows into alarms
+//! (one per run of consecutive active hours). Because that happens for every packet, rules read
+//! an hour as [`Row`]s, each observation parsed once (code as an integer key, flag, exact `avg`
+//! and `rtd`), which the engine keeps; [`evaluate`] takes observations and reads them as rows
+//! itself. Silence is judged on the platform clock with [`silent`].
 
 use std::collections::BTreeMap;
+
+mod kinds;
 
 use domain::{Observation, Point, PointKind};
 use envstd::Dec;
@@ -402,340 +406,17 @@ pub fn evaluate_wanted(
     if !rule.applies(point) {
         return Vec::new();
     }
-    let in_hour = |o: &&Row| (hour_start..hour_start + 3600).contains(&o.time);
-    let window = || json!({"start": iso(hour_start), "end": iso(hour_start + 3600)});
-    let minutes_per_row = point.min_interval_min.max(1) as usize;
-    let mut out = Vec::new();
-    match rule.kind {
-        RuleKind::SourceExceedance => {
-            // The codes with a limit (not disabled), then O2 for the conversion: their
-            // minute values are gathered in one pass over the hour (this runs for every packet).
-            let limited = limited_codes(rule, point);
-            if limited.is_empty() {
-                return out;
-            }
-            let o2_key = code_key("a19001");
-            let o2_slot = limited.len();
-            let mut minutes: Vec<Vec<(Dec, &str)>> = vec![Vec::new(); limited.len() + 1];
-            for o in rows
-                .iter()
-                .filter(|o| o.data_type == domain::DataType::Min)
-                .filter(in_hour)
-            {
-                let slot = limited.iter().position(|l| o.is(l.code, l.key));
-                let is_o2 = o.is("a19001", o2_key);
-                if slot.is_none() && !is_o2 {
-                    continue;
-                }
-                let Some(v) = o.avg else {
-                    continue;
-                };
-                let flag = o.flag_or_normal();
-                for at in slot.into_iter().chain(is_o2.then_some(o2_slot)) {
-                    minutes[at].extend(std::iter::repeat_n((v, flag), minutes_per_row));
-                }
-            }
-            let o2 = envstd::emission::hourly(&minutes[o2_slot], None, rule.min_valid_minutes).mean;
-            for (i, l) in limited.iter().enumerate() {
-                let (code, setting, limit) = (l.code, l.setting, l.limit);
-                let refs = &minutes[i];
-                if refs.is_empty() {
-                    continue;
-                }
-                let hour = envstd::emission::hourly(refs, None, rule.min_valid_minutes);
-                let converted = match (hour.mean, setting.ref_o2, o2) {
-                    (Some(m), Some(r), Some(o2)) => Dec::parse(&r.to_string())
-                        .ok()
-                        .and_then(|r| envstd::emission::convert(m, o2, r).ok())
-                        .map(|c| c.converted),
-                    _ => None,
-                };
-                let judged = converted.or(hour.mean);
-                let limit_dec = Dec::parse(&limit.to_string()).ok();
-                let active =
-                    matches!((judged, limit_dec), (Some(j), Some(l)) if hour.valid && j > l);
-                push(&mut out, wanted, code, active, || {
-                    json!({
-                        "rule": rule.id, "window": window(), "code": code,
-                        "hourly_mean": hour.mean.map(|m| m.to_string()),
-                        "converted": converted.map(|c| c.to_string()),
-                        "o2": o2.map(|c| c.to_string()), "ref_o2": setting.ref_o2,
-                        "limit": limit, "valid_minutes": hour.valid_minutes, "valid_hour": hour.valid,
-                        "standard": "HJ 75-2017 hourly validity; O2 conversion per the point's reference O2",
-                    })
-                });
-            }
-        }
-        RuleKind::AirHighValue => {
-            let day = bjtime::Date::of(hour_start);
-            let version = envstd::aqi::Version::for_date(day.year(), day.month(), day.day());
-            for (o, c) in hourly_values(rows, hour_start) {
-                let Some(p) = envstd::codes::air_pollutant(&o.code) else {
-                    continue;
-                };
-                let threshold = rule
-                    .override_for(&point.id, &o.code)
-                    .and_then(|o| o.iaqi_above)
-                    .unwrap_or(rule.iaqi_above);
-                let avg = if matches!(
-                    p,
-                    envstd::aqi::Pollutant::Pm10 | envstd::aqi::Pollutant::Pm25
-                ) {
-                    envstd::aqi::Averaging::Day
-                } else {
-                    envstd::aqi::Averaging::Hour1
-                };
-                let Ok(i) = envstd::aqi::iaqi(version, p, avg, c) else {
-                    continue;
-                };
-                let Some(value) = i.iaqi else { continue };
-                push(&mut out, wanted, &o.code, value > threshold, || {
-                    json!({
-                        "rule": rule.id, "window": window(), "code": o.code, "concentration": c.to_string(),
-                        "iaqi": value, "threshold": threshold, "standard": version.name(),
-                    })
-                });
-            }
-        }
-        RuleKind::FlagDuration => {
-            // Per code: the minutes of the hour covered by a flagged record, as a bit per
-            // minute, so that a minute is counted once whatever reports it (a real-time value
-            // covers its minute, a minute record its interval). An hourly or daily record's
-            // flag does not say for how many minutes the device was in that state (a flue-gas
-            // hour is D once a quarter of its minutes are), so it counts for none.
-            let mut flagged: Vec<(&str, Option<u128>, u64, Vec<&str>)> = Vec::new();
-            // Every code with data in the hour gets a verdict: one whose flags were corrected
-            // must clear its window.
-            for o in rows.iter().filter(in_hour) {
-                let flag = o
-                    .flag
-                    .as_deref()
-                    .filter(|f| *f != "N" && rule.flags.iter().any(|r| r == f));
-                let at = match flagged.iter().position(|(c, k, _, _)| o.is(c, *k)) {
-                    Some(i) => i,
-                    None => {
-                        flagged.push((o.code.as_str(), o.key, 0, Vec::new()));
-                        flagged.len() - 1
-                    }
-                };
-                if let Some(f) = flag {
-                    let minute = ((o.time - hour_start) / 60) as u32;
-                    let covered = match o.data_type {
-                        domain::DataType::Hour | domain::DataType::Day => continue,
-                        domain::DataType::Min => minutes_per_row.min(60) as u32,
-                        domain::DataType::Rtd => 1,
-                    };
-                    let mask = (((1u128 << covered) - 1) << minute) as u64 & ((1u64 << 60) - 1);
-                    let e = &mut flagged[at];
-                    e.2 |= mask;
-                    if !e.3.contains(&f) {
-                        e.3.push(f);
-                    }
-                }
-            }
-            flagged.sort_by(|a, b| a.0.cmp(b.0));
-            for (code, _, mask, flags) in flagged {
-                let minutes = mask.count_ones() as usize;
-                push(
-                    &mut out,
-                    wanted,
-                    code,
-                    minutes >= rule.max_flag_minutes,
-                    || {
-                        json!({
-                            "rule": rule.id, "window": window(), "code": code, "flagged_minutes": minutes,
-                            "flags": flags, "threshold_minutes": rule.max_flag_minutes,
-                            "standard": "HJ 212-2017 data flags",
-                        })
-                    },
-                );
-            }
-        }
-        RuleKind::RealtimeExceedance => {
-            // The codes with a limit, then their valid real-time values in one pass.
-            let limited: Vec<(Limited, Dec)> = limited_codes(rule, point)
-                .into_iter()
-                .filter_map(|l| {
-                    let exact = Dec::parse(&l.limit.to_string()).ok()?;
-                    Some((l, exact))
-                })
-                .collect();
-            if limited.is_empty() {
-                return out;
-            }
-            // Per code: values seen, and those over the limit (time, value).
-            let mut seen: Vec<(usize, Vec<(i64, Dec)>)> = vec![(0, Vec::new()); limited.len()];
-            for o in rows
-                .iter()
-                .filter(|o| o.data_type == domain::DataType::Rtd)
-                .filter(in_hour)
-            {
-                let Some(i) = limited.iter().position(|(l, _)| o.is(l.code, l.key)) else {
-                    continue;
-                };
-                if !o.normal() {
-                    continue;
-                }
-                let Some(v) = o.rtd else {
-                    continue;
-                };
-                seen[i].0 += 1;
-                if v > limited[i].1 {
-                    seen[i].1.push((o.time, v));
-                }
-            }
-            for ((l, _), (count, over)) in limited.iter().zip(seen) {
-                let (code, limit) = (l.code, l.limit);
-                if count == 0 {
-                    continue;
-                }
-                push(&mut out, wanted, code, !over.is_empty(), || {
-                    json!({
-                        "rule": rule.id, "window": window(), "code": code, "limit": limit,
-                        "values_over_limit": over.iter().take(20).map(|(t, v)| json!({"time": iso(*t), "rtd": v.to_string()})).collect::<Vec<_>>(),
-                        "count_over": over.len(), "count": count,
-                        "note": "real-time values are not averaged; the legal judgement is on hourly means",
-                    })
-                });
-            }
-        }
-        RuleKind::InvalidHour => {
-            // Per code: minutes reported, minutes the source was stopped (flagged F), valid
-            // minutes (flagged N).
-            let mut by_code: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
-            for o in rows
-                .iter()
-                .filter(in_hour)
-                .filter(|o| o.data_type == domain::DataType::Min)
-            {
-                let e = by_code.entry(o.code.as_str()).or_default();
-                e.0 += minutes_per_row;
-                if o.flag_or_normal() == "F" {
-                    e.1 += minutes_per_row;
-                }
-                if o.normal() {
-                    e.2 += minutes_per_row;
-                }
-            }
-            // Minutes of the hour still to come, if it is in progress: they may yet be valid.
-            let to_come = ctx.now_s.map_or(0, |now| {
-                ((hour_start + 3600 - now).clamp(0, 3600) / 60) as usize
-            });
-            for (code, (minutes, stopped, valid)) in by_code {
-                // HJ 75 asks for valid minutes while the source runs: minutes of a stopped
-                // source (F) are outside the count; every other minute of the hour, a missing
-                // one too, is a running minute. An hour the source ran for only in part needs
-                // the same share of its running minutes valid (45 of 60, pro rata: a proposal,
-                // the standard speaks of whole hours); an hour it did not run at all is not an
-                // invalid hour.
-                let running = 60usize.saturating_sub(stopped);
-                let active =
-                    running > 0 && (valid + to_come) * 60 < rule.min_valid_minutes * running;
-                push(&mut out, wanted, code, active, || {
-                    json!({
-                        "rule": rule.id, "window": window(), "code": code, "minutes_reported": minutes,
-                        "minutes_stopped": stopped, "valid_minutes": valid, "minutes_to_come": to_come,
-                        "required": (rule.min_valid_minutes * running).div_ceil(60),
-                        "standard": "HJ 75-2017 hourly validity (minutes of a stopped source, flag F, excluded)",
-                    })
-                });
-            }
-        }
-        RuleKind::WaterTargetClass => {
-            let Some(target) = ctx
-                .water_target
-                .as_deref()
-                .and_then(|t| envstd::water::Class::from_name(t).ok())
-            else {
-                return out;
-            };
-            for (o, v) in hourly_values(rows, hour_start) {
-                let Some(item) = envstd::codes::water_item(&o.code) else {
-                    continue;
-                };
-                let Ok(c) = envstd::water::item_class(item, v, envstd::water::Waterbody::River)
-                else {
-                    continue;
-                };
-                let Some(class) = c.class else { continue };
-                push(
-                    &mut out,
-                    wanted,
-                    &o.code,
-                    c.evaluated && class > target,
-                    || {
-                        json!({
-                            "rule": rule.id, "window": window(), "code": o.code, "item": item, "value": v.to_string(),
-                            "class": class, "target_class": target, "standard": "GB 3838-2002",
-                        })
-                    },
-                );
-            }
-        }
-        RuleKind::NoiseZone => {
-            let Some(zone) = ctx
-                .noise_zone
-                .as_deref()
-                .and_then(|z| envstd::noise::Zone::from_name(z).ok())
-            else {
-                return out;
-            };
-            let (day_limit, night_limit) = zone.limits();
-            let hour_of_day = bjtime::hour_of_day(hour_start);
-            let day = (6..22).contains(&hour_of_day);
-            let limit = if day { day_limit } else { night_limit };
-            for (o, v) in hourly_values(rows, hour_start) {
-                if !matches!(o.code.as_str(), "LA" | "LAeq" | "leq") {
-                    continue;
-                }
-                let v = v.to_f64();
-                push(&mut out, wanted, &o.code, v > limit, || {
-                    json!({
-                        "rule": rule.id, "window": window(), "leq": v, "limit": limit, "period": if day { "day" } else { "night" },
-                        "zone": zone, "standard": "GB 3096-2008 (day 06:00-22:00)",
-                    })
-                });
-            }
-        }
-        RuleKind::SuddenChange | RuleKind::AirAbovePeers => {
-            // The hour's value against a reference mean: the point's own previous 24 hours, or
-            // the city's other stations at the same hour.
-            let (reference, mean_name, count_name, note) = if rule.kind == RuleKind::SuddenChange {
-                (
-                    &ctx.baseline,
-                    "baseline_mean_24h",
-                    "baseline_hours",
-                    "baseline and factor are a [proposal]; configure per point",
-                )
-            } else {
-                (
-                    &ctx.peers,
-                    "other_stations_mean",
-                    "other_stations",
-                    "factor is a [proposal]; configure per point",
-                )
-            };
-            for (o, v) in hourly_values(rows, hour_start) {
-                let v = v.to_f64();
-                let Some(&(mean, n)) = reference.get(&o.code) else {
-                    continue;
-                };
-                if n < rule.min_baseline_hours || mean <= 0.0 {
-                    continue;
-                }
-                let round = |x: f64| (x * 1000.0).round() / 1000.0;
-                push(&mut out, wanted, &o.code, v > mean * rule.factor, || {
-                    json!({
-                        "rule": rule.id, "window": window(), "code": o.code, "value": v,
-                        mean_name: round(mean), count_name: n, "factor": rule.factor,
-                        "threshold": round(mean * rule.factor), "note": note,
-                    })
-                });
-            }
-        }
-        RuleKind::DeviceSilent => {}
+    match kinds::evaluator(rule.kind) {
+        Some(e) => e.evaluate(&kinds::Input {
+            rule,
+            point,
+            ctx,
+            hour_start,
+            rows,
+            wanted,
+        }),
+        None => Vec::new(),
     }
-    out
 }
 
 /// Evaluates a window rule over a whole series of one point, as `huanghe rules test` does:
@@ -826,12 +507,14 @@ pub fn silent(rule: &Rule, point: &Point, last_s: i64, now_s: i64) -> Verdict {
     }
 }
 
+/// What the rule tests share: a gas outlet with an SO2 limit, observations, the default rules.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use domain::{CodeSetting, DataType};
+pub(crate) mod test_support {
+    use domain::{CodeSetting, DataType, Observation, Point};
 
-    fn point() -> Point {
+    use crate::{Rule, RuleSet};
+
+    pub(crate) fn point() -> Point {
         let mut p: Point = serde_json::from_str(r#"{"id":"s","name":"s","mn":"M","password":"p","kind":"gas_outlet","min_interval_min":10}"#)
             .expect("point");
         p.codes.insert(
@@ -845,7 +528,7 @@ mod tests {
         p
     }
 
-    fn row(code: &str, t: i64, avg: &str, flag: &str, dt: DataType) -> Observation {
+    pub(crate) fn row(code: &str, t: i64, avg: &str, flag: &str, dt: DataType) -> Observation {
         Observation {
             point_id: "s".into(),
             data_type: dt,
@@ -859,13 +542,20 @@ mod tests {
         }
     }
 
-    fn rule(id: &str) -> Rule {
+    pub(crate) fn rule(id: &str) -> Rule {
         RuleSet::defaults()
             .rules
             .into_iter()
             .find(|r| r.id == id)
             .expect("default rule")
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{point, row, rule};
+    use super::*;
+    use domain::DataType;
 
     #[test]
     fn runs_merge_consecutive_windows() {
@@ -885,112 +575,6 @@ mod tests {
     fn the_default_rules_parse() {
         assert_eq!(RuleSet::defaults().rules.len(), 10);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
-    }
-
-    #[test]
-    fn exceedance_uses_the_converted_valid_hourly_mean() {
-        let p = point();
-        let h = 1_790_000_000 - 1_790_000_000 % 3600;
-        // 30 at 9 % O2 is 37.5 at 6 %: above 35.
-        let rows: Vec<Observation> = (0..6)
-            .flat_map(|k| {
-                [
-                    row("a21026", h + k * 600, "30", "N", DataType::Min),
-                    row("a19001", h + k * 600, "9", "N", DataType::Min),
-                ]
-            })
-            .collect();
-        let v = evaluate(&rule("source_exceedance"), &p, h, &rows);
-        assert_eq!(v.len(), 1);
-        assert!(v[0].active);
-        assert_eq!(v[0].evidence["converted"], "37.500");
-        // Only 40 valid minutes: not judged.
-        let mut short = rows.clone();
-        short.retain(|o| o.code != "a21026" || o.time < h + 4 * 600);
-        assert!(!evaluate(&rule("source_exceedance"), &p, h, &short)[0].active);
-        // An override disables it for this point.
-        let mut r = rule("source_exceedance");
-        r.overrides.push(Override {
-            point: "s".into(),
-            code: None,
-            disabled: true,
-            limit: None,
-            iaqi_above: None,
-        });
-        assert!(evaluate(&r, &p, h, &rows).is_empty());
-    }
-
-    #[test]
-    fn flagged_minutes_count_each_minute_once() {
-        let p = point(); // minute records every 10 minutes
-        let h = 1_790_000_000 - 1_790_000_000 % 3600;
-        let rule = rule("flags_too_long");
-        // Real-time values every 10 s flagged for maintenance for 30 minutes: 180 records,
-        // 30 minutes (counting each record as a 10-minute interval would make it 1,800).
-        let mut rows: Vec<Observation> = (0..180)
-            .map(|k| row("a21026", h + k * 10, "30", "M", DataType::Rtd))
-            .collect();
-        let v = evaluate(&rule, &p, h, &rows);
-        assert_eq!(
-            (v[0].active, v[0].evidence["flagged_minutes"].as_u64()),
-            (false, Some(30))
-        );
-        // Minute records of the same half hour, also flagged: still the same 30 minutes; the
-        // other half hour flagged too: 60 minutes, the hour is flagged throughout.
-        rows.extend((0..6).map(|k| row("a21026", h + k * 600, "30", "M", DataType::Min)));
-        let v = evaluate(&rule, &p, h, &rows);
-        assert_eq!(
-            (v[0].active, v[0].evidence["flagged_minutes"].as_u64()),
-            (true, Some(60))
-        );
-        // Flags corrected to N: the code still gets a verdict, so its window clears.
-        let corrected: Vec<Observation> = (0..6)
-            .map(|k| row("a21026", h + k * 600, "30", "N", DataType::Min))
-            .collect();
-        let v = evaluate(&rule, &p, h, &corrected);
-        assert_eq!((v.len(), v[0].active), (1, false));
-    }
-
-    #[test]
-    fn a_stopped_source_is_not_an_invalid_hour() {
-        let p = point(); // minute records every 10 minutes
-        let h = 1_790_000_000 - 1_790_000_000 % 3600;
-        let hour = |flags: [&str; 6]| -> Vec<Observation> {
-            (0..6)
-                .map(|k| {
-                    row(
-                        "a21026",
-                        h + k * 600,
-                        "30",
-                        flags[k as usize],
-                        DataType::Min,
-                    )
-                })
-                .collect()
-        };
-        let judge = |rows: &[Observation]| {
-            let v = evaluate(&rule("invalid_hour"), &p, h, rows);
-            assert_eq!(v.len(), 1, "a verdict, so an earlier window can clear");
-            v[0].active
-        };
-        // Stopped all hour (a gas turbine at night, a planned shutdown): not invalid.
-        assert!(!judge(&hour(["F"; 6])));
-        // Stopped for the first 30 minutes, then running with valid data: not invalid.
-        assert!(!judge(&hour(["F", "F", "F", "N", "N", "N"])));
-        // Stopped for 30 minutes, and a fault for 20 of the 30 it ran: invalid.
-        assert!(judge(&hour(["F", "F", "F", "D", "D", "N"])));
-        // Running all hour with 20 minutes of fault: invalid as before.
-        assert!(judge(&hour(["D", "D", "N", "N", "N", "N"])));
-        // Stopped for 20 minutes and nothing else reported: the 40 minutes it ran have no
-        // valid data, so the hour is invalid (missing minutes are not stopped ones).
-        let stopped_then_silent: Vec<Observation> = hour(["F", "F", "N", "N", "N", "N"])
-            .into_iter()
-            .take(2)
-            .collect();
-        assert!(judge(&stopped_then_silent));
-        // Twenty valid minutes reported, the rest missing: invalid.
-        let sparse: Vec<Observation> = hour(["N"; 6]).into_iter().take(2).collect();
-        assert!(judge(&sparse));
     }
 
     /// A month of an honest plant's minute data: (minute of the month) -> flag.
@@ -1050,24 +634,6 @@ mod tests {
             alarms("invalid_hour", faulty),
             30 * 3,
             "3 codes, one hour a day"
-        );
-    }
-
-    #[test]
-    fn hourly_flags_do_not_count_as_an_hour_of_flagged_minutes() {
-        let p = point();
-        let h = 1_790_000_000 - 1_790_000_000 % 3600;
-        // A daily calibration hour on an hourly series: the record is flagged C, but how long
-        // the calibration took is not in it.
-        let v = evaluate(
-            &rule("flags_too_long"),
-            &p,
-            h,
-            &[row("a21026", h, "30", "C", DataType::Hour)],
-        );
-        assert_eq!(
-            (v[0].active, v[0].evidence["flagged_minutes"].as_u64()),
-            (false, Some(0))
         );
     }
 

@@ -1,0 +1,92 @@
+//! Above a reference: an hourly value above a factor times a reference mean, the point's own previous 24 hours (sudden change) or the city's other stations at the same hour (air above peers).
+
+use super::prelude::*;
+
+pub(crate) struct Eval;
+
+impl Evaluate for Eval {
+    fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
+        let Input {
+            rule,
+            ctx,
+            hour_start,
+            rows,
+            wanted,
+            ..
+        } = *input;
+        let mut out = Vec::new();
+        // The hour's value against a reference mean: the point's own previous 24 hours, or
+        // the city's other stations at the same hour.
+        let (reference, mean_name, count_name, note) = if rule.kind == RuleKind::SuddenChange {
+            (
+                &ctx.baseline,
+                "baseline_mean_24h",
+                "baseline_hours",
+                "baseline and factor are a [proposal]; configure per point",
+            )
+        } else {
+            (
+                &ctx.peers,
+                "other_stations_mean",
+                "other_stations",
+                "factor is a [proposal]; configure per point",
+            )
+        };
+        for (o, v) in hourly_values(rows, hour_start) {
+            let v = v.to_f64();
+            let Some(&(mean, n)) = reference.get(&o.code) else {
+                continue;
+            };
+            if n < rule.min_baseline_hours || mean <= 0.0 {
+                continue;
+            }
+            let round = |x: f64| (x * 1000.0).round() / 1000.0;
+            push(&mut out, wanted, &o.code, v > mean * rule.factor, || {
+                json!({
+                    "rule": rule.id, "window": input.window(), "code": o.code, "value": v,
+                    mean_name: round(mean), count_name: n, "factor": rule.factor,
+                    "threshold": round(mean * rule.factor), "note": note,
+                })
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use domain::{DataType, Point, PointKind};
+
+    use crate::test_support::{row, rule};
+    use crate::*;
+
+    #[test]
+    fn a_value_above_factor_times_its_reference_is_active_given_enough_reference_hours() {
+        let mut p: Point = serde_json::from_str(r#"{"id":"w","name":"w","mn":"M","password":"p"}"#)
+            .expect("point");
+        p.kind = PointKind::WaterSection;
+        let h = 1_790_038_800;
+        let with_baseline = |mean: f64, hours: usize| Context {
+            baseline: BTreeMap::from([("w21003".to_owned(), (mean, hours))]),
+            ..Context::default()
+        };
+        let judge = |ctx: &Context, v: &str| {
+            evaluate_with(
+                &rule("sudden_change"),
+                &p,
+                ctx,
+                h,
+                &[row("w21003", h, v, "N", DataType::Hour)],
+            )
+        };
+        // Factor 2 over a 24-hour mean of 0.5 mg/L: 1.2 is sudden, 0.9 is not.
+        let v = judge(&with_baseline(0.5, 24), "1.2");
+        assert!(v[0].active);
+        assert_eq!(v[0].evidence["threshold"], 1.0);
+        assert!(!judge(&with_baseline(0.5, 24), "0.9")[0].active);
+        // Too few reference hours (fewer than 12): no verdict.
+        assert!(judge(&with_baseline(0.5, 5), "9").is_empty());
+    }
+}

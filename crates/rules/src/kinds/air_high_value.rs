@@ -1,0 +1,49 @@
+//! Air high value: an air station's hourly (or, for PM, daily-averaging) IAQI above the threshold (HJ 633).
+
+use super::prelude::*;
+
+pub(crate) struct Eval;
+
+impl Evaluate for Eval {
+    fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
+        let Input {
+            rule,
+            point,
+            hour_start,
+            rows,
+            wanted,
+            ..
+        } = *input;
+        let mut out = Vec::new();
+        let day = bjtime::Date::of(hour_start);
+        let version = envstd::aqi::Version::for_date(day.year(), day.month(), day.day());
+        for (o, c) in hourly_values(rows, hour_start) {
+            let Some(p) = envstd::codes::air_pollutant(&o.code) else {
+                continue;
+            };
+            let threshold = rule
+                .override_for(&point.id, &o.code)
+                .and_then(|o| o.iaqi_above)
+                .unwrap_or(rule.iaqi_above);
+            let avg = if matches!(
+                p,
+                envstd::aqi::Pollutant::Pm10 | envstd::aqi::Pollutant::Pm25
+            ) {
+                envstd::aqi::Averaging::Day
+            } else {
+                envstd::aqi::Averaging::Hour1
+            };
+            let Ok(i) = envstd::aqi::iaqi(version, p, avg, c) else {
+                continue;
+            };
+            let Some(value) = i.iaqi else { continue };
+            push(&mut out, wanted, &o.code, value > threshold, || {
+                json!({
+                    "rule": rule.id, "window": input.window(), "code": o.code, "concentration": c.to_string(),
+                    "iaqi": value, "threshold": threshold, "standard": version.name(),
+                })
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,48 @@
+//! Water target class: a section's hourly water quality worse than its registered GB 3838 target class.
+
+use super::prelude::*;
+
+pub(crate) struct Eval;
+
+impl Evaluate for Eval {
+    fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
+        let Input {
+            rule,
+            ctx,
+            hour_start,
+            rows,
+            wanted,
+            ..
+        } = *input;
+        let mut out = Vec::new();
+        let Some(target) = ctx
+            .water_target
+            .as_deref()
+            .and_then(|t| envstd::water::Class::from_name(t).ok())
+        else {
+            return out;
+        };
+        for (o, v) in hourly_values(rows, hour_start) {
+            let Some(item) = envstd::codes::water_item(&o.code) else {
+                continue;
+            };
+            let Ok(c) = envstd::water::item_class(item, v, envstd::water::Waterbody::River) else {
+                continue;
+            };
+            let Some(class) = c.class else { continue };
+            push(
+                &mut out,
+                wanted,
+                &o.code,
+                c.evaluated && class > target,
+                || {
+                    json!({
+                        "rule": rule.id, "window": input.window(), "code": o.code, "item": item, "value": v.to_string(),
+                        "class": class, "target_class": target, "standard": "GB 3838-2002",
+                    })
+                },
+            );
+        }
+        out
+    }
+}
