@@ -376,18 +376,20 @@ pub fn evaluate_with(
 }
 
 /// Adds a verdict if `wanted(code, active)`; the evidence is built only then.
-fn push(
+fn push<E: Serialize>(
     out: &mut Vec<Verdict>,
     wanted: &dyn Fn(&str, bool) -> bool,
     code: &str,
     active: bool,
-    evidence: impl FnOnce() -> serde_json::Value,
+    evidence: impl FnOnce() -> E,
 ) {
     if wanted(code, active) {
         out.push(Verdict {
             code: code.to_owned(),
             active,
-            evidence: evidence(),
+            // The evidence types are plain structs of strings and numbers: serialising them
+            // cannot fail.
+            evidence: serde_json::to_value(evidence()).unwrap_or_default(),
         });
     }
 }

@@ -4,6 +4,26 @@ use super::prelude::*;
 
 pub(crate) struct Eval;
 
+/// The reference is the point's own last 24 hours (sudden change) or the other stations.
+#[derive(Serialize)]
+struct Evidence<'a> {
+    rule: &'a str,
+    window: HourWindow,
+    code: &'a str,
+    value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline_mean_24h: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline_hours: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    other_stations_mean: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    other_stations: Option<usize>,
+    factor: f64,
+    threshold: f64,
+    note: &'static str,
+}
+
 impl Evaluate for Eval {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
@@ -17,20 +37,14 @@ impl Evaluate for Eval {
         let mut out = Vec::new();
         // The hour's value against a reference mean: the point's own previous 24 hours, or
         // the city's other stations at the same hour.
-        let (reference, mean_name, count_name, note) = if rule.kind == RuleKind::SuddenChange {
+        let own = rule.kind == RuleKind::SuddenChange;
+        let (reference, note) = if own {
             (
                 &ctx.baseline,
-                "baseline_mean_24h",
-                "baseline_hours",
                 "baseline and factor are a [proposal]; configure per point",
             )
         } else {
-            (
-                &ctx.peers,
-                "other_stations_mean",
-                "other_stations",
-                "factor is a [proposal]; configure per point",
-            )
+            (&ctx.peers, "factor is a [proposal]; configure per point")
         };
         for (o, v) in hourly_values(rows, hour_start) {
             let v = v.to_f64();
@@ -42,11 +56,19 @@ impl Evaluate for Eval {
             }
             let round = |x: f64| (x * 1000.0).round() / 1000.0;
             push(&mut out, wanted, &o.code, v > mean * rule.factor, || {
-                json!({
-                    "rule": rule.id, "window": input.window(), "code": o.code, "value": v,
-                    mean_name: round(mean), count_name: n, "factor": rule.factor,
-                    "threshold": round(mean * rule.factor), "note": note,
-                })
+                Evidence {
+                    rule: &rule.id,
+                    window: input.window(),
+                    code: &o.code,
+                    value: v,
+                    baseline_mean_24h: own.then(|| round(mean)),
+                    baseline_hours: own.then_some(n),
+                    other_stations_mean: (!own).then(|| round(mean)),
+                    other_stations: (!own).then_some(n),
+                    factor: rule.factor,
+                    threshold: round(mean * rule.factor),
+                    note,
+                }
             });
         }
         out

@@ -4,6 +4,17 @@ use super::prelude::*;
 
 pub(crate) struct Eval;
 
+#[derive(Serialize)]
+struct Evidence<'a> {
+    rule: &'a str,
+    window: HourWindow,
+    code: &'a str,
+    concentration: String,
+    iaqi: u32,
+    threshold: u32,
+    standard: &'static str,
+}
+
 impl Evaluate for Eval {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
@@ -37,11 +48,14 @@ impl Evaluate for Eval {
                 continue;
             };
             let Some(value) = i.iaqi else { continue };
-            push(&mut out, wanted, &o.code, value > threshold, || {
-                json!({
-                    "rule": rule.id, "window": input.window(), "code": o.code, "concentration": c.to_string(),
-                    "iaqi": value, "threshold": threshold, "standard": version.name(),
-                })
+            push(&mut out, wanted, &o.code, value > threshold, || Evidence {
+                rule: &rule.id,
+                window: input.window(),
+                code: &o.code,
+                concentration: c.to_string(),
+                iaqi: value,
+                threshold,
+                standard: version.name(),
             });
         }
         out

@@ -4,6 +4,17 @@ use super::prelude::*;
 
 pub(crate) struct Eval;
 
+#[derive(Serialize)]
+struct Evidence<'a> {
+    rule: &'a str,
+    window: HourWindow,
+    code: &'a str,
+    flagged_minutes: usize,
+    flags: Vec<&'a str>,
+    threshold_minutes: usize,
+    standard: &'static str,
+}
+
 impl Evaluate for Eval {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
@@ -58,12 +69,14 @@ impl Evaluate for Eval {
                 wanted,
                 code,
                 minutes >= rule.max_flag_minutes,
-                || {
-                    json!({
-                        "rule": rule.id, "window": input.window(), "code": code, "flagged_minutes": minutes,
-                        "flags": flags, "threshold_minutes": rule.max_flag_minutes,
-                        "standard": "HJ 212-2017 data flags",
-                    })
+                || Evidence {
+                    rule: &rule.id,
+                    window: input.window(),
+                    code,
+                    flagged_minutes: minutes,
+                    flags,
+                    threshold_minutes: rule.max_flag_minutes,
+                    standard: "HJ 212-2017 data flags",
                 },
             );
         }

@@ -4,6 +4,19 @@ use super::prelude::*;
 
 pub(crate) struct Eval;
 
+#[derive(Serialize)]
+struct Evidence<'a> {
+    rule: &'a str,
+    window: HourWindow,
+    code: &'a str,
+    minutes_reported: usize,
+    minutes_stopped: usize,
+    valid_minutes: usize,
+    minutes_to_come: usize,
+    required: usize,
+    standard: &'static str,
+}
+
 impl Evaluate for Eval {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
@@ -46,13 +59,16 @@ impl Evaluate for Eval {
             // invalid hour.
             let running = 60usize.saturating_sub(stopped);
             let active = running > 0 && (valid + to_come) * 60 < rule.min_valid_minutes * running;
-            push(&mut out, wanted, code, active, || {
-                json!({
-                    "rule": rule.id, "window": input.window(), "code": code, "minutes_reported": minutes,
-                    "minutes_stopped": stopped, "valid_minutes": valid, "minutes_to_come": to_come,
-                    "required": (rule.min_valid_minutes * running).div_ceil(60),
-                    "standard": "HJ 75-2017 hourly validity (minutes of a stopped source, flag F, excluded)",
-                })
+            push(&mut out, wanted, code, active, || Evidence {
+                rule: &rule.id,
+                window: input.window(),
+                code,
+                minutes_reported: minutes,
+                minutes_stopped: stopped,
+                valid_minutes: valid,
+                minutes_to_come: to_come,
+                required: (rule.min_valid_minutes * running).div_ceil(60),
+                standard: "HJ 75-2017 hourly validity (minutes of a stopped source, flag F, excluded)",
             });
         }
         out

@@ -29,8 +29,11 @@ pub(crate) struct Input<'a> {
 
 impl Input<'_> {
     /// The hour judged, as evidence shows it.
-    pub fn window(&self) -> serde_json::Value {
-        serde_json::json!({"start": crate::iso(self.hour_start), "end": crate::iso(self.hour_start + 3600)})
+    pub fn window(&self) -> HourWindow {
+        HourWindow {
+            start: crate::iso(self.hour_start),
+            end: crate::iso(self.hour_start + 3600),
+        }
     }
 
     /// Whether a row falls in the hour judged.
@@ -42,6 +45,13 @@ impl Input<'_> {
     pub fn minutes_per_row(&self) -> usize {
         self.point.min_interval_min.max(1) as usize
     }
+}
+
+/// The hour a verdict is about, in Beijing time.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct HourWindow {
+    pub start: String,
+    pub end: String,
 }
 
 /// A kind of window rule.
@@ -70,9 +80,9 @@ mod prelude {
     pub(crate) use std::collections::BTreeMap;
 
     pub(crate) use envstd::Dec;
-    pub(crate) use serde_json::json;
+    pub(crate) use serde::Serialize;
 
-    pub(crate) use super::{Evaluate, Input};
+    pub(crate) use super::{Evaluate, HourWindow, Input};
     pub(crate) use crate::{
         Limited, RuleKind, Verdict, code_key, hourly_values, iso, limited_codes, push,
     };

@@ -4,6 +4,17 @@ use super::prelude::*;
 
 pub(crate) struct Eval;
 
+#[derive(Serialize)]
+struct Evidence<'a> {
+    rule: &'a str,
+    window: HourWindow,
+    leq: f64,
+    limit: f64,
+    period: &'static str,
+    zone: envstd::noise::Zone,
+    standard: &'static str,
+}
+
 impl Evaluate for Eval {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
@@ -31,11 +42,14 @@ impl Evaluate for Eval {
                 continue;
             }
             let v = v.to_f64();
-            push(&mut out, wanted, &o.code, v > limit, || {
-                json!({
-                    "rule": rule.id, "window": input.window(), "leq": v, "limit": limit, "period": if day { "day" } else { "night" },
-                    "zone": zone, "standard": "GB 3096-2008 (day 06:00-22:00)",
-                })
+            push(&mut out, wanted, &o.code, v > limit, || Evidence {
+                rule: &rule.id,
+                window: input.window(),
+                leq: v,
+                limit,
+                period: if day { "day" } else { "night" },
+                zone,
+                standard: "GB 3096-2008 (day 06:00-22:00)",
             });
         }
         out

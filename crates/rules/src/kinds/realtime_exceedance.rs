@@ -4,6 +4,25 @@ use super::prelude::*;
 
 pub(crate) struct Eval;
 
+#[derive(Serialize)]
+struct Evidence<'a> {
+    rule: &'a str,
+    window: HourWindow,
+    code: &'a str,
+    limit: f64,
+    /// The first 20 values over the limit.
+    values_over_limit: Vec<Over>,
+    count_over: usize,
+    count: usize,
+    note: &'static str,
+}
+
+#[derive(Serialize)]
+struct Over {
+    time: String,
+    rtd: String,
+}
+
 impl Evaluate for Eval {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
@@ -51,13 +70,22 @@ impl Evaluate for Eval {
             if count == 0 {
                 continue;
             }
-            push(&mut out, wanted, code, !over.is_empty(), || {
-                json!({
-                    "rule": rule.id, "window": input.window(), "code": code, "limit": limit,
-                    "values_over_limit": over.iter().take(20).map(|(t, v)| json!({"time": iso(*t), "rtd": v.to_string()})).collect::<Vec<_>>(),
-                    "count_over": over.len(), "count": count,
-                    "note": "real-time values are not averaged; the legal judgement is on hourly means",
-                })
+            push(&mut out, wanted, code, !over.is_empty(), || Evidence {
+                rule: &rule.id,
+                window: input.window(),
+                code,
+                limit,
+                values_over_limit: over
+                    .iter()
+                    .take(20)
+                    .map(|(t, v)| Over {
+                        time: iso(*t),
+                        rtd: v.to_string(),
+                    })
+                    .collect(),
+                count_over: over.len(),
+                count,
+                note: "real-time values are not averaged; the legal judgement is on hourly means",
             });
         }
         out

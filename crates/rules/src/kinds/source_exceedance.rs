@@ -4,6 +4,22 @@ use super::prelude::*;
 
 pub(crate) struct Eval;
 
+/// Values as exact decimals in text, as the device sent them or as computed.
+#[derive(Serialize)]
+struct Evidence<'a> {
+    rule: &'a str,
+    window: HourWindow,
+    code: &'a str,
+    hourly_mean: Option<String>,
+    converted: Option<String>,
+    o2: Option<String>,
+    ref_o2: Option<f64>,
+    limit: f64,
+    valid_minutes: usize,
+    valid_hour: bool,
+    standard: &'static str,
+}
+
 impl Evaluate for Eval {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
@@ -60,15 +76,18 @@ impl Evaluate for Eval {
             let judged = converted.or(hour.mean);
             let limit_dec = Dec::parse(&limit.to_string()).ok();
             let active = matches!((judged, limit_dec), (Some(j), Some(l)) if hour.valid && j > l);
-            push(&mut out, wanted, code, active, || {
-                json!({
-                    "rule": rule.id, "window": input.window(), "code": code,
-                    "hourly_mean": hour.mean.map(|m| m.to_string()),
-                    "converted": converted.map(|c| c.to_string()),
-                    "o2": o2.map(|c| c.to_string()), "ref_o2": setting.ref_o2,
-                    "limit": limit, "valid_minutes": hour.valid_minutes, "valid_hour": hour.valid,
-                    "standard": "HJ 75-2017 hourly validity; O2 conversion per the point's reference O2",
-                })
+            push(&mut out, wanted, code, active, || Evidence {
+                rule: &rule.id,
+                window: input.window(),
+                code,
+                hourly_mean: hour.mean.map(|m| m.to_string()),
+                converted: converted.map(|c| c.to_string()),
+                o2: o2.map(|c| c.to_string()),
+                ref_o2: setting.ref_o2,
+                limit,
+                valid_minutes: hour.valid_minutes,
+                valid_hour: hour.valid,
+                standard: "HJ 75-2017 hourly validity; O2 conversion per the point's reference O2",
             });
         }
         out

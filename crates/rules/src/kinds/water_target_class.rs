@@ -4,6 +4,18 @@ use super::prelude::*;
 
 pub(crate) struct Eval;
 
+#[derive(Serialize)]
+struct Evidence<'a> {
+    rule: &'a str,
+    window: HourWindow,
+    code: &'a str,
+    item: &'static str,
+    value: String,
+    class: envstd::water::Class,
+    target_class: envstd::water::Class,
+    standard: &'static str,
+}
+
 impl Evaluate for Eval {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
@@ -35,11 +47,15 @@ impl Evaluate for Eval {
                 wanted,
                 &o.code,
                 c.evaluated && class > target,
-                || {
-                    json!({
-                        "rule": rule.id, "window": input.window(), "code": o.code, "item": item, "value": v.to_string(),
-                        "class": class, "target_class": target, "standard": "GB 3838-2002",
-                    })
+                || Evidence {
+                    rule: &rule.id,
+                    window: input.window(),
+                    code: &o.code,
+                    item,
+                    value: v.to_string(),
+                    class,
+                    target_class: target,
+                    standard: "GB 3838-2002",
                 },
             );
         }
