@@ -44,7 +44,7 @@ impl AlarmState {
 pub struct Handling {
     /// `acknowledged` or `dismissed`.
     pub action: String,
-    /// The user name.
+    /// Who, by user name.
     pub by: String,
     /// The user's reason, required.
     pub reason: String,
@@ -58,9 +58,9 @@ pub struct Alarm {
     /// Assigned by the store; negative while only the engine knows the alarm (an alarm opened
     /// in a batch not yet written).
     pub id: i64,
-    /// The point.
+    /// The monitoring point's id (its key in the points registry).
     pub point_id: String,
-    /// The rule.
+    /// The rule's id in the rules file.
     pub rule_id: String,
     /// The factor code (`""` for device-level rules).
     pub code: String,
@@ -94,9 +94,9 @@ impl Alarm {
 /// One change of an alarm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlarmEvent {
-    /// Increasing.
+    /// Increasing with time: the order events happened in.
     pub id: i64,
-    /// The alarm.
+    /// The alarm it changed.
     pub alarm_id: i64,
     /// Unix ms.
     pub at_ms: i64,
@@ -110,9 +110,9 @@ pub struct AlarmEvent {
 /// The series of windows one rule judges for one code of one point.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SeriesKey {
-    /// The point.
+    /// The monitoring point's id (its key in the points registry).
     pub point_id: String,
-    /// The rule.
+    /// The rule's id in the rules file.
     pub rule_id: String,
     /// The factor code (`""` for device-level rules).
     pub code: String,
@@ -132,13 +132,13 @@ pub struct Window {
 /// A window verdict to record, with its series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowUpdate {
-    /// The series.
+    /// The (point, rule, code) whose window it is.
     pub key: SeriesKey,
     /// The rule's severity (given to an alarm it opens).
     pub severity: String,
-    /// Window length, s.
+    /// Window length, s (an hour, or five minutes for silence).
     pub step: i64,
-    /// The verdict.
+    /// The window's start, activity and evidence.
     pub window: Window,
 }
 
@@ -147,15 +147,15 @@ pub struct WindowUpdate {
 pub enum Effect {
     /// Insert or replace a window's verdict.
     PutWindow {
-        /// The series.
+        /// The (point, rule, code) whose window it is.
         key: SeriesKey,
-        /// The verdict.
+        /// The window's start, activity and evidence.
         window: Window,
     },
     /// The alarm of `key` whose last active window ends at `end` (and is not withdrawn) takes
     /// this evidence, without an event: the same condition, with more data.
     RefreshEvidence {
-        /// The series.
+        /// The (point, rule, code) of the alarm.
         key: SeriesKey,
         /// The alarm's end, Unix s.
         end: i64,

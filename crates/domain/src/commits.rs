@@ -15,7 +15,7 @@ use crate::Observation;
 /// Data made durable: which (series, code, DataTime) of which point changed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Committed {
-    /// The point.
+    /// The monitoring point the frame's MN belongs to.
     pub point_id: String,
     /// The observations stored (new or replacing earlier values).
     pub observations: Vec<Observation>,

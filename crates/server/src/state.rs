@@ -31,11 +31,11 @@ pub struct AppState {
 pub struct Parts {
     /// The HJ 212 front door (device state, the point table) and its store.
     pub gateway: Arc<Gateway>,
-    /// The registries.
+    /// The bureau's registries, with their history.
     pub registries: Arc<dyn store::RegistryStore>,
     /// Users, sessions, tokens and the audit log.
     pub auth: Arc<crate::session::Auth>,
-    /// Cases.
+    /// Cases and their chained events.
     pub cases: Arc<dyn store::CaseStore>,
     /// Alarms as the engine recorded them.
     pub alarms: Arc<dyn store::AlarmStore>,
