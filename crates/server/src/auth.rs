@@ -818,6 +818,7 @@ pub fn new_user(form: &NewUser, now_ms: i64) -> Result<User, access::AccessError
         form.district.as_deref(),
         form.enterprise.as_deref(),
     )?;
+    check_district(form.district.as_deref())?;
     access::check_password(&form.username, &form.password)?;
     Ok(User {
         username: form.username.clone(),
@@ -834,6 +835,27 @@ pub fn new_user(form: &NewUser, now_ms: i64) -> Result<User, access::AccessError
         created_ms: now_ms,
         updated_ms: now_ms,
     })
+}
+
+/// A district must be one of the registries' districts: an officer of a district that does not
+/// exist would see nothing and be told nothing.
+fn check_district(district: Option<&str>) -> Result<(), access::AccessError> {
+    let Some(d) = district else {
+        return Ok(());
+    };
+    let known: Vec<String> = registry::schemas()
+        .into_iter()
+        .find(|s| s.name == domain::POINTS_REGISTRY)
+        .and_then(|s| s.field("district").map(|f| f.values.clone()))
+        .unwrap_or_default();
+    if known.iter().any(|k| k == d) {
+        Ok(())
+    } else {
+        Err(access::AccessError::BadScope(format!(
+            "district {d:?} is not one of {}",
+            known.join(", ")
+        )))
+    }
 }
 
 /// Lists users (admin).
@@ -930,6 +952,7 @@ async fn put_user(
     }
     let role: Role = user.role.parse().map_err(ApiError::Internal)?;
     access::check_scope_fields(role, user.district.as_deref(), user.enterprise.as_deref())
+        .and_then(|()| check_district(user.district.as_deref()))
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let mut end_sessions = false;
     if let Some(d) = change.disabled {
@@ -1222,6 +1245,30 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_district_officer_needs_a_district_that_exists() {
+        let form = |district: &str| NewUser {
+            username: "li".into(),
+            display_name: None,
+            role: Role::DistrictOfficer,
+            district: Some(district.into()),
+            enterprise: None,
+            password: "a long enough passphrase".into(),
+        };
+        let err = new_user(&form("atlantis"), 0).expect_err("no such district");
+        assert!(
+            err.to_string().contains("atlantis") && err.to_string().contains("lixia"),
+            "{err}"
+        );
+        assert_eq!(
+            new_user(&form("lixia"), 0)
+                .expect("a district of the city")
+                .district
+                .as_deref(),
+            Some("lixia")
+        );
+    }
 
     #[test]
     fn secrets_come_from_the_bearer_header_or_the_cookie() {
