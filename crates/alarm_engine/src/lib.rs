@@ -59,12 +59,6 @@ pub enum EngineError {
     /// An hour loaded into the cache was not there the moment after.
     #[error("the hour cache lost an hour it had just loaded")]
     Cache,
-    /// The lifecycle asked again for history it had been given (a defect, reported).
-    #[error("the alarm lifecycle asked twice for the same history of {0:?}")]
-    History(SeriesKey),
-    /// A blocking task failed.
-    #[error("alarm engine task: {0}")]
-    Task(String),
 }
 
 /// The connection state of every device (the front doors keep it).
@@ -367,24 +361,10 @@ impl Engine {
             return Ok(Vec::new());
         }
         let at_ms = self.clock.now_ms();
-        let mut defect = None;
-        let events = self.sources.alarms.decide(&mut |reads| {
-            decide(reads, updates, at_ms).map_err(|e| match e {
-                EngineError::Store(e) => e,
-                other => {
-                    let detail = other.to_string();
-                    defect = Some(other);
-                    StoreError::Corrupt {
-                        table: "rule_windows",
-                        detail,
-                    }
-                }
-            })
-        });
-        match (events, defect) {
-            (_, Some(e)) => Err(e),
-            (events, None) => Ok(events?),
-        }
+        Ok(self
+            .sources
+            .alarms
+            .decide(&mut |reads| decide(reads, updates, at_ms))?)
     }
 
     /// The points, re-read from the store every 10 s.
@@ -488,7 +468,7 @@ fn decide(
     reads: &dyn AlarmReads,
     updates: &[WindowUpdate],
     at_ms: i64,
-) -> Result<Vec<Effect>, EngineError> {
+) -> Result<Vec<Effect>, StoreError> {
     let mut by_key: BTreeMap<&SeriesKey, Vec<&WindowUpdate>> = BTreeMap::new();
     for u in updates {
         by_key.entry(&u.key).or_default().push(u);
@@ -534,7 +514,14 @@ fn decide(
                     }
                     Step::Need { from, to } => {
                         if s.asked == Some((s.next, from, to)) {
-                            return Err(EngineError::History(s.key.clone()));
+                            // A defect in the lifecycle, reported rather than looped on.
+                            return Err(StoreError::Corrupt {
+                                table: "rule_windows",
+                                detail: format!(
+                                    "the alarm lifecycle asked twice for the same history of {:?}",
+                                    s.key
+                                ),
+                            });
                         }
                         s.asked = Some((s.next, from, to));
                         needs.push((i, (s.key.clone(), from, to)));

@@ -1,9 +1,10 @@
 //! The demo city: a synthetic but realistic Jinan, generated from a seed.
 //!
 //! Real districts and counties with their approximate centres and the city's geographic extent;
-//! invented enterprise, village and outlet names. The counts are those of a city like Jinan: about 300
-//! enterprises with 600 outlets (monitoring points, as are the stations and sections), 15 air stations, 12 water sections (the three key
-//! sections of the plan with their target classes), 40 noise points, 30 radioactive sources,
+//! invented enterprise, village and outlet names. The counts are those of a city like Jinan:
+//! about 300 enterprises with 600 outlets, 15 air stations, 12 water sections (the three key
+//! sections of the plan with their target classes; outlets, stations and sections are the
+//! entries of the points registry), 40 noise points, 30 radioactive sources,
 //! 1,200 sewage outlets in the Yellow River basin at every stage, 20,000 old vehicles, 201
 //! villages, 11 carbon-market enterprises, risk units, hazardous-waste units, plots, projects and
 //! protected areas. Progress through the year (outlets remediated, vehicles scrapped, villages

@@ -85,10 +85,24 @@ pub const SCHEMA_FILES: &[(&str, &str)] = &[
 
 /// The shipped schemas (each checked by a test).
 pub fn schemas() -> Vec<Schema> {
-    SCHEMA_FILES
-        .iter()
-        .filter_map(|(_, text)| Schema::from_toml(text).ok())
-        .collect()
+    parsed().to_vec()
+}
+
+/// One shipped schema, by name.
+pub fn schema(name: &str) -> Option<&'static Schema> {
+    parsed().iter().find(|s| s.name == name)
+}
+
+/// The shipped schemas, parsed once (points are checked against theirs one by one, a points
+/// file of thousands at every start).
+fn parsed() -> &'static [Schema] {
+    static PARSED: std::sync::OnceLock<Vec<Schema>> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        SCHEMA_FILES
+            .iter()
+            .filter_map(|(_, text)| Schema::from_toml(text).ok())
+            .collect()
+    })
 }
 
 /// Checks every shipped schema file; the first failure, with its file.

@@ -843,11 +843,9 @@ fn check_district(district: Option<&str>) -> Result<(), access::AccessError> {
     let Some(d) = district else {
         return Ok(());
     };
-    let known: Vec<String> = registry::schemas()
-        .into_iter()
-        .find(|s| s.name == domain::POINTS_REGISTRY)
-        .and_then(|s| s.field("district").map(|f| f.values.clone()))
-        .unwrap_or_default();
+    let known: &[String] = registry::schema(domain::POINTS_REGISTRY)
+        .and_then(|s| s.field("district"))
+        .map_or(&[], |f| &f.values);
     if known.iter().any(|k| k == d) {
         Ok(())
     } else {

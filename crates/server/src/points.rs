@@ -53,9 +53,7 @@ pub fn validate_point(p: &Point) -> Result<(), String> {
     }
     // The registry's own rules too (the district list, the code settings): a point is its
     // registry entry, so both ways in check the same.
-    let schema = registry::schemas()
-        .into_iter()
-        .find(|s| s.name == domain::POINTS_REGISTRY)
+    let schema = registry::schema(domain::POINTS_REGISTRY)
         .ok_or("the points registry's schema is missing")?;
     schema
         .validate(&p.to_record())

@@ -19,16 +19,13 @@ use serde_json::{Map, Value};
 use store::{Change, Entry, EntryChange, RegistryStore, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use crate::wire::iso;
 
-type ApiResult<T> = Result<T, ApiError>;
-
 fn schema_named(name: &str) -> ApiResult<Schema> {
-    registry::schemas()
-        .into_iter()
-        .find(|s| s.name == name)
+    registry::schema(name)
+        .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("no registry named {name:?}")))
 }
 
@@ -371,20 +368,21 @@ async fn create(
     let id = schema.key_of(&data).unwrap_or_default();
     let who = actor(&principal);
     let (reg, key) = (name.clone(), id.clone());
+    if blocking(&state, move |r| r.entry(&reg, &key))
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Conflict(format!("{name}/{id} exists")));
+    }
+    let (reg, key) = (name.clone(), id.clone());
+    // `expect_version: 0` still refuses an entry created meanwhile (409 with the versions).
     let change = Change::Put {
         id: id.clone(),
         data,
         expect_version: Some(0),
     };
     let now = state.now_ms();
-    blocking(&state, move |r| r.apply(&reg, &[change], &who, now))
-        .await
-        .map_err(|e| match e {
-            ApiError::Conflict(m) if m.contains("version") => {
-                ApiError::Conflict(format!("{name}/{id} exists"))
-            }
-            other => other,
-        })?;
+    blocking(&state, move |r| r.apply(&reg, &[change], &who, now)).await?;
     points_changed(&state, &name)?;
     let entry = blocking(&state, move |r| r.entry(&name, &key)).await?;
     Ok((

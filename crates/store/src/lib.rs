@@ -280,9 +280,8 @@ pub struct SqliteStore {
     side: Mutex<Connection>,
     /// Whose turn it is to write, taken before either connection writes. SQLite would order
     /// the two by itself, but a writer waiting on SQLite's lock polls with sleeps of up to
-    /// 100 ms: under continuous ingest the alarm engine's writes waited that long again and
-    /// again (alarm latency p99 from 0.3 s to 1.4 s in `bench ingest`). A mutex hands the turn
-    /// over at once.
+    /// 100 ms (an audit row or a case event would wait that long behind continuous ingest); a
+    /// mutex hands the turn over as soon as it is free.
     write_turn: Mutex<()>,
     reader: Mutex<Connection>,
     checkpointer: Option<Checkpointer>,

@@ -33,10 +33,11 @@ fn point_entry(
     }
     if let Some(mn) = data.get("mn").and_then(Value::as_str) {
         let other: Option<String> = tx
-            .prepare_cached(
-                "SELECT id FROM registry_entries WHERE registry = 'monitoring_points' AND id <> ?1
-                 AND json_extract(body, '$.mn') = ?2",
-            )?
+            // The registry named literally, so that the partial index on MNs applies.
+            .prepare_cached(&format!(
+                "SELECT id FROM registry_entries WHERE registry = '{POINTS_REGISTRY}' AND id <> ?1
+                 AND json_extract(body, '$.mn') = ?2"
+            ))?
             .query_row(params![id, mn], |r| r.get(0))
             .optional()?;
         if let Some(other) = other {

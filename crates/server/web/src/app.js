@@ -550,7 +550,8 @@ async function registriesPage(view) {
 
 async function registryPage(view, name) {
   const schema = await get(`/api/v1/registries/${enc(name)}`);
-  const fields = schema.fields.filter((f) => f.type !== "geometry" && f.type !== "point").slice(0, 7);
+  // Secret fields (a device password) are never sent: no column for them.
+  const fields = schema.fields.filter((f) => !f.secret && f.type !== "geometry" && f.type !== "point").slice(0, 7);
   const q = h("input", { id: "registry-q", placeholder: t("search") });
   const districtField = schema.fields.find((f) => f.name === "district");
   const district = districtField ? h("select", { id: "registry-district" }, h("option", { value: "" }, t("district")),
