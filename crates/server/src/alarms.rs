@@ -69,7 +69,7 @@ fn time_s(name: &str, t: &Option<String>) -> ApiResult<Option<i64>> {
 }
 
 /// Lists alarms, newest change first.
-#[utoipa::path(get, path = "/api/v1/alarms", tag = "alarms", params(AlarmParams),
+#[utoipa::path(get, path = "/api/v1/alarms", tag = "alarms", security(("token" = ["read_alarms"])), params(AlarmParams),
     responses((status = 200, body = [Object]), (status = 400, body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
@@ -121,7 +121,7 @@ async fn list(
 }
 
 /// One alarm with its evidence and events.
-#[utoipa::path(get, path = "/api/v1/alarms/{id}", tag = "alarms",
+#[utoipa::path(get, path = "/api/v1/alarms/{id}", tag = "alarms", security(("token" = ["read_alarms"])),
     params(("id" = i64, Path, description = "alarm id")),
     responses((status = 200, body = AlarmView), (status = 404, body = ErrorBody)))]
 async fn one(
@@ -207,7 +207,7 @@ async fn handle(
 }
 
 /// Acknowledges an alarm (someone is on it).
-#[utoipa::path(post, path = "/api/v1/alarms/{id}/acknowledge", tag = "alarms", request_body = Reason,
+#[utoipa::path(post, path = "/api/v1/alarms/{id}/acknowledge", tag = "alarms", security(("token" = ["handle_alarms"])), request_body = Reason,
     params(("id" = i64, Path, description = "alarm id")),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 async fn acknowledge(
@@ -220,7 +220,7 @@ async fn acknowledge(
 }
 
 /// Dismisses an alarm (not a real problem), with the reason.
-#[utoipa::path(post, path = "/api/v1/alarms/{id}/dismiss", tag = "alarms", request_body = Reason,
+#[utoipa::path(post, path = "/api/v1/alarms/{id}/dismiss", tag = "alarms", security(("token" = ["handle_alarms"])), request_body = Reason,
     params(("id" = i64, Path, description = "alarm id")),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 async fn dismiss(
@@ -233,7 +233,7 @@ async fn dismiss(
 }
 
 /// Live alarm events (Server-Sent Events, event name = the change: raised, updated, cleared, ...).
-#[utoipa::path(get, path = "/api/v1/alarms/stream", tag = "alarms",
+#[utoipa::path(get, path = "/api/v1/alarms/stream", tag = "alarms", security(("token" = ["read_alarms"])),
     responses((status = 200, content_type = "text/event-stream", body = String)))]
 async fn stream(
     State(state): State<AppState>,

@@ -10,9 +10,11 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::http::Method;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::{AccessRule, AccessTable, Guarded};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,9 +34,29 @@ use crate::state::AppState;
         (name = "alarms", description = "alarms raised by the rules, their evidence and handling, the live stream"),
         (name = "auth", description = "login, sessions, API tokens, users and roles, the audit log"),
         (name = "cases", description = "the closed loop: cases, enforcement steps, evidence packages, figures, inspection plan")
-    )
+    ),
+    modifiers(&Credentials)
 )]
 struct ApiDoc;
+
+/// The one security scheme the operations name. Its scopes are the capabilities of
+/// `access::Capability`; an operation lists alternatives, any of which admits the caller.
+struct Credentials;
+
+impl utoipa::Modify for Credentials {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.description = Some(
+            "An API token (`hht_…`) or a session secret (`hhs_…`) as a Bearer token, or the \
+             browser's `huanghe_session` cookie set by login. An operation's scopes are the \
+             capabilities (any one of which admits the caller) a user's role must grant."
+                .into(),
+        );
+        components.add_security_scheme("token", SecurityScheme::Http(scheme));
+    }
+}
 
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -51,20 +73,39 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api_router().into_openapi()
 }
 
+/// Who may call each route of the API, as the handlers declare it.
+pub fn access_table() -> AccessTable {
+    table_of(&openapi())
+}
+
+fn table_of(doc: &utoipa::openapi::OpenApi) -> AccessTable {
+    // The declarations are compile-time text; a bad one fails every test that builds a router.
+    let mut table = AccessTable::from_openapi(doc)
+        .unwrap_or_else(|e| panic!("an access declaration is wrong: {e}"));
+    table.insert(Method::GET, OPENAPI_PATH, AccessRule::Public);
+    table
+}
+
+const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
 /// The API's router.
 pub fn router(state: AppState) -> axum::Router {
     let (router, doc) = api_router().split_for_parts();
+    let access = Arc::new(table_of(&doc));
     let doc = Arc::new(doc);
     let router = router
         .route(
-            "/api/v1/openapi.json",
+            OPENAPI_PATH,
             axum::routing::get(move || {
                 let doc = Arc::clone(&doc);
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
         .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            Guarded {
+                state: state.clone(),
+                access,
+            },
             crate::auth::guard,
         ))
         .fallback(|| async {
@@ -77,10 +118,7 @@ pub fn router(state: AppState) -> axum::Router {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::Method;
-
     use super::*;
-    use crate::auth::{AccessRule, access_rule};
 
     /// The committed `docs/openapi.json` is what the code generates: regenerate it with
     /// `cargo run -- openapi > docs/openapi.json` when the API changes.
@@ -97,7 +135,10 @@ mod tests {
 
     #[test]
     fn every_route_of_the_api_has_an_access_rule() {
+        let table = access_table();
+        let access_rule = |m: &Method, t: &str| table.rule(m, t);
         let doc = serde_json::to_value(openapi()).expect("renders");
+        assert!(doc["components"]["securitySchemes"]["token"].is_object());
         let paths = doc["paths"].as_object().expect("paths");
         let mut n = 0;
         for (template, item) in paths {

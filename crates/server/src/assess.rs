@@ -192,7 +192,7 @@ fn air_concentrations(rows: &[Observation]) -> BTreeMap<(Pollutant, i64), Dec> {
 }
 
 /// Hourly and daily AQI of an air station on a day.
-#[utoipa::path(get, path = "/api/v1/points/{id}/aqi", tag = "assessments",
+#[utoipa::path(get, path = "/api/v1/points/{id}/aqi", tag = "assessments", security(("token" = ["read_data"])),
     params(("id" = String, Path, description = "point id"), DayParams),
     responses((status = 200, body = DayAqi), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn point_aqi(
@@ -215,7 +215,7 @@ async fn point_aqi(
 
 /// Hourly and daily AQI of the city: each hour's concentration is the mean over the air stations
 /// that have a valid value for it.
-#[utoipa::path(get, path = "/api/v1/aqi/city", tag = "assessments", params(DayParams),
+#[utoipa::path(get, path = "/api/v1/aqi/city", tag = "assessments", security(("token" = ["read_data"])), params(DayParams),
     responses((status = 200, body = DayAqi), (status = 400, body = ErrorBody)))]
 async fn city_aqi(
     State(state): State<AppState>,
@@ -263,7 +263,7 @@ pub struct MonthWater {
 }
 
 /// Monthly GB 3838 class of a water section and its compliance with the target class.
-#[utoipa::path(get, path = "/api/v1/points/{id}/water", tag = "assessments",
+#[utoipa::path(get, path = "/api/v1/points/{id}/water", tag = "assessments", security(("token" = ["read_data"])),
     params(("id" = String, Path, description = "point id"), MonthParams),
     responses((status = 200, body = MonthWater), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn point_water(
@@ -336,7 +336,7 @@ pub struct DayNoise {
 }
 
 /// Day and night levels of a noise point against its zone (hourly Leq, code `LA`).
-#[utoipa::path(get, path = "/api/v1/points/{id}/noise", tag = "assessments",
+#[utoipa::path(get, path = "/api/v1/points/{id}/noise", tag = "assessments", security(("token" = ["read_data"])),
     params(("id" = String, Path, description = "point id"), DayParams),
     responses((status = 200, body = DayNoise), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn point_noise(
@@ -413,7 +413,7 @@ pub struct EmissionHour {
 
 /// Hourly averages of a source's minute data with HJ 75 validity, O2 conversion and exceedance
 /// of the limits set on the point.
-#[utoipa::path(get, path = "/api/v1/points/{id}/emissions", tag = "assessments",
+#[utoipa::path(get, path = "/api/v1/points/{id}/emissions", tag = "assessments", security(("token" = ["read_data"])),
     params(("id" = String, Path, description = "point id"), DayParams),
     responses((status = 200, body = [EmissionHour]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn point_emissions(

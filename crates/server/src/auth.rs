@@ -2,8 +2,9 @@
 //!
 //! One middleware ([`guard`]) runs on every route after routing, so it knows the route's
 //! template (`/api/v1/points/{id}`). It
-//! 1. looks the route up in [`access_rule`]: public (login, the OpenAPI document), or the
-//!    capabilities any of which admits the caller; a route missing from the table is refused,
+//! 1. looks the route up in the [`AccessTable`], which holds what each handler declares in its
+//!    `#[utoipa::path(security(...))]`: public (login, the OpenAPI document), or the
+//!    capabilities any of which admits the caller; a route that declares nothing is refused,
 //!    so a new endpoint cannot be open by accident (a test walks every route of the OpenAPI
 //!    document against every role);
 //! 2. authenticates: an `Authorization: Bearer` API token (`hht_…`) or session secret
@@ -44,75 +45,126 @@ use crate::wire::iso;
 pub use crate::session::{Auth, SESSION_COOKIE};
 
 /// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessRule {
     /// Anyone (login, the OpenAPI document).
     Public,
     /// A logged-in user with any of these capabilities.
-    Any(&'static [Capability]),
-    /// The route is not in the table: refused.
+    Any(Vec<Capability>),
+    /// The route declares no rule: refused.
     Unmapped,
 }
 
-/// The access table: every route (method and template) and who may call it.
-pub fn access_rule(method: &Method, template: &str) -> AccessRule {
-    use Capability as C;
-    let get = method == Method::GET || method == Method::HEAD;
-    let any = |caps: &'static [Capability]| AccessRule::Any(caps);
-    match template {
-        "/api/v1/openapi.json" => AccessRule::Public,
-        "/api/v1/auth/login" => AccessRule::Public,
-        "/api/v1/auth/logout" | "/api/v1/auth/me" | "/api/v1/auth/password" => {
-            any(&[C::OwnAccount])
+/// Who may call each route (method and template), read from the `security` each handler
+/// declares in its `#[utoipa::path]`: `security(())` is public, `security(("token" = ["a"]),
+/// ("token" = ["b"]))` admits a user with capability `a` or `b` (OpenAPI's alternatives). The
+/// rule is written once, beside the route, and the published document states it.
+#[derive(Debug, Clone, Default)]
+pub struct AccessTable {
+    rules: std::collections::HashMap<(Method, String), AccessRule>,
+}
+
+/// Why an operation's declared security could not be read as an access rule.
+#[derive(Debug, thiserror::Error)]
+#[error("{method} {template}: {reason}")]
+pub struct AccessDeclarationError {
+    method: String,
+    template: String,
+    reason: String,
+}
+
+impl AccessTable {
+    /// Reads every operation's security requirements. An operation without any stays
+    /// unmapped (and is refused); one naming an unknown capability is an error.
+    pub fn from_openapi(
+        doc: &utoipa::openapi::OpenApi,
+    ) -> Result<AccessTable, AccessDeclarationError> {
+        let doc = serde_json::to_value(doc).unwrap_or_default();
+        let mut rules = std::collections::HashMap::new();
+        let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) else {
+            return Ok(AccessTable { rules });
+        };
+        for (template, item) in paths {
+            let Some(item) = item.as_object() else {
+                continue;
+            };
+            for (m, op) in item {
+                let Ok(method) = m.to_uppercase().parse::<Method>() else {
+                    continue;
+                };
+                let err = |reason: String| AccessDeclarationError {
+                    method: method.to_string(),
+                    template: template.clone(),
+                    reason,
+                };
+                let Some(alternatives) = op.get("security").and_then(|s| s.as_array()) else {
+                    continue;
+                };
+                let mut caps = Vec::new();
+                let mut public = false;
+                for requirement in alternatives {
+                    let Some(schemes) = requirement.as_object() else {
+                        return Err(err("a security requirement is not an object".into()));
+                    };
+                    if schemes.is_empty() {
+                        public = true;
+                    }
+                    for scopes in schemes.values() {
+                        let Some([name]) = scopes.as_array().map(Vec::as_slice) else {
+                            return Err(err(format!(
+                                "{scopes}: name one capability per alternative"
+                            )));
+                        };
+                        let cap: Capability = serde_json::from_value(name.clone())
+                            .map_err(|e| err(format!("capability {name}: {e}")))?;
+                        caps.push(cap);
+                    }
+                }
+                let rule = match (public, caps.is_empty()) {
+                    (true, true) => AccessRule::Public,
+                    (false, false) => AccessRule::Any(caps),
+                    (true, false) => {
+                        return Err(err("both public and restricted".into()));
+                    }
+                    (false, true) => continue,
+                };
+                rules.insert((method, template.clone()), rule);
+            }
         }
-        "/api/v1/tokens" | "/api/v1/tokens/{id}" => any(&[C::OwnAccount]),
-        "/api/v1/users" | "/api/v1/users/{username}" => any(&[C::ManageUsers]),
-        "/api/v1/audit" => any(&[C::ReadAudit]),
-        "/api/v1/points" | "/api/v1/points/{id}" if !get => any(&[C::WritePoints]),
-        "/api/v1/points"
-        | "/api/v1/points/{id}"
-        | "/api/v1/points/{id}/series"
-        | "/api/v1/points/{id}/latest"
-        | "/api/v1/points/{id}/history"
-        | "/api/v1/points/{id}/capture"
-        | "/api/v1/points/{id}/aqi"
-        | "/api/v1/points/{id}/water"
-        | "/api/v1/points/{id}/noise"
-        | "/api/v1/points/{id}/emissions"
-        | "/api/v1/aqi/city" => any(&[C::ReadData]),
-        "/api/v1/devices" | "/api/v1/packets" | "/api/v1/store" | "/metrics" => {
-            any(&[C::ReadDevices])
-        }
-        "/api/v1/registries"
-        | "/api/v1/registries/{name}"
-        | "/api/v1/registries/{name}/entries"
-        | "/api/v1/registries/{name}/entries/{id}"
-        | "/api/v1/registries/{name}/entries/{id}/history"
-        | "/api/v1/registries/{name}/export"
-        | "/api/v1/targets"
-            if get =>
-        {
-            any(&[C::ReadRegistries])
-        }
-        "/api/v1/registries/{name}/entries"
-        | "/api/v1/registries/{name}/entries/{id}"
-        | "/api/v1/registries/{name}/import" => any(&[C::WriteRegistries]),
-        "/api/v1/alarms" | "/api/v1/alarms/stream" | "/api/v1/alarms/{id}" => any(&[C::ReadAlarms]),
-        "/api/v1/alarms/{id}/acknowledge" | "/api/v1/alarms/{id}/dismiss" => {
-            any(&[C::HandleAlarms])
-        }
-        "/api/v1/cases" if !get => any(&[C::OpenCases]),
-        "/api/v1/cases"
-        | "/api/v1/cases/{id}"
-        | "/api/v1/cases/{id}/evidence"
-        | "/api/v1/cases/{id}/attachments/{attachment}" => any(&[C::ReadCases]),
-        "/api/v1/cases/{id}/dispatch" => any(&[C::DispatchCases]),
-        "/api/v1/cases/{id}/actions" => any(&[C::HandleCases]),
-        "/api/v1/cases/{id}/response" => any(&[C::RespondToCases]),
-        "/api/v1/cases/{id}/attachments" => any(&[C::HandleCases, C::RespondToCases]),
-        "/api/v1/cases/figures" | "/api/v1/inspection-plan" => any(&[C::ReadFigures]),
-        _ => AccessRule::Unmapped,
+        Ok(AccessTable { rules })
     }
+
+    /// Declares a route that is not in the OpenAPI document (the document itself).
+    pub fn insert(&mut self, method: Method, template: &str, rule: AccessRule) {
+        self.rules.insert((method, template.to_owned()), rule);
+    }
+
+    /// The rule of a route; HEAD follows GET.
+    pub fn rule(&self, method: &Method, template: &str) -> AccessRule {
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        self.rules
+            .get(&(method.clone(), template.to_owned()))
+            .cloned()
+            .unwrap_or(AccessRule::Unmapped)
+    }
+
+    /// Every route with its rule.
+    pub fn iter(&self) -> impl Iterator<Item = (&Method, &str, &AccessRule)> {
+        self.rules.iter().map(|((m, t), r)| (m, t.as_str(), r))
+    }
+}
+
+/// The guard's state: the application and the access table of its router.
+#[derive(Clone)]
+pub struct Guarded {
+    /// The application.
+    pub state: AppState,
+    /// Who may call which route.
+    pub access: Arc<AccessTable>,
 }
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -349,7 +401,11 @@ fn audit_refusal(content_type: Option<&str>, bytes: u64, reason: &str) -> serde_
 }
 
 /// The middleware: see the [module docs](self).
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn guard(
+    State(Guarded { state, access }): State<Guarded>,
+    req: Request,
+    next: Next,
+) -> Response {
     let method = req.method().clone();
     let template = req
         .extensions()
@@ -362,7 +418,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         .path_and_query()
         .map_or_else(|| path.clone(), |p| p.as_str().to_owned());
     let mut req = req;
-    let principal = match access_rule(&method, &template) {
+    let principal = match access.rule(&method, &template) {
         AccessRule::Public => None,
         AccessRule::Unmapped => {
             tracing::error!(%method, %template, "route without an access rule");
@@ -624,7 +680,7 @@ fn blocking_err(e: tokio::task::JoinError) -> ApiError {
 
 /// Logs in with a password; sets the session cookie. Refused (429, `Retry-After`) after repeated
 /// failures for the same user name or from the same address.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login,
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = Login,
     responses((status = 200, body = LoginOk), (status = 401, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
 async fn login(
@@ -709,7 +765,7 @@ async fn login(
 }
 
 /// Ends the current session (the cookie or the bearer session secret).
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("token" = ["own_account"])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     if let Some(secret) = presented_secret(&headers).filter(|s| s.starts_with("hhs_")) {
@@ -741,7 +797,7 @@ async fn load_user(state: &AppState, name: &str) -> ApiResult<User> {
 }
 
 /// The logged-in user and what their role may do.
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("token" = ["own_account"])),
     responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, req: Request) -> ApiResult<Json<UserView>> {
     let p = principal(req.extensions())?;
@@ -758,7 +814,7 @@ pub struct PasswordChange {
 }
 
 /// Changes one's own password; every session of the user ends.
-#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordChange,
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", security(("token" = ["own_account"])), request_body = PasswordChange,
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn change_password(
     State(state): State<AppState>,
@@ -857,7 +913,7 @@ fn check_district(district: Option<&str>) -> Result<(), access::AccessError> {
 }
 
 /// Lists users (admin).
-#[utoipa::path(get, path = "/api/v1/users", tag = "auth",
+#[utoipa::path(get, path = "/api/v1/users", tag = "auth", security(("token" = ["manage_users"])),
     responses((status = 200, body = [UserView])))]
 async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<UserView>>> {
     let users = Arc::clone(&state.auth().users);
@@ -868,7 +924,7 @@ async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<UserVie
 }
 
 /// Creates a user (admin).
-#[utoipa::path(post, path = "/api/v1/users", tag = "auth", request_body = NewUser,
+#[utoipa::path(post, path = "/api/v1/users", tag = "auth", security(("token" = ["manage_users"])), request_body = NewUser,
     responses((status = 201, body = UserView), (status = 400, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn create_user(
@@ -906,7 +962,7 @@ pub struct UserChange {
 }
 
 /// One user (admin).
-#[utoipa::path(get, path = "/api/v1/users/{username}", tag = "auth",
+#[utoipa::path(get, path = "/api/v1/users/{username}", tag = "auth", security(("token" = ["manage_users"])),
     params(("username" = String, Path, description = "user name")),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
 async fn get_user(
@@ -917,7 +973,7 @@ async fn get_user(
 }
 
 /// Changes a user (admin).
-#[utoipa::path(put, path = "/api/v1/users/{username}", tag = "auth", request_body = UserChange,
+#[utoipa::path(put, path = "/api/v1/users/{username}", tag = "auth", security(("token" = ["manage_users"])), request_body = UserChange,
     params(("username" = String, Path, description = "user name")),
     responses((status = 200, body = UserView), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
@@ -1022,7 +1078,7 @@ pub struct TokenParams {
 }
 
 /// Lists one's API tokens (an admin: anyone's).
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", params(TokenParams),
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", security(("token" = ["own_account"])), params(TokenParams),
     responses((status = 200, body = [TokenView]), (status = 403, body = ErrorBody)))]
 async fn list_tokens(
     State(state): State<AppState>,
@@ -1067,7 +1123,7 @@ pub struct TokenCreated {
 }
 
 /// Creates an API token (for oneself; an admin for anyone).
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = NewToken,
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", security(("token" = ["own_account"])), request_body = NewToken,
     responses((status = 201, body = TokenCreated), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 async fn create_token(
@@ -1110,7 +1166,7 @@ async fn create_token(
 }
 
 /// Revokes a token (one's own; an admin anyone's).
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth",
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", security(("token" = ["own_account"])),
     params(("id" = i64, Path, description = "token id")),
     responses((status = 200, body = TokenView), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
@@ -1181,7 +1237,7 @@ pub struct AuditView {
 }
 
 /// The audit log of writes, newest first (admin).
-#[utoipa::path(get, path = "/api/v1/audit", tag = "auth", params(AuditParams),
+#[utoipa::path(get, path = "/api/v1/audit", tag = "auth", security(("token" = ["read_audit"])), params(AuditParams),
     responses((status = 200, body = [AuditView]), (status = 400, body = ErrorBody)))]
 async fn audit_log(
     State(state): State<AppState>,
@@ -1243,6 +1299,48 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn table(security: serde_json::Value) -> Result<AccessTable, AccessDeclarationError> {
+        let doc = serde_json::json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/x": {"get": {"responses": {}, "security": security}}}
+        });
+        let doc: utoipa::openapi::OpenApi = serde_json::from_value(doc).expect("a document");
+        AccessTable::from_openapi(&doc)
+    }
+
+    #[test]
+    fn access_is_read_from_the_declared_security() {
+        let rule = |sec| table(sec).expect("valid").rule(&Method::GET, "/x");
+        assert_eq!(rule(serde_json::json!([{}])), AccessRule::Public);
+        assert_eq!(
+            rule(serde_json::json!([{"token": ["handle_cases"]}, {"token": ["respond_to_cases"]}])),
+            AccessRule::Any(vec![Capability::HandleCases, Capability::RespondToCases])
+        );
+        // HEAD follows GET; an undeclared method or route is refused.
+        assert_eq!(
+            table(serde_json::json!([{"token": ["read_data"]}]))
+                .expect("valid")
+                .rule(&Method::HEAD, "/x"),
+            AccessRule::Any(vec![Capability::ReadData])
+        );
+        let t = table(serde_json::json!([{"token": ["read_data"]}])).expect("valid");
+        assert_eq!(t.rule(&Method::POST, "/x"), AccessRule::Unmapped);
+        assert_eq!(t.rule(&Method::GET, "/y"), AccessRule::Unmapped);
+    }
+
+    #[test]
+    fn a_wrong_declaration_is_named() {
+        for bad in [
+            serde_json::json!([{"token": ["fly"]}]),
+            serde_json::json!([{"token": ["read_data", "read_cases"]}]),
+            serde_json::json!([{}, {"token": ["read_data"]}]),
+        ] {
+            let e = table(bad.clone()).expect_err("refused");
+            assert!(e.to_string().starts_with("GET /x: "), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn a_district_officer_needs_a_district_that_exists() {

@@ -142,7 +142,7 @@ fn scoped(p: &Principal, q: &mut CaseQuery) {
 }
 
 /// Lists cases, newest first, within the user's scope.
-#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(CaseParams),
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", security(("token" = ["read_cases"])), params(CaseParams),
     responses((status = 200, body = [Object]), (status = 400, body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
@@ -211,7 +211,7 @@ pub struct NewCase {
 }
 
 /// Opens a case: from alarms, from a registry finding, or by hand.
-#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = NewCase,
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("token" = ["open_cases"])), request_body = NewCase,
     responses((status = 201, body = Object), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn open_case(
@@ -372,7 +372,7 @@ pub struct CaseView {
 }
 
 /// One case with its events, the chain's verification and the actions legal now.
-#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases",
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", security(("token" = ["read_cases"])),
     params(("id" = i64, Path, description = "case id")),
     responses((status = 200, body = CaseView), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
@@ -419,7 +419,7 @@ pub struct Dispatch {
 }
 
 /// Dispatches a case to a district and an officer.
-#[utoipa::path(post, path = "/api/v1/cases/{id}/dispatch", tag = "cases", request_body = Dispatch,
+#[utoipa::path(post, path = "/api/v1/cases/{id}/dispatch", tag = "cases", security(("token" = ["dispatch_cases"])), request_body = Dispatch,
     params(("id" = i64, Path, description = "case id")),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
@@ -568,7 +568,7 @@ async fn verify_from_data(state: &AppState, case: &Case) -> ApiResult<String> {
 /// `response_returned`, `verified`, `closed`, `reopened`, `commented`. Times as RFC 3339 in
 /// `due` and `inspected`. A `verified` step with `"method": "data"` is checked against the
 /// data (no alarm and data present for the configured hours) and its detail filled in.
-#[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", request_body = Object,
+#[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", security(("token" = ["handle_cases"])), request_body = Object,
     params(("id" = i64, Path, description = "case id")),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -623,7 +623,7 @@ pub struct EnterpriseResponse {
 }
 
 /// The enterprise responds to a rectification request, with attachments uploaded before.
-#[utoipa::path(post, path = "/api/v1/cases/{id}/response", tag = "cases", request_body = EnterpriseResponse,
+#[utoipa::path(post, path = "/api/v1/cases/{id}/response", tag = "cases", security(("token" = ["respond_to_cases"])), request_body = EnterpriseResponse,
     params(("id" = i64, Path, description = "case id")),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -668,7 +668,7 @@ pub struct UploadParams {
 }
 
 /// Uploads an attachment (the body is the file; its `Content-Type` is kept).
-#[utoipa::path(post, path = "/api/v1/cases/{id}/attachments", tag = "cases", params(UploadParams,
+#[utoipa::path(post, path = "/api/v1/cases/{id}/attachments", tag = "cases", security(("token" = ["handle_cases"]), ("token" = ["respond_to_cases"])), params(UploadParams,
     ("id" = i64, Path, description = "case id")), request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = Object), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
@@ -717,7 +717,7 @@ async fn upload(
 }
 
 /// Downloads an attachment.
-#[utoipa::path(get, path = "/api/v1/cases/{id}/attachments/{attachment}", tag = "cases",
+#[utoipa::path(get, path = "/api/v1/cases/{id}/attachments/{attachment}", tag = "cases", security(("token" = ["read_cases"])),
     params(("id" = i64, Path, description = "case id"), ("attachment" = i64, Path, description = "attachment id")),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
               (status = 404, body = ErrorBody)))]
@@ -753,7 +753,7 @@ async fn download(
 }
 
 /// Downloads the case's evidence package (ZIP: HTML summary, JSON, CSV, attachments, manifest).
-#[utoipa::path(get, path = "/api/v1/cases/{id}/evidence", tag = "cases",
+#[utoipa::path(get, path = "/api/v1/cases/{id}/evidence", tag = "cases", security(("token" = ["read_cases"])),
     params(("id" = i64, Path, description = "case id")),
     responses((status = 200, content_type = "application/zip", body = Vec<u8>),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -981,7 +981,7 @@ pub const OFF_SITE_TARGET: f64 = 0.40;
 
 /// Case figures: off-site share of closed cases against the 40% target, time to dispatch and to
 /// close, overdue counts; for the user's scope, per district and per enterprise.
-#[utoipa::path(get, path = "/api/v1/cases/figures", tag = "cases", params(FigureParams),
+#[utoipa::path(get, path = "/api/v1/cases/figures", tag = "cases", security(("token" = ["read_figures"])), params(FigureParams),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
 async fn figures(
     State(state): State<AppState>,
@@ -1010,7 +1010,7 @@ pub struct PlanParams {
 
 /// The risk-based inspection plan: every key unit at the base frequency, more visits after
 /// cases and alarms in the last 12 months; JSON, or CSV to export.
-#[utoipa::path(get, path = "/api/v1/inspection-plan", tag = "cases", params(PlanParams),
+#[utoipa::path(get, path = "/api/v1/inspection-plan", tag = "cases", security(("token" = ["read_figures"])), params(PlanParams),
     responses((status = 200, body = [Object]), (status = 400, body = ErrorBody)))]
 async fn inspection_plan(
     State(state): State<AppState>,

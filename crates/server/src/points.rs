@@ -150,7 +150,7 @@ pub struct HistoryView {
 }
 
 /// Lists the monitoring points.
-#[utoipa::path(get, path = "/api/v1/points", tag = "points",
+#[utoipa::path(get, path = "/api/v1/points", tag = "points", security(("token" = ["read_data"])),
     responses((status = 200, body = [PointView])))]
 async fn list_points(
     State(state): State<AppState>,
@@ -164,7 +164,7 @@ async fn list_points(
 }
 
 /// Creates a point (409 if the id or the MN is taken).
-#[utoipa::path(post, path = "/api/v1/points", tag = "points", request_body = Point,
+#[utoipa::path(post, path = "/api/v1/points", tag = "points", security(("token" = ["write_points"])), request_body = Point,
     responses((status = 201, body = PointView), (status = 400, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn create_point(
@@ -192,7 +192,7 @@ async fn create_point(
 }
 
 /// One point.
-#[utoipa::path(get, path = "/api/v1/points/{id}", tag = "points",
+#[utoipa::path(get, path = "/api/v1/points/{id}", tag = "points", security(("token" = ["read_data"])),
     params(("id" = String, Path, description = "point id")),
     responses((status = 200, body = PointView), (status = 404, body = ErrorBody)))]
 async fn get_point(
@@ -203,7 +203,7 @@ async fn get_point(
 }
 
 /// Creates or replaces a point (the id in the body, if given, must be the path's).
-#[utoipa::path(put, path = "/api/v1/points/{id}", tag = "points", request_body = Point,
+#[utoipa::path(put, path = "/api/v1/points/{id}", tag = "points", security(("token" = ["write_points"])), request_body = Point,
     params(("id" = String, Path, description = "point id")),
     responses((status = 200, body = PointView), (status = 400, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
@@ -228,7 +228,7 @@ async fn put_point(
 }
 
 /// Deletes a point (its data stay).
-#[utoipa::path(delete, path = "/api/v1/points/{id}", tag = "points",
+#[utoipa::path(delete, path = "/api/v1/points/{id}", tag = "points", security(("token" = ["write_points"])),
     params(("id" = String, Path, description = "point id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_point(
@@ -275,7 +275,7 @@ pub struct SeriesParams {
 }
 
 /// A point's series, oldest first; `format=csv` (or `Accept: text/csv`) gives a file.
-#[utoipa::path(get, path = "/api/v1/points/{id}/series", tag = "data",
+#[utoipa::path(get, path = "/api/v1/points/{id}/series", tag = "data", security(("token" = ["read_data"])),
     params(("id" = String, Path, description = "point id"), SeriesParams),
     responses((status = 200, body = [ObservationView]),
               (status = 200, content_type = "text/csv", body = String),
@@ -370,7 +370,7 @@ fn csv_response(id: &str, data_type: DataType, rows: Vec<Observation>) -> Respon
 }
 
 /// The newest observation of each series and code of a point.
-#[utoipa::path(get, path = "/api/v1/points/{id}/latest", tag = "data",
+#[utoipa::path(get, path = "/api/v1/points/{id}/latest", tag = "data", security(("token" = ["read_data"])),
     params(("id" = String, Path, description = "point id")),
     responses((status = 200, body = [ObservationView]), (status = 404, body = ErrorBody)))]
 async fn latest(
@@ -399,7 +399,7 @@ fn small_limit(limit: Option<usize>) -> ApiResult<usize> {
 }
 
 /// Values of a point that were replaced by a later, different value for the same time.
-#[utoipa::path(get, path = "/api/v1/points/{id}/history", tag = "data",
+#[utoipa::path(get, path = "/api/v1/points/{id}/history", tag = "data", security(("token" = ["read_data"])),
     params(("id" = String, Path, description = "point id"), LimitParams),
     responses((status = 200, body = [HistoryView]), (status = 404, body = ErrorBody)))]
 async fn history(
@@ -480,7 +480,7 @@ fn expected_per_day(p: &Point, data_type: DataType) -> f64 {
 
 /// Data capture rate per code and day: DataTimes received against those the point's report
 /// intervals lead one to expect (HJ 75/HJ 355 call it 数据传输有效率 / capture rate).
-#[utoipa::path(get, path = "/api/v1/points/{id}/capture", tag = "data",
+#[utoipa::path(get, path = "/api/v1/points/{id}/capture", tag = "data", security(("token" = ["read_data"])),
     params(("id" = String, Path, description = "point id"), CaptureParams),
     responses((status = 200, body = CaptureReport), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
@@ -560,7 +560,7 @@ pub struct DeviceView {
 
 /// Devices seen, with their connection state (kept across restarts: after one, every device
 /// is offline until it connects, with its last packet and its frame count).
-#[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices", security(("token" = ["read_devices"])),
     responses((status = 200, body = [DeviceView])))]
 async fn devices(State(state): State<AppState>) -> Json<Vec<DeviceView>> {
     Json(
@@ -632,7 +632,7 @@ pub struct PacketView {
 }
 
 /// The raw packet log (every frame as received) and the quarantine, newest first.
-#[utoipa::path(get, path = "/api/v1/packets", tag = "devices", params(PacketParams),
+#[utoipa::path(get, path = "/api/v1/packets", tag = "devices", security(("token" = ["read_devices"])), params(PacketParams),
     responses((status = 200, body = [PacketView]), (status = 400, body = ErrorBody)))]
 async fn packets(
     State(state): State<AppState>,
@@ -699,7 +699,7 @@ pub struct StoreView {
 }
 
 /// Size of the store (counts every stored value: slow on a large store).
-#[utoipa::path(get, path = "/api/v1/store", tag = "devices",
+#[utoipa::path(get, path = "/api/v1/store", tag = "devices", security(("token" = ["read_devices"])),
     responses((status = 200, body = StoreView)))]
 async fn store_stats(State(state): State<AppState>) -> ApiResult<Json<StoreView>> {
     let s = blocking(&state, |s| s.stats()).await?;
@@ -714,7 +714,7 @@ async fn store_stats(State(state): State<AppState>) -> ApiResult<Json<StoreView>
 }
 
 /// Metrics in the Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "devices",
+#[utoipa::path(get, path = "/metrics", tag = "devices", security(("token" = ["read_devices"])),
     responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut out = String::new();

@@ -190,7 +190,7 @@ fn invalid(fields: Vec<FieldError>) -> Response {
 }
 
 /// Lists the registries.
-#[utoipa::path(get, path = "/api/v1/registries", tag = "registries",
+#[utoipa::path(get, path = "/api/v1/registries", tag = "registries", security(("token" = ["read_registries"])),
     responses((status = 200, body = [RegistryView])))]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<RegistryView>>> {
     let mut out = Vec::new();
@@ -209,7 +209,7 @@ async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<RegistryView>
 }
 
 /// A registry's schema: fields, labels, types, allowed values, lifecycle.
-#[utoipa::path(get, path = "/api/v1/registries/{name}", tag = "registries",
+#[utoipa::path(get, path = "/api/v1/registries/{name}", tag = "registries", security(("token" = ["read_registries"])),
     params(("name" = String, Path, description = "registry name")),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 async fn get_schema(Path(name): Path<String>) -> ApiResult<Json<Schema>> {
@@ -241,7 +241,7 @@ const RESERVED: &[&str] = &[
 ];
 
 /// Entries, filtered, searched, paged; `as_of` reads the past.
-#[utoipa::path(get, path = "/api/v1/registries/{name}/entries", tag = "registries",
+#[utoipa::path(get, path = "/api/v1/registries/{name}/entries", tag = "registries", security(("token" = ["read_registries"])),
     params(("name" = String, Path, description = "registry name"), EntryParams),
     responses((status = 200, body = EntryPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn entries(
@@ -350,7 +350,7 @@ async fn entries(
 }
 
 /// Creates an entry (422 with every field error; 409 if the key exists).
-#[utoipa::path(post, path = "/api/v1/registries/{name}/entries", tag = "registries",
+#[utoipa::path(post, path = "/api/v1/registries/{name}/entries", tag = "registries", security(("token" = ["write_registries"])),
     params(("name" = String, Path, description = "registry name")), request_body = Object,
     responses((status = 201, body = EntryView), (status = 409, body = ErrorBody),
               (status = 422, body = ValidationErrors)))]
@@ -393,7 +393,7 @@ async fn create(
 }
 
 /// One entry.
-#[utoipa::path(get, path = "/api/v1/registries/{name}/entries/{id}", tag = "registries",
+#[utoipa::path(get, path = "/api/v1/registries/{name}/entries/{id}", tag = "registries", security(("token" = ["read_registries"])),
     params(("name" = String, Path, description = "registry name"), ("id" = String, Path, description = "key")),
     responses((status = 200, body = EntryView), (status = 404, body = ErrorBody)))]
 async fn get_entry(
@@ -424,7 +424,7 @@ pub struct VersionParams {
 }
 
 /// Replaces an entry (creates it when absent); the lifecycle's moves are enforced.
-#[utoipa::path(put, path = "/api/v1/registries/{name}/entries/{id}", tag = "registries",
+#[utoipa::path(put, path = "/api/v1/registries/{name}/entries/{id}", tag = "registries", security(("token" = ["write_registries"])),
     params(("name" = String, Path, description = "registry name"), ("id" = String, Path, description = "key"), VersionParams),
     request_body = Object,
     responses((status = 200, body = EntryView), (status = 409, body = ErrorBody),
@@ -470,7 +470,7 @@ async fn put_entry(
 }
 
 /// Deletes an entry (its history stays).
-#[utoipa::path(delete, path = "/api/v1/registries/{name}/entries/{id}", tag = "registries",
+#[utoipa::path(delete, path = "/api/v1/registries/{name}/entries/{id}", tag = "registries", security(("token" = ["write_registries"])),
     params(("name" = String, Path, description = "registry name"), ("id" = String, Path, description = "key"), VersionParams),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete_entry(
@@ -493,7 +493,7 @@ async fn delete_entry(
 }
 
 /// Every change of an entry: who, when, before, after.
-#[utoipa::path(get, path = "/api/v1/registries/{name}/entries/{id}/history", tag = "registries",
+#[utoipa::path(get, path = "/api/v1/registries/{name}/entries/{id}/history", tag = "registries", security(("token" = ["read_registries"])),
     params(("name" = String, Path, description = "registry name"), ("id" = String, Path, description = "key")),
     responses((status = 200, body = [ChangeView]), (status = 404, body = ErrorBody)))]
 async fn entry_history(
@@ -558,7 +558,7 @@ pub struct ImportErrors {
 }
 
 /// Imports a CSV or XLSX file: all rows or none; 422 lists every bad cell.
-#[utoipa::path(post, path = "/api/v1/registries/{name}/import", tag = "registries",
+#[utoipa::path(post, path = "/api/v1/registries/{name}/import", tag = "registries", security(("token" = ["write_registries"])),
     params(("name" = String, Path, description = "registry name"), FileParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file"),
     responses((status = 200, body = ImportReport), (status = 422, body = ImportErrors)))]
@@ -646,7 +646,7 @@ async fn import(
 }
 
 /// Exports every entry as CSV or XLSX.
-#[utoipa::path(get, path = "/api/v1/registries/{name}/export", tag = "registries",
+#[utoipa::path(get, path = "/api/v1/registries/{name}/export", tag = "registries", security(("token" = ["read_registries"])),
     params(("name" = String, Path, description = "registry name"), FileParams),
     responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = ErrorBody)))]
 async fn export(
@@ -701,7 +701,7 @@ async fn export(
 }
 
 /// The plan's targets, computed from the registries: value, progress by month, year-end forecast.
-#[utoipa::path(get, path = "/api/v1/targets", tag = "registries",
+#[utoipa::path(get, path = "/api/v1/targets", tag = "registries", security(("token" = ["read_registries"])),
     responses((status = 200, body = [Object])))]
 async fn targets(
     State(state): State<AppState>,
