@@ -30,6 +30,7 @@
 //! enterprise; [`plan`] builds a risk-based inspection schedule; [`evidence`] writes the
 //! evidence package as a ZIP; [`attachment`] decides how an uploaded file may be served back. Everything here is pure: no I/O, no clock (times come in).
 
+pub mod assemble;
 pub mod attachment;
 pub mod evidence;
 mod figures;

@@ -34,6 +34,61 @@ pub struct City {
     pub points: Vec<domain::Point>,
 }
 
+/// One change of the demo city as a registry store applies it: the entry checked against its
+/// registry's schema and keyed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// When (Unix ms).
+    pub at_ms: i64,
+    /// The key of the entry in its registry.
+    pub id: String,
+    /// The entry, normalised by the schema.
+    pub entry: Map<String, Value>,
+}
+
+/// A change of the generated city that its registry refuses: a defect of the generator.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("demo city: {registry}: {detail}")]
+pub struct DemoError {
+    /// The registry.
+    pub registry: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+/// Loading the demo city: the city of `seed` with its year running from the first of January
+/// (Beijing) of `now_ms`'s year to `now_ms`, each change validated and keyed, grouped by
+/// registry, oldest first within each.
+pub fn checked_changes(
+    seed: u64,
+    now_ms: i64,
+) -> Result<std::collections::BTreeMap<&'static str, Vec<Checked>>, DemoError> {
+    let year_start = bjtime::Date::of(now_ms.div_euclid(1000))
+        .first_of_year()
+        .start()
+        * 1000;
+    let mut out: std::collections::BTreeMap<&'static str, Vec<Checked>> = Default::default();
+    for e in city(seed, year_start, now_ms).events {
+        let invalid = |detail: String| DemoError {
+            registry: e.registry.to_owned(),
+            detail,
+        };
+        let schema = crate::schema(e.registry).ok_or_else(|| invalid("no such schema".into()))?;
+        let entry = schema
+            .validate(&e.entry)
+            .map_err(|errors| invalid(format!("{errors:?}")))?;
+        let id = schema
+            .key_of(&entry)
+            .ok_or_else(|| invalid("an entry without its key".into()))?;
+        out.entry(e.registry).or_default().push(Checked {
+            at_ms: e.at_ms,
+            id,
+            entry,
+        });
+    }
+    Ok(out)
+}
+
 /// Districts and counties of Jinan: (value in the schemas, approximate centre).
 pub const DISTRICTS: &[(&str, [f64; 2])] = &[
     ("lixia", [117.08, 36.67]),
@@ -640,16 +695,19 @@ mod tests {
         let (t0, now) = (1_767_196_800_000, 1_795_622_400_000);
         let a = city(7, t0, now);
         assert_eq!(a, city(7, t0, now), "same seed, same city");
-        let schemas = crate::schemas();
-        for e in &a.events {
-            let schema = schemas
-                .iter()
-                .find(|s| s.name == e.registry)
-                .expect("schema");
-            schema
-                .validate(&e.entry)
-                .unwrap_or_else(|errors| panic!("{}: {errors:?} in {:?}", e.registry, e.entry));
-        }
+        // Every change is valid and keyed, and the year runs from the first of January.
+        let checked = checked_changes(7, now).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            checked.values().map(Vec::len).sum::<usize>(),
+            a.events.len()
+        );
+        assert_eq!(checked_changes(7, now), Ok(checked.clone()));
+        assert!(
+            checked
+                .values()
+                .flatten()
+                .all(|c| c.at_ms >= t0 && c.at_ms <= now && !c.id.is_empty())
+        );
         for (registry, n) in [
             ("enterprises", 300),
             ("monitoring_points", 600 + 15 + 12),

@@ -61,6 +61,55 @@ pub fn targets() -> Result<Vec<Target>, toml::de::Error> {
     Ok(toml::from_str::<TargetsFile>(TARGETS_TOML)?.targets)
 }
 
+/// Measures (done, population, value) of targets at past instants, by (target id, Unix ms).
+/// A past instant's measure does not change (a registry records each change at the time it is
+/// made), so it is computed once; the present is always read.
+#[derive(Debug, Default)]
+pub struct PastMeasures(std::sync::Mutex<std::collections::HashMap<(String, i64), Measure3>>);
+
+/// (done, population, value).
+type Measure3 = (u64, u64, f64);
+
+impl PastMeasures {
+    fn get(&self, target: &str, at_ms: i64) -> Option<(u64, u64, f64)> {
+        let cache = self.0.lock().ok()?;
+        cache.get(&(target.to_owned(), at_ms)).copied()
+    }
+
+    fn keep(&self, target: &str, at_ms: i64, measure: (u64, u64, f64)) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.insert((target.to_owned(), at_ms), measure);
+        }
+    }
+}
+
+/// The progress of every target at `now_ms`. `entries_at(registry, at_ms)` gives a registry's
+/// entries as they were at an instant (`None`: no such registry); the measures of past instants
+/// are taken from and kept in `past`.
+pub fn progress<E>(
+    targets: &[Target],
+    now_ms: i64,
+    past: &PastMeasures,
+    mut entries_at: impl FnMut(&str, i64) -> Result<Option<Vec<Map<String, Value>>>, E>,
+) -> Result<Vec<Progress>, E> {
+    targets
+        .iter()
+        .map(|t| {
+            t.evaluate_measured(now_ms, |at| {
+                let is_past = at < now_ms;
+                if is_past && let Some(m) = past.get(&t.id, at) {
+                    return Ok(Some(m));
+                }
+                let measure = entries_at(&t.registry, at)?.map(|e| t.measure_entries(&e));
+                if is_past && let Some(m) = measure {
+                    past.keep(&t.id, at, m);
+                }
+                Ok(measure)
+            })
+        })
+        .collect()
+}
+
 /// One point of a target's progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProgressPoint {
@@ -293,6 +342,29 @@ mod tests {
         let f = p.forecast.expect("forecast");
         assert!((0.69..0.71).contains(&f), "{f}");
         assert_eq!(p.on_track, Some(f >= 0.70));
+    }
+
+    #[test]
+    fn past_measures_are_read_once_and_the_present_every_time() {
+        let all = targets().expect("parses");
+        let target = all
+            .iter()
+            .find(|t| t.id == "sewage_outlets_remediated")
+            .expect("shipped");
+        let now = Target::bj_ms(target.year, 7, 15).expect("date");
+        let past = PastMeasures::default();
+        let mut reads = Vec::new();
+        for _ in 0..2 {
+            let p = progress(std::slice::from_ref(target), now, &past, |_, at| {
+                reads.push(at);
+                Ok::<_, ()>(Some(Vec::new()))
+            })
+            .expect("evaluates");
+            assert_eq!(p[0].series.len(), 7, "six month ends and now");
+        }
+        // The year's start and six month ends once, now twice.
+        assert_eq!(reads.len(), 1 + 6 + 2, "{reads:?}");
+        assert_eq!(reads.iter().filter(|&&at| at == now).count(), 2);
     }
 
     #[test]

@@ -763,192 +763,21 @@ async fn evidence(
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
     let case = visible_case(&state, &p, id).await?;
-    let events = on_cases(&state, move |s| s.case_events(id)).await?;
-    // Attachments named in the events.
-    let mut attachment_ids = BTreeSet::new();
-    for e in &events {
-        if let Ok(Action::Responded { attachments, .. }) = e.action() {
-            attachment_ids.extend(attachments.iter().map(|a| a.id));
-        }
-    }
-    let attachments = on_cases(&state, move |s| {
-        attachment_ids
-            .iter()
-            .filter_map(|a| s.attachment(*a).transpose())
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await?
-    .into_iter()
-    .map(|a| (a.meta, a.content))
-    .collect();
-    // Alarms with their events, and the data and packets around them (two hours either side).
-    let alarm_store = state.alarm_store();
-    let ids = case.alarms.clone();
-    let alarms = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(a) = alarm_store.alarm(id)? {
-                out.push((a, alarm_store.alarm_events(id)?));
-            }
-        }
-        Ok::<_, StoreError>(out)
-    })
-    .await
-    .map_err(blocking_err)??;
-    // Per point: the data window (DataTime, Unix s) and the receive window (Unix ms) of the
-    // packets that raised and updated the alarms (late data arrive long after their DataTime).
-    let mut windows: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    let mut received: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    let margin = 2 * 3600;
-    for (a, events) in &alarms {
-        let w = windows
-            .entry(a.point_id.clone())
-            .or_insert((a.start - margin, a.end + margin));
-        w.0 = w.0.min(a.start - margin);
-        w.1 = w.1.max(a.end + margin);
-        for e in events {
-            let r = received
-                .entry(a.point_id.clone())
-                .or_insert((e.at_ms - margin * 1000, e.at_ms + 600_000));
-            r.0 = r.0.min(e.at_ms - margin * 1000);
-            r.1 = r.1.max(e.at_ms + 600_000);
-        }
-    }
-    if windows.is_empty()
-        && let Some(pt) = &case.point_id
-    {
-        // A case without alarms: the day before it was opened.
-        let opened = case.opened_ms / 1000;
-        windows.insert(pt.clone(), (opened - 86_400, opened));
-    }
-    let series = state.series_store();
-    let w = windows.clone();
-    let (data, packets_csv) = tokio::task::spawn_blocking(move || {
-        let mut data = Vec::new();
-        let mut packets = Csv::new(
-            false,
-            &[
-                "id",
-                "received",
-                "peer",
-                "mn",
-                "cn",
-                "qn",
-                "crc_given",
-                "crc_computed",
-                "crc_variant",
-                "deviations",
-                "disposition",
-                "text",
-                "raw_hex",
-            ],
-        );
-        for (pt, (from, to)) in &w {
-            let mut csv = Csv::new(false, &["time", "series", "code", "fields"]);
-            for t in [
-                domain::DataType::Rtd,
-                domain::DataType::Min,
-                domain::DataType::Hour,
-                domain::DataType::Day,
-            ] {
-                for o in series.series(&store::SeriesQuery {
-                    point_id: pt.clone(),
-                    data_type: t,
-                    code: None,
-                    from: *from,
-                    to: *to,
-                    limit: 200_000,
-                })? {
-                    let fields: Vec<String> =
-                        o.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    csv.row([
-                        iso(o.time * 1000),
-                        format!("{:?}", o.data_type).to_lowercase(),
-                        o.code,
-                        fields.join(";"),
-                    ]);
-                }
-            }
-            data.push(cases::evidence::DataWindow {
-                point_id: pt.clone(),
-                from_ms: from * 1000,
-                to_ms: to * 1000,
-                csv: csv.into_string(),
-            });
-            if let Some(point) = series.point(pt)? {
-                let mut rows = BTreeMap::new();
-                let by_time = (from * 1000, to * 1000 + 3_600_000);
-                for (lo, hi) in std::iter::once(by_time).chain(received.get(pt).copied()) {
-                    rows.extend(series.packets(&store::PacketQuery {
-                        mn: Some(point.mn.clone()),
-                        from_ms: Some(lo),
-                        to_ms: Some(hi),
-                        quarantined_only: false,
-                        limit: 100_000,
-                    })?);
-                }
-                for (pid, r) in rows {
-                    packets.row([
-                        pid.to_string(),
-                        iso(r.received_ms),
-                        r.peer,
-                        r.mn.unwrap_or_default(),
-                        r.cn.unwrap_or_default(),
-                        r.qn.unwrap_or_default(),
-                        r.crc_given.unwrap_or_default(),
-                        r.crc_computed.unwrap_or_default(),
-                        r.crc_variant.unwrap_or_default(),
-                        r.deviations.join(";"),
-                        format!("{:?}", r.disposition),
-                        hj212::frame_text(&r.raw).trim_end().to_owned(),
-                        hex::encode(&r.raw),
-                    ]);
-                }
-            }
-        }
-        Ok::<_, StoreError>((data, packets.into_string()))
-    })
-    .await
-    .map_err(blocking_err)??;
-    let alarms_json = serde_json::Value::Array(
-        alarms
-            .into_iter()
-            .map(|(a, ev)| {
-                let explanation = state
-                    .rules()
-                    .rules
-                    .iter()
-                    .find(|r| r.id == a.rule_id)
-                    .map(|r| r.explanation.clone());
-                serde_json::json!({
-                    "id": a.id,
-                    "rule": a.rule_id,
-                    "point_id": a.point_id,
-                    "code": a.code,
-                    "severity": a.severity,
-                    "state": a.state,
-                    "start": iso(a.start * 1000),
-                    "end": iso(a.end * 1000),
-                    "evidence": a.evidence,
-                    "handling": a.handling,
-                    "explanation": explanation,
-                    "events": ev,
-                })
-            })
-            .collect(),
-    );
-    let package = cases::evidence::EvidencePackage {
-        case_id: id,
-        case: serde_json::to_value(&case).map_err(|e| ApiError::Internal(e.to_string()))?,
-        chain: cases::verify_chain(&events),
-        events,
-        alarms: alarms_json,
-        data,
-        packets_csv,
-        attachments,
-        generated_ms: state.now_ms(),
-        generated_by: p.username.clone(),
+    let sources = StoreEvidence {
+        cases: state.case_store(),
+        alarms: state.alarm_store(),
+        series: state.series_store(),
+        rules: state.rules(),
     };
+    let request = cases::assemble::Request {
+        by: p.username.clone(),
+        at_ms: state.now_ms(),
+    };
+    let package = tokio::task::spawn_blocking(move || {
+        cases::assemble::evidence_package(&case, &sources, request)
+    })
+    .await
+    .map_err(blocking_err)??;
     let zip = tokio::task::spawn_blocking(move || package.to_zip())
         .await
         .map_err(blocking_err)?
@@ -964,6 +793,83 @@ async fn evidence(
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(r)
+}
+
+/// A package's contents read from the stores.
+struct StoreEvidence {
+    cases: Arc<dyn CaseStore>,
+    alarms: Arc<dyn store::AlarmStore>,
+    series: Arc<dyn store::Store>,
+    rules: Arc<rules::RuleSet>,
+}
+
+impl cases::assemble::EvidenceSources for StoreEvidence {
+    type Error = StoreError;
+
+    fn case_events(&self, case_id: i64) -> Result<Vec<CaseEvent>, StoreError> {
+        self.cases.case_events(case_id)
+    }
+
+    fn attachment(&self, id: i64) -> Result<Option<(AttachmentRef, Vec<u8>)>, StoreError> {
+        Ok(self.cases.attachment(id)?.map(|a| (a.meta, a.content)))
+    }
+
+    fn alarm(
+        &self,
+        id: i64,
+    ) -> Result<Option<(domain::Alarm, Vec<domain::AlarmEvent>)>, StoreError> {
+        let Some(a) = self.alarms.alarm(id)? else {
+            return Ok(None);
+        };
+        Ok(Some((a, self.alarms.alarm_events(id)?)))
+    }
+
+    fn rule_explanation(&self, rule_id: &str) -> Option<String> {
+        self.rules
+            .rules
+            .iter()
+            .find(|r| r.id == rule_id)
+            .map(|r| r.explanation.clone())
+    }
+
+    fn observations(
+        &self,
+        point_id: &str,
+        series: domain::DataType,
+        from_s: i64,
+        to_s: i64,
+    ) -> Result<Vec<domain::Observation>, StoreError> {
+        self.series.series(&store::SeriesQuery {
+            point_id: point_id.to_owned(),
+            data_type: series,
+            code: None,
+            from: from_s,
+            to: to_s,
+            limit: 200_000,
+        })
+    }
+
+    fn packets(
+        &self,
+        point_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(i64, domain::PacketRecord)>, StoreError> {
+        let Some(point) = self.series.point(point_id)? else {
+            return Ok(Vec::new());
+        };
+        self.series.packets(&store::PacketQuery {
+            mn: Some(point.mn),
+            from_ms: Some(from_ms),
+            to_ms: Some(to_ms),
+            quarantined_only: false,
+            limit: 100_000,
+        })
+    }
+
+    fn readable_frame(&self, raw: &[u8]) -> String {
+        hj212::frame_text(raw).into_owned()
+    }
 }
 
 /// Figures filters.

@@ -712,58 +712,32 @@ async fn targets(
     let deadlines = state.deadlines();
     let names: Vec<String> = registry::schemas().into_iter().map(|s| s.name).collect();
     let now = state.now_ms();
-    let cache = state.target_cache();
+    let past = state.target_cache();
     tokio::task::spawn_blocking(move || {
-        targets
-            .iter()
-            .map(|t| {
-                let known = names.contains(&t.registry);
-                t.evaluate_measured(now, |at| {
-                    // A past instant's measure does not change (changes are recorded at the
-                    // time they are made), so it is computed once; the present is always read.
-                    let past = at < now;
-                    if past
-                        && let Some(m) = cache
-                            .lock()
-                            .ok()
-                            .and_then(|c| c.get(&(t.id.clone(), at)).copied())
-                    {
-                        return Ok(Some(m));
-                    }
-                    // The off-site enforcement target is measured on the closed cases.
-                    let entries = if t.registry == "cases" {
-                        Some(crate::casework::closed_cases_as_of(
-                            case_store.as_ref(),
-                            &deadlines,
-                            at.min(now),
-                        )?)
-                    } else if !known {
-                        None
-                    } else if at >= now {
-                        Some(
-                            store
-                                .entries(&t.registry)?
-                                .into_iter()
-                                .map(|e| e.data)
-                                .collect(),
-                        )
-                    } else {
-                        Some(
-                            store
-                                .entries_as_of(&t.registry, at)?
-                                .into_iter()
-                                .map(|e| e.data)
-                                .collect::<Vec<_>>(),
-                        )
-                    };
-                    let measure = entries.map(|e| t.measure_entries(&e));
-                    if past && let (Some(m), Ok(mut c)) = (measure, cache.lock()) {
-                        c.insert((t.id.clone(), at), m);
-                    }
-                    Ok::<_, StoreError>(measure)
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
+        registry::targets::progress(&targets, now, &past, |registry, at| {
+            if registry == "cases" {
+                // The off-site enforcement target is measured on the closed cases.
+                let closed = crate::casework::closed_cases_as_of(
+                    case_store.as_ref(),
+                    &deadlines,
+                    at.min(now),
+                )?;
+                Ok(Some(closed))
+            } else if !names.iter().any(|n| n == registry) {
+                Ok(None)
+            } else if at >= now {
+                Ok(Some(
+                    store
+                        .entries(registry)?
+                        .into_iter()
+                        .map(|e| e.data)
+                        .collect(),
+                ))
+            } else {
+                let then = store.entries_as_of(registry, at)?;
+                Ok::<_, StoreError>(Some(then.into_iter().map(|e| e.data).collect()))
+            }
+        })
     })
     .await
     .map_err(|e| ApiError::Internal(format!("targets task: {e}")))?
@@ -795,37 +769,23 @@ pub fn load_demo_city(
     seed: u64,
     now_ms: i64,
 ) -> Result<usize, StoreError> {
-    let year_start = bjtime::Date::of(now_ms.div_euclid(1000))
-        .first_of_year()
-        .start()
-        * 1000;
-    let city = registry::demo::city(seed, year_start, now_ms);
-    let mut by_registry: BTreeMap<&str, Vec<(i64, Change)>> = BTreeMap::new();
-    let schemas = registry::schemas();
-    for e in city.events {
-        let invalid = |detail: String| StoreError::Corrupt {
-            table: "demo city",
-            detail,
-        };
-        let s = schemas
-            .iter()
-            .find(|s| s.name == e.registry)
-            .ok_or_else(|| invalid(format!("no schema {}", e.registry)))?;
-        let data = s
-            .validate(&e.entry)
-            .map_err(|errors| invalid(format!("{}: {errors:?}", e.registry)))?;
-        let id = s.key_of(&data).unwrap_or_default();
-        by_registry.entry(e.registry).or_default().push((
-            e.at_ms,
-            Change::Put {
-                id,
-                data,
-                expect_version: None,
-            },
-        ));
-    }
+    let city = registry::demo::checked_changes(seed, now_ms).map_err(|e| StoreError::Corrupt {
+        table: "demo city",
+        detail: e.to_string(),
+    })?;
     let mut applied = 0;
-    for (registry, changes) in by_registry {
+    for (registry, changes) in city {
+        let changes: Vec<(i64, Change)> = changes
+            .into_iter()
+            .map(|c| {
+                let put = Change::Put {
+                    id: c.id,
+                    data: c.entry,
+                    expect_version: None,
+                };
+                (c.at_ms, put)
+            })
+            .collect();
         applied += registries.apply_dated(registry, &changes, "demo")?;
     }
     Ok(applied)

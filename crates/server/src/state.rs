@@ -47,9 +47,8 @@ pub struct Parts {
     pub clock: domain::Clock,
 }
 
-/// Measures (done, population, value) of targets at past instants, by (target id, Unix ms).
-pub(crate) type TargetCache =
-    Arc<std::sync::Mutex<std::collections::HashMap<(String, i64), (u64, u64, f64)>>>;
+/// Measures of targets at past instants, kept between requests.
+pub(crate) type TargetCache = Arc<registry::targets::PastMeasures>;
 
 impl AppState {
     /// The state over its parts.
