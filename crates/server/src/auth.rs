@@ -167,27 +167,15 @@ pub struct Guarded {
     pub access: Arc<AccessTable>,
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 /// The secret a request presents: a bearer token or session, or the session cookie.
 fn presented_secret(headers: &HeaderMap) -> Option<String> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    bearer
-        .or_else(|| cookie_value(headers, SESSION_COOKIE))
-        .map(str::to_owned)
+    use headers::HeaderMapExt;
+    use headers::authorization::{Authorization, Bearer};
+    if let Some(Authorization(bearer)) = headers.typed_get::<Authorization<Bearer>>() {
+        return Some(bearer.token().trim().to_owned());
+    }
+    let cookies = headers.typed_get::<headers::Cookie>()?;
+    cookies.get(SESSION_COOKIE).map(str::to_owned)
 }
 
 pub(crate) fn principal_of(user: &User) -> ApiResult<Principal> {

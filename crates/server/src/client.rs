@@ -1,11 +1,14 @@
-//! A minimal HTTP/1.1 client for the platform's own API: used by `huanghe bench` and the
-//! end-to-end tests, so neither needs a full HTTP client stack. One request per connection
-//! (`Connection: close`), bodies with `Content-Length` or chunked transfer coding.
+//! A small client for the platform's own API, used by `huanghe bench` and the end-to-end tests:
+//! one request per HTTP/1.1 connection over hyper's client connection (the same HTTP
+//! implementation the server uses), the whole response read into memory.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
 
 /// A request to the API failed.
 #[derive(Debug, thiserror::Error)]
@@ -16,9 +19,12 @@ pub enum ClientError {
     /// No answer in time.
     #[error("HTTP request timed out")]
     Timeout,
-    /// The answer is not HTTP/1.1 as expected.
-    #[error("malformed HTTP response: {0}")]
-    Malformed(&'static str),
+    /// The request could not be written (a method or header the HTTP syntax forbids).
+    #[error("invalid HTTP request: {0}")]
+    Request(String),
+    /// The exchange failed (connection closed early, malformed response).
+    #[error("HTTP {0}")]
+    Http(#[from] hyper::Error),
 }
 
 /// A response: status and body.
@@ -90,108 +96,49 @@ async fn send(
     headers: &[(&str, &str)],
     body: Option<(&str, &[u8])>,
 ) -> Result<Response, ClientError> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let mut head =
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: */*\r\n");
+    let method = hyper::Method::from_bytes(method.as_bytes())
+        .map_err(|e| ClientError::Request(format!("method {method:?}: {e}")))?;
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, addr.to_string())
+        .header(hyper::header::ACCEPT, "*/*");
     for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        request = request.header(*name, *value);
     }
-    if let Some((content_type, bytes)) = body {
-        head.push_str(&format!(
-            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-            bytes.len()
-        ));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await?;
-    if let Some((_, bytes)) = body {
-        stream.write_all(bytes).await?;
-    }
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    parse(&raw)
-}
-
-fn parse(raw: &[u8]) -> Result<Response, ClientError> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or(ClientError::Malformed("no end of headers"))?;
-    let head = std::str::from_utf8(&raw[..end]).map_err(|_| ClientError::Malformed("headers"))?;
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or(ClientError::Malformed("status line"))?;
-    let mut chunked = false;
-    let mut content_type = None;
-    let mut headers = Vec::new();
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            let value = value.trim();
-            headers.push((name.to_owned(), value.to_owned()));
-            if name.eq_ignore_ascii_case("transfer-encoding") && value.contains("chunked") {
-                chunked = true;
-            } else if name.eq_ignore_ascii_case("content-type") {
-                content_type = Some(value.to_owned());
-            }
+    let content = match body {
+        Some((content_type, bytes)) => {
+            request = request.header(hyper::header::CONTENT_TYPE, content_type);
+            Bytes::copy_from_slice(bytes)
         }
+        None => Bytes::new(),
+    };
+    let request = request
+        .body(Full::new(content))
+        .map_err(|e| ClientError::Request(e.to_string()))?;
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    // The connection is driven beside the request; it ends with the response (or an error
+    // the request sees).
+    let connection = tokio::spawn(connection);
+    let result = async {
+        let response = sender.send_request(request).await?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes().to_vec();
+        Ok::<_, ClientError>((parts, body))
     }
-    let mut body = raw[end + 4..].to_vec();
-    if chunked {
-        body = dechunk(&body)?;
-    }
+    .await;
+    connection.abort();
+    let (parts, body) = result?;
+    let text = |v: &hyper::header::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
     Ok(Response {
-        status,
-        content_type,
+        status: parts.status.as_u16(),
+        content_type: parts.headers.get(hyper::header::CONTENT_TYPE).map(text),
         body,
-        headers,
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), text(value)))
+            .collect(),
     })
-}
-
-fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, ClientError> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or(ClientError::Malformed("chunk size line"))?;
-        let size_text = std::str::from_utf8(&data[..line_end])
-            .map_err(|_| ClientError::Malformed("chunk size"))?;
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| ClientError::Malformed("chunk size"))?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        let chunk = data
-            .get(..size)
-            .ok_or(ClientError::Malformed("chunk cut short"))?;
-        out.extend_from_slice(chunk);
-        data = data
-            .get(size + 2..)
-            .ok_or(ClientError::Malformed("chunk end"))?;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_plain_and_chunked_bodies() {
-        let r = parse(
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
-        )
-        .expect("parses");
-        assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
-        assert_eq!(r.content_type.as_deref(), Some("application/json"));
-        let r = parse(b"HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
-            .expect("parses");
-        assert_eq!((r.status, r.body.as_slice()), (404, &b"abcde"[..]));
-        assert!(parse(b"garbage").is_err());
-        assert!(parse(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n").is_err());
-    }
 }

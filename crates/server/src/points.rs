@@ -717,33 +717,41 @@ async fn store_stats(State(state): State<AppState>) -> ApiResult<Json<StoreView>
 #[utoipa::path(get, path = "/metrics", tag = "devices", security(("token" = ["read_devices"])),
     responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut out = String::new();
-    let mut sample = |name: &str, help: &str, kind: &str, value: String| {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        ));
-    };
-    for (name, help, kind, value) in state.gateway().stats().samples() {
-        sample(name, help, kind, value.to_string());
-    }
-    let devices = state.gateway().devices();
-    sample(
-        "huanghe_devices_online",
-        "devices connected now",
-        "gauge",
-        devices.iter().filter(|d| d.online).count().to_string(),
-    );
-    sample(
-        "huanghe_uptime_seconds",
-        "seconds since the server started",
-        "gauge",
-        format!("{:.3}", state.uptime().as_secs_f64()),
-    );
-    if let Some((p50, p99)) = state.alarm_hub().latency_percentiles() {
-        out.push_str("# HELP huanghe_alarm_latency_ms packet received to alarm event published, since the server started\n# TYPE huanghe_alarm_latency_ms gauge\n");
-        out.push_str(&format!("huanghe_alarm_latency_ms{{quantile=\"0.5\"}} {p50}\nhuanghe_alarm_latency_ms{{quantile=\"0.99\"}} {p99}\n"));
-    }
-    let mut resp = out.into_response();
+    // A recorder of this scrape's own, not the process-wide one: several servers may run in one
+    // process (tests), and every figure here is read from its source at scrape time.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        for (name, help, kind, value) in state.gateway().stats().samples() {
+            if kind == "counter" {
+                metrics::describe_counter!(name, help);
+                metrics::counter!(name).absolute(value);
+            } else {
+                metrics::describe_gauge!(name, help);
+                metrics::gauge!(name).set(value as f64);
+            }
+        }
+        let online = state
+            .gateway()
+            .devices()
+            .iter()
+            .filter(|d| d.online)
+            .count();
+        metrics::describe_gauge!("huanghe_devices_online", "devices connected now");
+        metrics::gauge!("huanghe_devices_online").set(online as f64);
+        metrics::describe_gauge!("huanghe_uptime_seconds", "seconds since the server started");
+        metrics::gauge!("huanghe_uptime_seconds").set(state.uptime().as_secs_f64());
+        if let Some((p50, p99)) = state.alarm_hub().latency_percentiles() {
+            metrics::describe_gauge!(
+                "huanghe_alarm_latency_ms",
+                metrics::Unit::Milliseconds,
+                "packet received to alarm event published, since the server started"
+            );
+            metrics::gauge!("huanghe_alarm_latency_ms", "quantile" => "0.5").set(p50 as f64);
+            metrics::gauge!("huanghe_alarm_latency_ms", "quantile" => "0.99").set(p99 as f64);
+        }
+    });
+    let mut resp = handle.render().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
