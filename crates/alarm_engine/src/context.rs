@@ -1,4 +1,4 @@
-//! What the rules need besides the hour itself: the registries' classes, the 24-hour baseline,
+//! What the rules need besides the hour itself: the registries' classes, the point's baseline,
 //! the other air stations.
 
 use std::collections::BTreeMap;
@@ -99,13 +99,21 @@ pub(crate) fn peers(
     Ok(means(sums))
 }
 
-/// Mean and count of the valid hourly values of the 24 hours before `h`, per code.
+/// Mean and count of the valid hourly values of the `hours` before `h`, per code.
 pub(crate) fn baseline(
     series: &dyn Store,
     point_id: &str,
     h: i64,
+    hours: u32,
 ) -> Result<BTreeMap<String, (f64, usize)>, EngineError> {
-    let mut sums = BTreeMap::new();
-    add_hourly_means(series, point_id, h - 24 * 3600, h - 1, &mut sums)?;
-    Ok(means(sums))
+    let q = SeriesQuery {
+        point_id: point_id.to_owned(),
+        data_type: DataType::Hour,
+        code: None,
+        from: h - i64::from(hours) * 3600,
+        to: h - 1,
+        limit: 100_000,
+    };
+    let observations = series.series(&q).map_err(EngineError::from)?;
+    Ok(rules::baseline(&rules::rows(&observations)))
 }

@@ -281,10 +281,24 @@ impl Engine {
                 self.rules
                     .rules
                     .iter()
-                    .any(|r| r.kind == kind && r.applies(&point))
+                    .any(|r| r.kind() == kind && r.applies(&point))
             };
-            if applies(RuleKind::SuddenChange) {
-                ctx.baseline = context::baseline(series, point_id, *h)?;
+            // The point's own past, as far back as a rule that applies declares (the context
+            // carries one baseline: the longest asked for).
+            let baseline_hours = self
+                .rules
+                .rules
+                .iter()
+                .filter(|r| r.applies(&point))
+                .filter_map(|r| match r.window() {
+                    rules::Window::Hour { baseline_hours } if baseline_hours > 0 => {
+                        Some(baseline_hours)
+                    }
+                    _ => None,
+                })
+                .max();
+            if let Some(hours) = baseline_hours {
+                ctx.baseline = context::baseline(series, point_id, *h, hours)?;
             }
             if applies(RuleKind::AirAbovePeers) {
                 if all_points.is_none() {
@@ -306,8 +320,8 @@ impl Engine {
                 .rules
                 .rules
                 .iter()
-                .filter(|r| r.kind != RuleKind::DeviceSilent)
-                .filter(|r| (r.kind == RuleKind::InvalidHour) == settle)
+                .filter(|r| r.kind() != RuleKind::DeviceSilent)
+                .filter(|r| (r.kind() == RuleKind::InvalidHour) == settle)
             {
                 let wanted = |code: &str, active: bool| {
                     active || !known.contains(point_id, &rule.id, code, *h)
@@ -386,7 +400,7 @@ impl Engine {
             .rules
             .rules
             .iter()
-            .find(|r| r.kind == RuleKind::DeviceSilent)
+            .find(|r| r.kind() == RuleKind::DeviceSilent)
         else {
             return Ok(());
         };
@@ -403,7 +417,9 @@ impl Engine {
         for p in points.iter().filter(|p| rule.applies(p)) {
             // A device not seen since the platform first ran is measured from the start.
             let last = last_seen.get(&p.mn).copied().unwrap_or(self.started_s);
-            let v = rules::silent(rule, p, last, now_s);
+            let Some(v) = rules::silent(rule, p, last, now_s) else {
+                continue;
+            };
             if !v.active && !silent_now.contains_key(&p.id) {
                 continue;
             }

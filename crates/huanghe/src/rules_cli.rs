@@ -99,7 +99,7 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
     for rule in rules
         .rules
         .iter()
-        .filter(|r| r.kind != RuleKind::DeviceSilent)
+        .filter(|r| r.kind() != RuleKind::DeviceSilent)
     {
         let windows = rules::evaluate_series(rule, point, &rules::Context::default(), rows.clone());
         for (code, ws) in windows {

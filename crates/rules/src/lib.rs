@@ -1,22 +1,29 @@
 //! # rules: alarm rules as configuration, evaluated per window
 //!
 //! A rule is data (`rules.toml`, compiled in as the defaults; a deployment's file replaces it):
-//! an id, a kind, a severity, an explanation, the point kinds it applies to, its parameters, and
-//! overrides per point and code. Evaluation is pure: given a point and one hour of its stored
-//! observations, [`evaluate`] says, per code, whether the rule's condition holds in that hour
-//! and why (the evidence: values, threshold, window, standard). Each kind of rule is a module of
-//! its own under `kinds`, behind one small trait (judge one hour of one point, give the
-//! verdicts with their evidence), with its own tests; the helpers they share (valid hourly
-//! values, the codes with a limit, code keys) are here. The alarm engine re-evaluates an hour
-//! whenever data for it are stored (live, late or corrected) and turns the windows into alarms
-//! (one per run of consecutive active hours). Because that happens for every packet, rules read
-//! an hour as [`Row`]s, each observation parsed once (code as an integer key, flag, exact `avg`
-//! and `rtd`), which the engine keeps; [`evaluate`] takes observations and reads them as rows
-//! itself. Silence is judged on the platform clock with [`silent`].
+//! an id, a severity, an explanation, the point kinds it applies to, overrides per point and
+//! code, and its kind with the kind's own parameters ([`Params`]: one type per kind, so a
+//! parameter of another kind is refused when the file is read). Each kind is a module of its
+//! own under `kinds`, behind one small trait: the [`Window`] it judges (an hour, with the
+//! hours of the point's own past it compares with) and the evaluation of that window into
+//! verdicts per code with typed evidence (values, threshold, window, standard); the helpers
+//! they share (valid hourly values, the codes with a limit, code keys, the [`baseline`]) are
+//! here. Evaluation is pure: [`evaluate`] judges one hour of a point's observations. The alarm
+//! engine re-evaluates an hour whenever data for it are stored (live, late or corrected) and
+//! turns the windows into alarms (one per run of consecutive active hours); `huanghe rules
+//! test` runs the same evaluation over a CSV series with [`evaluate_series`]. Because the
+//! engine evaluates after every packet, rules read an hour as [`Row`]s, each observation
+//! parsed once (code as an integer key, flag, exact `avg` and `rtd`), which the engine keeps.
+//! Silence is judged on the platform clock with [`silent`].
 
 use std::collections::BTreeMap;
 
 mod kinds;
+
+pub use kinds::{
+    AirAbovePeers, AirHighValue, FlagDuration, InvalidHour, NoiseZone, Params, RealtimeExceedance,
+    SourceExceedance, SuddenChange, WaterTargetClass, Window,
+};
 
 use domain::{Observation, Point, PointKind};
 use envstd::Dec;
@@ -91,12 +98,9 @@ pub struct Override {
 
 /// A rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Identifier.
     pub id: String,
-    /// Kind.
-    pub kind: RuleKind,
     /// `info`, `warning` or `critical`.
     pub severity: String,
     /// What the rule means, for the person who receives the alarm.
@@ -104,51 +108,27 @@ pub struct Rule {
     /// Point kinds it applies to (all when empty).
     #[serde(default)]
     pub points: Vec<PointKind>,
-    /// Valid minutes an hour needs (HJ 75: 45).
-    #[serde(default = "default_valid_minutes")]
-    pub min_valid_minutes: usize,
-    /// IAQI threshold.
-    #[serde(default = "default_iaqi")]
-    pub iaqi_above: u32,
-    /// Flags counted by `flag_duration`.
+    /// Overrides.
     #[serde(default)]
-    pub flags: Vec<String>,
-    /// Flagged minutes in an hour that raise `flag_duration`.
-    #[serde(default = "default_flag_minutes")]
-    pub max_flag_minutes: usize,
+    pub overrides: Vec<Override>,
+    /// The kind and its parameters (any key but the ones above belongs to the kind, and a key
+    /// the kind does not know is refused).
+    #[serde(flatten)]
+    pub params: Params,
+}
+
+/// Parameters of a `device_silent` rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSilent {
     /// Silence longer than this many real-time intervals.
     #[serde(default = "default_silent_factor")]
     pub silent_factor: f64,
     /// And at least this many seconds.
     #[serde(default = "default_min_silent")]
     pub min_silent_s: i64,
-    /// `sudden_change`: active when the hourly value exceeds this multiple of the baseline.
-    #[serde(default = "default_factor")]
-    pub factor: f64,
-    /// `sudden_change`: valid baseline hours needed.
-    #[serde(default = "default_baseline_hours")]
-    pub min_baseline_hours: usize,
-    /// Overrides.
-    #[serde(default)]
-    pub overrides: Vec<Override>,
 }
 
-fn default_factor() -> f64 {
-    2.0
-}
-fn default_baseline_hours() -> usize {
-    12
-}
-
-fn default_valid_minutes() -> usize {
-    45
-}
-fn default_iaqi() -> u32 {
-    150
-}
-fn default_flag_minutes() -> usize {
-    60
-}
 fn default_silent_factor() -> f64 {
     3.0
 }
@@ -198,6 +178,18 @@ impl RuleSet {
 }
 
 impl Rule {
+    /// The kind.
+    pub fn kind(&self) -> RuleKind {
+        self.params.kind()
+    }
+
+    /// The window it judges.
+    pub fn window(&self) -> Window {
+        self.params
+            .evaluator()
+            .map_or(Window::Clock, |e| e.window())
+    }
+
     /// Whether it applies to a point.
     pub fn applies(&self, point: &Point) -> bool {
         self.points.is_empty() || self.points.contains(&point.kind)
@@ -408,7 +400,7 @@ pub fn evaluate_wanted(
     if !rule.applies(point) {
         return Vec::new();
     }
-    match kinds::evaluator(rule.kind) {
+    match rule.params.evaluator() {
         Some(e) => e.evaluate(&kinds::Input {
             rule,
             point,
@@ -425,7 +417,9 @@ pub fn evaluate_wanted(
 /// the series is read once (rows sorted by time) and each hour with data is judged on its own
 /// rows, so a month of minute data costs one pass, not one pass per hour. Returns each code's
 /// windows in time order, ready for [`runs`]. The context is the same for every hour (a test
-/// series has no registries; its hours are complete).
+/// series has no registries; its hours are complete), except the baseline of a rule whose
+/// window asks for one, which comes from the series itself as the engine takes it from the
+/// store.
 pub fn evaluate_series(
     rule: &Rule,
     point: &Point,
@@ -433,13 +427,28 @@ pub fn evaluate_series(
     mut rows: Vec<Row>,
 ) -> BTreeMap<String, Vec<(i64, bool, serde_json::Value)>> {
     rows.sort_by_key(|r| r.time);
+    let baseline_hours = match rule.window() {
+        Window::Hour { baseline_hours } => baseline_hours,
+        Window::Clock => 0,
+    };
+    let hourly: Vec<Row> = rows
+        .iter()
+        .filter(|r| r.data_type == domain::DataType::Hour)
+        .cloned()
+        .collect();
+    let mut ctx = ctx.clone();
     let mut windows: BTreeMap<String, Vec<(i64, bool, serde_json::Value)>> = BTreeMap::new();
     let mut rest = rows.as_slice();
     while let Some(first) = rest.first() {
         let hour = first.time - first.time.rem_euclid(3600);
         let n = rest.partition_point(|r| r.time < hour + 3600);
         let (in_hour, after) = rest.split_at(n);
-        for v in evaluate_wanted(rule, point, ctx, hour, in_hour, &|_, _| true) {
+        if baseline_hours > 0 {
+            let from = hourly.partition_point(|r| r.time < hour - i64::from(baseline_hours) * 3600);
+            let to = hourly.partition_point(|r| r.time < hour);
+            ctx.baseline = baseline(&hourly[from..to]);
+        }
+        for v in evaluate_wanted(rule, point, &ctx, hour, in_hour, &|_, _| true) {
             windows
                 .entry(v.code)
                 .or_default()
@@ -448,6 +457,26 @@ pub fn evaluate_series(
         rest = after;
     }
     windows
+}
+
+/// A point's baseline: the mean and count of the valid hourly values (hourly records flagged
+/// normal, with an `avg`) among `rows`, per code. The caller passes the hours the rule's window
+/// asks for.
+pub fn baseline(rows: &[Row]) -> BTreeMap<String, (f64, usize)> {
+    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for r in rows {
+        if r.data_type != domain::DataType::Hour || !r.normal() {
+            continue;
+        }
+        if let Some(v) = r.avg {
+            let e = sums.entry(r.code.clone()).or_default();
+            e.0 += v.to_f64();
+            e.1 += 1;
+        }
+    }
+    sums.into_iter()
+        .map(|(code, (sum, n))| (code, (sum / n as f64, n)))
+        .collect()
 }
 
 /// A run of consecutive active windows: one alarm.
@@ -494,19 +523,23 @@ pub fn runs(windows: &[(i64, bool, serde_json::Value)], step: i64) -> Vec<Run> {
     out
 }
 
-/// Whether a device is silent at `now_s`, having last sent at `last_s`.
-pub fn silent(rule: &Rule, point: &Point, last_s: i64, now_s: i64) -> Verdict {
-    let allowed = ((f64::from(point.rtd_interval_s.max(1)) * rule.silent_factor) as i64)
-        .max(rule.min_silent_s);
+/// Whether a device is silent at `now_s`, having last sent at `last_s`; `None` for a rule of
+/// another kind.
+pub fn silent(rule: &Rule, point: &Point, last_s: i64, now_s: i64) -> Option<Verdict> {
+    let Params::DeviceSilent(p) = &rule.params else {
+        return None;
+    };
+    let allowed =
+        ((f64::from(point.rtd_interval_s.max(1)) * p.silent_factor) as i64).max(p.min_silent_s);
     let quiet = now_s - last_s;
-    Verdict {
+    Some(Verdict {
         code: String::new(),
         active: quiet > allowed,
         evidence: json!({
             "rule": rule.id, "last_packet": iso(last_s), "silent_s": quiet, "allowed_s": allowed,
             "checked_at": iso(now_s),
         }),
-    }
+    })
 }
 
 /// What the rule tests share: a gas outlet with an SO2 limit, observations, the default rules.
@@ -571,6 +604,67 @@ mod tests {
             .map(|r| (r.start / 3600, r.end / 3600, r.ongoing))
             .collect();
         assert_eq!(spans, [(1, 3, false), (4, 5, false), (6, 7, true)]);
+    }
+
+    #[test]
+    fn each_kind_takes_its_own_parameters_only() {
+        let rule = |kind: &str, extra: &str| {
+            RuleSet::from_toml(&format!(
+                "[[rules]]\nid=\"a\"\nkind=\"{kind}\"\nseverity=\"info\"\nexplanation=\"x\"\n{extra}"
+            ))
+        };
+        let ok = rule("air_above_peers", "factor = 2\nmin_peers = 4").expect("valid");
+        assert_eq!(
+            ok.rules[0].params,
+            Params::AirAbovePeers(AirAbovePeers {
+                factor: 2.0,
+                min_peers: 4
+            })
+        );
+        // A key of another kind, and a key of no kind, are named.
+        let e = rule("source_exceedance", "iaqi_above = 100").expect_err("refused");
+        assert!(e.0.contains("iaqi_above"), "{e}");
+        let e = rule("air_high_value", "iaqi_abvoe = 100").expect_err("refused");
+        assert!(e.0.contains("iaqi_abvoe"), "{e}");
+        let e = rule("no_such_kind", "").expect_err("refused");
+        assert!(e.0.contains("no_such_kind"), "{e}");
+        // The declared window: the sudden-change baseline, the clock for silence.
+        let defaults = RuleSet::defaults();
+        let window = |id: &str| {
+            defaults
+                .rules
+                .iter()
+                .find(|r| r.id == id)
+                .map(Rule::window)
+                .expect("default rule")
+        };
+        assert_eq!(window("sudden_change"), Window::Hour { baseline_hours: 24 });
+        assert_eq!(
+            window("source_exceedance"),
+            Window::Hour { baseline_hours: 0 }
+        );
+        assert_eq!(window("device_silent"), Window::Clock);
+    }
+
+    #[test]
+    fn a_series_gives_its_own_baseline_to_the_rules_that_ask_for_one() {
+        let mut p = point();
+        p.kind = PointKind::WaterSection;
+        let h0 = 1_790_038_800;
+        // A day of 0.5 mg/L, then 1.2 and 0.9.
+        let mut obs: Vec<Observation> = (0..24)
+            .map(|i| row("w21003", h0 + i * 3600, "0.5", "N", DataType::Hour))
+            .collect();
+        obs.push(row("w21003", h0 + 24 * 3600, "1.2", "N", DataType::Hour));
+        obs.push(row("w21003", h0 + 25 * 3600, "0.9", "N", DataType::Hour));
+        let w = evaluate_series(&rule("sudden_change"), &p, &Context::default(), rows(&obs));
+        let active: Vec<i64> = w["w21003"]
+            .iter()
+            .filter(|(_, a, _)| *a)
+            .map(|(h, _, _)| (h - h0) / 3600)
+            .collect();
+        assert_eq!(active, [24], "the first 12 hours have too short a baseline");
+        assert_eq!(w["w21003"].len(), 26 - 12);
     }
 
     #[test]
@@ -659,7 +753,7 @@ mod tests {
             (v[0].active, v[0].evidence["iaqi"].as_u64()),
             (true, Some(200))
         );
-        assert!(!silent(&rule("device_silent"), &p, 1000, 1000 + 600).active);
+        assert!(!silent(&rule("device_silent"), &p, 1000, 1000 + 600).is_some_and(|v| v.active));
         // 40 valid minutes of 60: an invalid hour; one real-time value over the limit.
         let mut mixed: Vec<Observation> = (0..6)
             .map(|k| {
@@ -693,7 +787,7 @@ mod tests {
         rtd.fields.insert("rtd".into(), "36".into());
         mixed.push(rtd);
         assert!(evaluate(&rule("realtime_exceedance"), &p, h, &mixed)[0].active);
-        assert!(silent(&rule("device_silent"), &p, 1000, 1000 + 601).active);
+        assert!(silent(&rule("device_silent"), &p, 1000, 1000 + 601).is_some_and(|v| v.active));
         assert_eq!(iso(1_795_824_000), "2026-11-28T08:00:00+08:00");
         // Water worse than its target; noise above the zone's night limit.
         let mut section = p.clone();

@@ -2,7 +2,54 @@
 
 use super::prelude::*;
 
-pub(crate) struct Eval;
+/// Parameters of a `sudden_change` rule: the hour against the point's own recent past.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuddenChange {
+    /// Active when the hourly value exceeds this multiple of the baseline (a proposal).
+    #[serde(default = "two")]
+    pub factor: f64,
+    /// The baseline: the valid hourly values of this many hours before the hour judged.
+    #[serde(default = "twenty_four")]
+    pub baseline_hours: u32,
+    /// Valid baseline hours needed before the rule judges at all (a proposal).
+    #[serde(default = "twelve")]
+    pub min_baseline_hours: usize,
+}
+
+/// Parameters of an `air_above_peers` rule: the hour against the city's other stations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AirAbovePeers {
+    /// Active when the hourly value exceeds this multiple of the others' mean (a proposal).
+    #[serde(default = "one_and_a_half")]
+    pub factor: f64,
+    /// Other stations reporting the code in the hour needed before the rule judges.
+    #[serde(default = "three")]
+    pub min_peers: usize,
+}
+
+fn two() -> f64 {
+    2.0
+}
+fn twenty_four() -> u32 {
+    24
+}
+fn twelve() -> usize {
+    12
+}
+fn one_and_a_half() -> f64 {
+    1.5
+}
+fn three() -> usize {
+    3
+}
+
+/// What the hour is compared with.
+enum Reference {
+    Own,
+    Peers,
+}
 
 /// The reference is the point's own last 24 hours (sudden change) or the other stations.
 #[derive(Serialize)]
@@ -24,8 +71,31 @@ struct Evidence<'a> {
     note: &'static str,
 }
 
-impl Evaluate for Eval {
+impl Evaluate for SuddenChange {
+    fn window(&self) -> Window {
+        Window::Hour {
+            baseline_hours: self.baseline_hours,
+        }
+    }
+
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
+        judge(input, Reference::Own, self.factor, self.min_baseline_hours)
+    }
+}
+
+impl Evaluate for AirAbovePeers {
+    fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
+        judge(input, Reference::Peers, self.factor, self.min_peers)
+    }
+}
+
+fn judge(
+    input: &Input<'_>,
+    reference: Reference,
+    factor: f64,
+    min_reference: usize,
+) -> Vec<Verdict> {
+    {
         let Input {
             rule,
             ctx,
@@ -37,38 +107,36 @@ impl Evaluate for Eval {
         let mut out = Vec::new();
         // The hour's value against a reference mean: the point's own previous 24 hours, or
         // the city's other stations at the same hour.
-        let own = rule.kind == RuleKind::SuddenChange;
+        let own = matches!(reference, Reference::Own);
         let (reference, note) = if own {
             (
                 &ctx.baseline,
-                "baseline and factor are a [proposal]; configure per point",
+                "baseline and factor are a [proposal]; configure per rule",
             )
         } else {
-            (&ctx.peers, "factor is a [proposal]; configure per point")
+            (&ctx.peers, "factor is a [proposal]; configure per rule")
         };
         for (o, v) in hourly_values(rows, hour_start) {
             let v = v.to_f64();
             let Some(&(mean, n)) = reference.get(&o.code) else {
                 continue;
             };
-            if n < rule.min_baseline_hours || mean <= 0.0 {
+            if n < min_reference || mean <= 0.0 {
                 continue;
             }
             let round = |x: f64| (x * 1000.0).round() / 1000.0;
-            push(&mut out, wanted, &o.code, v > mean * rule.factor, || {
-                Evidence {
-                    rule: &rule.id,
-                    window: input.window(),
-                    code: &o.code,
-                    value: v,
-                    baseline_mean_24h: own.then(|| round(mean)),
-                    baseline_hours: own.then_some(n),
-                    other_stations_mean: (!own).then(|| round(mean)),
-                    other_stations: (!own).then_some(n),
-                    factor: rule.factor,
-                    threshold: round(mean * rule.factor),
-                    note,
-                }
+            push(&mut out, wanted, &o.code, v > mean * factor, || Evidence {
+                rule: &rule.id,
+                window: input.window(),
+                code: &o.code,
+                value: v,
+                baseline_mean_24h: own.then(|| round(mean)),
+                baseline_hours: own.then_some(n),
+                other_stations_mean: (!own).then(|| round(mean)),
+                other_stations: (!own).then_some(n),
+                factor,
+                threshold: round(mean * factor),
+                note,
             });
         }
         out

@@ -2,7 +2,18 @@
 
 use super::prelude::*;
 
-pub(crate) struct Eval;
+/// Parameters of an `air_high_value` rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AirHighValue {
+    /// The IAQI above which an hour is high (150: moderately polluted or worse).
+    #[serde(default = "iaqi_150")]
+    pub iaqi_above: u32,
+}
+
+fn iaqi_150() -> u32 {
+    150
+}
 
 #[derive(Serialize)]
 struct Evidence<'a> {
@@ -15,7 +26,7 @@ struct Evidence<'a> {
     standard: &'static str,
 }
 
-impl Evaluate for Eval {
+impl Evaluate for AirHighValue {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
             rule,
@@ -35,7 +46,7 @@ impl Evaluate for Eval {
             let threshold = rule
                 .override_for(&point.id, &o.code)
                 .and_then(|o| o.iaqi_above)
-                .unwrap_or(rule.iaqi_above);
+                .unwrap_or(self.iaqi_above);
             let avg = if matches!(
                 p,
                 envstd::aqi::Pollutant::Pm10 | envstd::aqi::Pollutant::Pm25

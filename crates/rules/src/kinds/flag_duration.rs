@@ -2,7 +2,20 @@
 
 use super::prelude::*;
 
-pub(crate) struct Eval;
+/// Parameters of a `flag_duration` rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagDuration {
+    /// The data flags counted (HJ 212-2017: `D` fault, `C` calibration, `M` maintenance...).
+    pub flags: Vec<String>,
+    /// Flagged minutes in an hour that make it active.
+    #[serde(default = "sixty")]
+    pub max_flag_minutes: usize,
+}
+
+fn sixty() -> usize {
+    60
+}
 
 #[derive(Serialize)]
 struct Evidence<'a> {
@@ -15,7 +28,7 @@ struct Evidence<'a> {
     standard: &'static str,
 }
 
-impl Evaluate for Eval {
+impl Evaluate for FlagDuration {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
             rule,
@@ -38,7 +51,7 @@ impl Evaluate for Eval {
             let flag = o
                 .flag
                 .as_deref()
-                .filter(|f| *f != "N" && rule.flags.iter().any(|r| r == f));
+                .filter(|f| *f != "N" && self.flags.iter().any(|r| r == f));
             let at = match flagged.iter().position(|(c, k, _, _)| o.is(c, *k)) {
                 Some(i) => i,
                 None => {
@@ -68,14 +81,14 @@ impl Evaluate for Eval {
                 &mut out,
                 wanted,
                 code,
-                minutes >= rule.max_flag_minutes,
+                minutes >= self.max_flag_minutes,
                 || Evidence {
                     rule: &rule.id,
                     window: input.window(),
                     code,
                     flagged_minutes: minutes,
                     flags,
-                    threshold_minutes: rule.max_flag_minutes,
+                    threshold_minutes: self.max_flag_minutes,
                     standard: "HJ 212-2017 data flags",
                 },
             );

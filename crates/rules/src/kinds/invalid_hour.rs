@@ -2,7 +2,18 @@
 
 use super::prelude::*;
 
-pub(crate) struct Eval;
+/// Parameters of an `invalid_hour` rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvalidHour {
+    /// Valid minutes an hour needs (HJ 75-2017: 45).
+    #[serde(default = "forty_five")]
+    pub min_valid_minutes: usize,
+}
+
+fn forty_five() -> usize {
+    45
+}
 
 #[derive(Serialize)]
 struct Evidence<'a> {
@@ -17,7 +28,7 @@ struct Evidence<'a> {
     standard: &'static str,
 }
 
-impl Evaluate for Eval {
+impl Evaluate for InvalidHour {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
             rule,
@@ -58,7 +69,7 @@ impl Evaluate for Eval {
             // the standard speaks of whole hours); an hour it did not run at all is not an
             // invalid hour.
             let running = 60usize.saturating_sub(stopped);
-            let active = running > 0 && (valid + to_come) * 60 < rule.min_valid_minutes * running;
+            let active = running > 0 && (valid + to_come) * 60 < self.min_valid_minutes * running;
             push(&mut out, wanted, code, active, || Evidence {
                 rule: &rule.id,
                 window: input.window(),
@@ -67,7 +78,7 @@ impl Evaluate for Eval {
                 minutes_stopped: stopped,
                 valid_minutes: valid,
                 minutes_to_come: to_come,
-                required: (rule.min_valid_minutes * running).div_ceil(60),
+                required: (self.min_valid_minutes * running).div_ceil(60),
                 standard: "HJ 75-2017 hourly validity (minutes of a stopped source, flag F, excluded)",
             });
         }

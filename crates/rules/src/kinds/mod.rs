@@ -1,6 +1,7 @@
-//! One module per kind of window rule, each behind [`Evaluate`]: what it judges in one hour of
-//! one point, and the evidence it gives. A new kind of rule is a new module and a line in
-//! [`evaluator`].
+//! One module per kind of rule: its parameters (a type of its own, read from the rules file,
+//! refusing parameters of other kinds), the window it needs, and what it judges in that window
+//! with the evidence it gives, behind [`Evaluate`]. A new kind of rule is a new module and a
+//! variant of [`Params`].
 
 mod above_reference;
 mod air_high_value;
@@ -12,8 +13,93 @@ mod source_exceedance;
 mod water_target_class;
 
 use domain::Point;
+use serde::{Deserialize, Serialize};
 
-use crate::{Context, Row, Rule, RuleKind, Verdict};
+pub use above_reference::{AirAbovePeers, SuddenChange};
+pub use air_high_value::AirHighValue;
+pub use flag_duration::FlagDuration;
+pub use invalid_hour::InvalidHour;
+pub use noise_zone::NoiseZone;
+pub use realtime_exceedance::RealtimeExceedance;
+pub use source_exceedance::SourceExceedance;
+pub use water_target_class::WaterTargetClass;
+
+use crate::{Context, DeviceSilent, Row, Rule, RuleKind, Verdict};
+
+/// A rule's kind with its parameters, as the rules file gives them (`kind = "..."` and the
+/// kind's own keys).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Params {
+    /// Pollution-source hourly mean above the point's limit.
+    SourceExceedance(SourceExceedance),
+    /// Air-station hourly IAQI above a threshold.
+    AirHighValue(AirHighValue),
+    /// Fault, calibration or maintenance flags for too long.
+    FlagDuration(FlagDuration),
+    /// No data for too long (judged on the clock, not on a window).
+    DeviceSilent(DeviceSilent),
+    /// Real-time values (2011) above the point's limit.
+    RealtimeExceedance(RealtimeExceedance),
+    /// Hours with data that fail the validity rule.
+    InvalidHour(InvalidHour),
+    /// A water section's hourly values worse than its target class (GB 3838-2002).
+    WaterTargetClass(WaterTargetClass),
+    /// A noise point's hourly Leq above its zone's day or night limit (GB 3096-2008).
+    NoiseZone(NoiseZone),
+    /// An hourly value far above the point's recent baseline.
+    SuddenChange(SuddenChange),
+    /// An air station's hourly value far above the city's other stations at the same hour.
+    AirAbovePeers(AirAbovePeers),
+}
+
+impl Params {
+    /// The kind.
+    pub fn kind(&self) -> RuleKind {
+        match self {
+            Params::SourceExceedance(_) => RuleKind::SourceExceedance,
+            Params::AirHighValue(_) => RuleKind::AirHighValue,
+            Params::FlagDuration(_) => RuleKind::FlagDuration,
+            Params::DeviceSilent(_) => RuleKind::DeviceSilent,
+            Params::RealtimeExceedance(_) => RuleKind::RealtimeExceedance,
+            Params::InvalidHour(_) => RuleKind::InvalidHour,
+            Params::WaterTargetClass(_) => RuleKind::WaterTargetClass,
+            Params::NoiseZone(_) => RuleKind::NoiseZone,
+            Params::SuddenChange(_) => RuleKind::SuddenChange,
+            Params::AirAbovePeers(_) => RuleKind::AirAbovePeers,
+        }
+    }
+
+    /// The kind's evaluator; none for silence, which is judged on the clock
+    /// ([`crate::silent`]).
+    pub(crate) fn evaluator(&self) -> Option<&dyn Evaluate> {
+        match self {
+            Params::SourceExceedance(p) => Some(p),
+            Params::AirHighValue(p) => Some(p),
+            Params::FlagDuration(p) => Some(p),
+            Params::DeviceSilent(_) => None,
+            Params::RealtimeExceedance(p) => Some(p),
+            Params::InvalidHour(p) => Some(p),
+            Params::WaterTargetClass(p) => Some(p),
+            Params::NoiseZone(p) => Some(p),
+            Params::SuddenChange(p) => Some(p),
+            Params::AirAbovePeers(p) => Some(p),
+        }
+    }
+}
+
+/// The data a rule judges at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// One hour of the point; with the valid hourly values of the `baseline_hours` before it
+    /// given as the context's baseline when non-zero.
+    Hour {
+        /// Hours of the point's own past the rule compares with.
+        baseline_hours: u32,
+    },
+    /// Not a window: judged on the platform clock.
+    Clock,
+}
 
 /// What a rule kind judges: one hour of one point.
 #[derive(Clone, Copy)]
@@ -54,25 +140,15 @@ pub(crate) struct HourWindow {
     pub end: String,
 }
 
-/// A kind of window rule.
+/// A kind of window rule, evaluated with its parameters.
 pub(crate) trait Evaluate {
-    /// The verdicts, per code, for the hour.
-    fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict>;
-}
-
-/// The evaluator of a kind; none for silence, which is judged on the clock ([`crate::silent`]).
-pub(crate) fn evaluator(kind: RuleKind) -> Option<&'static dyn Evaluate> {
-    match kind {
-        RuleKind::SourceExceedance => Some(&source_exceedance::Eval),
-        RuleKind::AirHighValue => Some(&air_high_value::Eval),
-        RuleKind::FlagDuration => Some(&flag_duration::Eval),
-        RuleKind::RealtimeExceedance => Some(&realtime_exceedance::Eval),
-        RuleKind::InvalidHour => Some(&invalid_hour::Eval),
-        RuleKind::WaterTargetClass => Some(&water_target_class::Eval),
-        RuleKind::NoiseZone => Some(&noise_zone::Eval),
-        RuleKind::SuddenChange | RuleKind::AirAbovePeers => Some(&above_reference::Eval),
-        RuleKind::DeviceSilent => None,
+    /// The window it judges; one hour unless the kind says otherwise.
+    fn window(&self) -> Window {
+        Window::Hour { baseline_hours: 0 }
     }
+
+    /// The verdicts, per code, for the window.
+    fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict>;
 }
 
 /// What every kind's module uses.
@@ -82,8 +158,8 @@ mod prelude {
     pub(crate) use envstd::Dec;
     pub(crate) use serde::Serialize;
 
-    pub(crate) use super::{Evaluate, HourWindow, Input};
-    pub(crate) use crate::{
-        Limited, RuleKind, Verdict, code_key, hourly_values, iso, limited_codes, push,
-    };
+    pub(crate) use serde::Deserialize;
+
+    pub(crate) use super::{Evaluate, HourWindow, Input, Window};
+    pub(crate) use crate::{Limited, Verdict, code_key, hourly_values, iso, limited_codes, push};
 }

@@ -2,7 +2,10 @@
 
 use super::prelude::*;
 
-pub(crate) struct Eval;
+/// A `realtime_exceedance` rule has no parameters: its limits come from the point or the standard.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealtimeExceedance {}
 
 #[derive(Serialize)]
 struct Evidence<'a> {
@@ -23,7 +26,7 @@ struct Over {
     rtd: String,
 }
 
-impl Evaluate for Eval {
+impl Evaluate for RealtimeExceedance {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
             rule,

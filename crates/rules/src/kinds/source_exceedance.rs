@@ -2,7 +2,18 @@
 
 use super::prelude::*;
 
-pub(crate) struct Eval;
+/// Parameters of a `source_exceedance` rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceExceedance {
+    /// Valid minutes an hour needs (HJ 75-2017: 45).
+    #[serde(default = "forty_five")]
+    pub min_valid_minutes: usize,
+}
+
+fn forty_five() -> usize {
+    45
+}
 
 /// Values as exact decimals in text, as the device sent them or as computed.
 #[derive(Serialize)]
@@ -20,7 +31,7 @@ struct Evidence<'a> {
     standard: &'static str,
 }
 
-impl Evaluate for Eval {
+impl Evaluate for SourceExceedance {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
             rule,
@@ -58,14 +69,14 @@ impl Evaluate for Eval {
                 minutes[at].extend(std::iter::repeat_n((v, flag), minutes_per_row));
             }
         }
-        let o2 = envstd::emission::hourly(&minutes[o2_slot], None, rule.min_valid_minutes).mean;
+        let o2 = envstd::emission::hourly(&minutes[o2_slot], None, self.min_valid_minutes).mean;
         for (i, l) in limited.iter().enumerate() {
             let (code, setting, limit) = (l.code, l.setting, l.limit);
             let refs = &minutes[i];
             if refs.is_empty() {
                 continue;
             }
-            let hour = envstd::emission::hourly(refs, None, rule.min_valid_minutes);
+            let hour = envstd::emission::hourly(refs, None, self.min_valid_minutes);
             let converted = match (hour.mean, setting.ref_o2, o2) {
                 (Some(m), Some(r), Some(o2)) => Dec::parse(&r.to_string())
                     .ok()

@@ -2,7 +2,10 @@
 
 use super::prelude::*;
 
-pub(crate) struct Eval;
+/// A `water_target_class` rule has no parameters: its limits come from the point or the standard.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaterTargetClass {}
 
 #[derive(Serialize)]
 struct Evidence<'a> {
@@ -16,7 +19,7 @@ struct Evidence<'a> {
     standard: &'static str,
 }
 
-impl Evaluate for Eval {
+impl Evaluate for WaterTargetClass {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
             rule,
