@@ -63,7 +63,7 @@ pub use message::{DataArea, EncodeError, Message, ReplyTo};
 pub use number::Decimal;
 pub use packet::{
     DecodeError, Deviation, Flag, Packet, Pollutant, Severity, TextEncoding, Value, Version,
-    frame_text,
+    frame_text, mask_password,
 };
 pub use time::LocalTime;
 

@@ -1389,6 +1389,40 @@ pub enum FrameBytesError {
     Decode(#[from] DecodeError),
 }
 
+/// A frame with its access passwords (`PW=`, and `NewPW=` of a password change, CN 1072) replaced
+/// by as many `*`, for showing frames to people who must not learn a device's password. Works on
+/// the bytes (the delimiters are ASCII in UTF-8 and GBK alike); a frame without a password is
+/// returned as it is. The CRC of the result is no longer the frame's: evidence keeps the bytes.
+pub fn mask_password(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut field_start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b';' | b',' | b'&' => field_start = i + 1,
+            b'=' => {
+                let name = &bytes[field_start..i];
+                let name = name
+                    .strip_prefix(b"##")
+                    .map_or(name, |n| n.get(4..).unwrap_or(n));
+                if name == b"PW" || name == b"NewPW" {
+                    let end = bytes[i + 1..]
+                        .iter()
+                        .position(|b| matches!(b, b';' | b',' | b'&' | b'\r' | b'\n'))
+                        .map_or(bytes.len(), |n| i + 1 + n);
+                    let masked = out.get_or_insert_with(|| bytes.to_vec());
+                    masked[i + 1..end].fill(b'*');
+                    i = end;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.map_or(Cow::Borrowed(bytes), Cow::Owned)
+}
+
 /// A frame's bytes as text for display: the bytes themselves when they are UTF-8, else their
 /// GBK/GB18030 decoding (undecodable bytes replaced). Evidence keeps the bytes; this is only
 /// how a person reads them.
@@ -1417,6 +1451,30 @@ fn decode_text<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_masked_and_nothing_else() {
+        let frame = b"##0101QN=20160801085857223;ST=32;CN=1072;PW=123456;MN=010000A8900016F000169DC0;Flag=5;CP=&&NewPW=654321&&1C80\r\n";
+        let masked = mask_password(frame);
+        let text = String::from_utf8_lossy(&masked);
+        assert!(
+            text.contains(";PW=******;") && text.contains("&&NewPW=******&&"),
+            "{text}"
+        );
+        assert_eq!(masked.len(), frame.len());
+        let unmasked: Vec<u8> = frame
+            .iter()
+            .zip(masked.iter())
+            .filter(|(a, b)| a != b)
+            .map(|(a, _)| *a)
+            .collect();
+        assert_eq!(unmasked, b"123456654321");
+        // A frame without a password, or a field merely ending in PW, is left as it is.
+        let plain = b"##0040QN=1;ST=32;CN=2011;XPW=1;CP=&&&&0000\r\n";
+        assert!(matches!(mask_password(plain), Cow::Borrowed(_)));
+        assert!(matches!(mask_password(b"PW="), Cow::Owned(_)));
+        assert!(matches!(mask_password(b""), Cow::Borrowed(_)));
+    }
 
     fn decode(frame: &[u8]) -> Packet {
         Packet::from_frame_bytes(frame).expect("decodes")

@@ -183,6 +183,51 @@ fn station_point(
     }
 }
 
+/// The emission limits of a demo outlet's codes, from the standards that apply to its kind
+/// (`../shared/docs/standards.md` §4.1 and §4.5):
+/// - coal power (火力发电) flue gas: the ultra-low emission limits (环发〔2015〕164号) at the
+///   reference O2 of coal power boilers (GB 13223-2011): PM 10, SO2 35, NOx 50 mg/m³ at 6 %;
+/// - other flue gas: the special limits for key regions of GB 13223-2011 (PM 20, SO2 50,
+///   NOx 100 mg/m³), at the reference O2 of the sector (cement kilns 10 %, GB 4915-2013; coal
+///   industrial boilers 9 %, GB 13271-2014). The sectors' own emission standards are not in the
+///   standards summary; these stand in for them in the demo city and say so here;
+/// - waste water: GB 18918-2002 class 1A (COD 50, NH3-N 5, TP 0.5 mg/L), the discharge class
+///   of a municipal plant in the basin, used for every outlet of the demo.
+fn outlet_limits(
+    kind: domain::PointKind,
+    industry: &str,
+) -> std::collections::BTreeMap<String, domain::CodeSetting> {
+    let setting = |limit: f64, ref_o2: Option<f64>, unit: &str| domain::CodeSetting {
+        limit: Some(limit),
+        ref_o2,
+        unit: Some(unit.to_owned()),
+    };
+    let limits: Vec<(&str, domain::CodeSetting)> = match kind {
+        domain::PointKind::GasOutlet => {
+            let (pm, so2, nox, o2) = match industry {
+                "火力发电" => (10.0, 35.0, 50.0, 6.0),
+                "水泥" => (20.0, 50.0, 100.0, 10.0),
+                _ => (20.0, 50.0, 100.0, 9.0),
+            };
+            vec![
+                ("a34013", setting(pm, Some(o2), "mg/m3")),
+                ("a21026", setting(so2, Some(o2), "mg/m3")),
+                ("a21002", setting(nox, Some(o2), "mg/m3")),
+            ]
+        }
+        domain::PointKind::WaterOutlet => vec![
+            ("w01018", setting(50.0, None, "mg/L")),
+            ("w21003", setting(5.0, None, "mg/L")),
+            ("w21011", setting(0.5, None, "mg/L")),
+        ],
+        _ => Vec::new(),
+    };
+    limits
+        .into_iter()
+        .map(|(code, s)| (code.to_owned(), s))
+        .collect()
+}
+
 fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -276,6 +321,7 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
                 &location,
             );
             p.rtd_interval_s = 30;
+            p.codes = outlet_limits(point_kind, industry);
             p.enterprise = Some(code.clone());
             p.district = Some(district.to_owned());
             points.push(p);
@@ -729,6 +775,22 @@ mod tests {
             "outlets, air stations, water sections"
         );
         assert!(a.events.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+        // Every outlet is judged against its limits; flue gas at its sector's reference O2.
+        for p in &a.points {
+            let so2 = p.codes.get("a21026");
+            let cod = p.codes.get("w01018");
+            match p.kind {
+                domain::PointKind::GasOutlet => {
+                    let so2 = so2.expect("an SO2 limit");
+                    assert!(matches!(so2.limit, Some(l) if l == 35.0 || l == 50.0));
+                    assert!(so2.ref_o2.is_some());
+                }
+                domain::PointKind::WaterOutlet => {
+                    assert_eq!(cod.and_then(|c| c.limit), Some(50.0));
+                }
+                _ => assert!(p.codes.is_empty(), "{}", p.id),
+            }
+        }
         assert!(credit_code(&mut Rng::seeded(5)).len() == 18);
     }
 }

@@ -625,9 +625,13 @@ pub struct PacketView {
     /// Pollutant groups of a stored frame left out because a value in them is outside its
     /// type's syntax (`code-Field` names); such frames are listed in the quarantine too.
     pub quarantined_fields: Vec<String>,
-    /// The frame as text for reading (UTF-8, or decoded from GBK).
+    /// The frame as text for reading (UTF-8, or decoded from GBK), its access password (`PW`,
+    /// `NewPW`) replaced by `*`.
     pub raw: String,
-    /// The frame's bytes exactly as received, in hex: what its CRC is computed over.
+    /// The frame's bytes in hex, exactly as received (what its CRC is computed over) for a
+    /// user who may change points; for anyone else with the password replaced by `*` (the
+    /// CRC fields are still those of the bytes received; a case's evidence package keeps the
+    /// exact bytes).
     pub raw_hex: String,
 }
 
@@ -636,8 +640,11 @@ pub struct PacketView {
     responses((status = 200, body = [PacketView]), (status = 400, body = ErrorBody)))]
 async fn packets(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<access::Principal>,
     Query(q): Query<PacketParams>,
 ) -> ApiResult<Json<Vec<PacketView>>> {
+    // Whoever may set a device's password may see the bytes that carry it.
+    let exact = caller.can(access::Capability::WritePoints);
     let query = PacketQuery {
         mn: q.mn.clone(),
         from_ms: q
@@ -673,8 +680,12 @@ async fn packets(
                     status: status.to_owned(),
                     reason,
                     quarantined_fields: r.quarantined_fields,
-                    raw: hj212::frame_text(&r.raw).into_owned(),
-                    raw_hex: hex::encode(&r.raw),
+                    raw: hj212::frame_text(&hj212::mask_password(&r.raw)).into_owned(),
+                    raw_hex: if exact {
+                        hex::encode(&r.raw)
+                    } else {
+                        hex::encode(hj212::mask_password(&r.raw))
+                    },
                 }
             })
             .collect(),
@@ -711,6 +722,40 @@ async fn store_stats(State(state): State<AppState>) -> ApiResult<Json<StoreView>
         values: s.values,
         bytes_per_value: (s.values > 0).then(|| s.series_bytes as f64 / s.values as f64),
     }))
+}
+
+/// A factor code as people read it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorView {
+    /// HJ 212 code (`a21026`).
+    pub code: &'static str,
+    /// English name.
+    pub name_en: &'static str,
+    /// Chinese name.
+    pub name_zh: &'static str,
+    /// Unit at a source (flue gas, waste water); empty: dimensionless.
+    pub unit_source: Option<&'static str>,
+    /// Unit at an ambient station; empty: dimensionless.
+    pub unit_ambient: Option<&'static str>,
+}
+
+/// The factor codes the platform knows, with names and units: the one table the pages use to
+/// show a factor.
+#[utoipa::path(get, path = "/api/v1/factors", tag = "data", security(("token" = ["read_data"])),
+    responses((status = 200, body = [FactorView])))]
+async fn factors() -> Json<Vec<FactorView>> {
+    Json(
+        envstd::codes::FACTORS
+            .iter()
+            .map(|f| FactorView {
+                code: f.code,
+                name_en: f.name_en,
+                name_zh: f.name_zh,
+                unit_source: f.unit_source,
+                unit_ambient: f.unit_ambient,
+            })
+            .collect(),
+    )
 }
 
 /// Metrics in the Prometheus text format.
@@ -772,6 +817,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(packets))
         .routes(routes!(store_stats))
         .routes(routes!(metrics))
+        .routes(routes!(factors))
 }
 
 #[cfg(test)]

@@ -167,7 +167,7 @@ kind = "exceedance"
 point = "E000-1"
 code = "a21026"
 start = "+10m"
-duration = "40m"
+duration = "2h"
 magnitude = 1.6
 
 [[incidents]]
@@ -232,7 +232,7 @@ mod tests {
     fn offsets_and_absolute_times() {
         let s = parse(DEFAULT_SCENARIO, 1_000_000).expect("the default scenario parses");
         assert_eq!(s.len(), 9);
-        assert_eq!((s[0].start, s[0].end), (1_000_600, 1_003_000));
+        assert_eq!((s[0].start, s[0].end), (1_000_600, 1_007_800));
         let abs = parse(
             "[[incidents]]\nkind = \"silent\"\npoint = \"p\"\nstart = \"2026-11-28T08:00:00+08:00\"\nduration = \"1h\"\n",
             0,

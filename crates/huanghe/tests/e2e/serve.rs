@@ -98,6 +98,25 @@ async fn data_is_acknowledged_stored_once_corrected_with_history_and_queried_bac
     assert_eq!(statuses.iter().filter(|s| **s == "duplicate").count(), 1);
     assert!(log[0]["raw"].as_str().expect("raw").starts_with("##"));
     assert_eq!(log[0]["crc_variant"], "hj212");
+    // The text never shows the device's password; the exact bytes only to whoever may set it.
+    let bytes =
+        |p: &serde_json::Value| hex::decode(p["raw_hex"].as_str().expect("hex")).expect("hex");
+    assert!(
+        log[0]["raw"].as_str().expect("raw").contains(";PW=******;"),
+        "{}",
+        log[0]
+    );
+    assert!(String::from_utf8_lossy(&bytes(&log[0])).contains(";PW=123456;"));
+    let analyst = crate::user_token(&server.data_dir, "ana", &["--role", "analyst"]);
+    let seen = server
+        .request_as(&analyst, "GET", "/api/v1/packets?mn=MN0001&limit=1", None)
+        .await
+        .json()
+        .expect("json");
+    assert!(
+        String::from_utf8_lossy(&bytes(&seen[0])).contains(";PW=******;"),
+        "{seen}"
+    );
 
     // CSV for the same query.
     let csv = server

@@ -111,6 +111,27 @@ async function api(method, path, body, contentType) {
 const get = (p) => api("GET", p);
 const post = (p, b) => api("POST", p, b);
 
+// Factor names and units, from the platform's one table (fetched once).
+let factorTable = null;
+async function loadFactors() {
+  if (!factorTable) {
+    factorTable = get("/api/v1/factors")
+      .then((list) => new Map(list.map((f) => [f.code, f])))
+      .catch(() => { factorTable = null; return new Map(); });
+  }
+  return factorTable;
+}
+const SOURCE_KINDS = new Set(["gas_outlet", "water_outlet"]);
+/** A factor as people read it: name and unit (the point's own unit first), the code after it. */
+function factorLabel(factors, code, point) {
+  const f = factors.get(code);
+  if (!f) return code;
+  const name = App.lang === "zh" ? f.name_zh : f.name_en;
+  const own = point && point.codes && point.codes[code] && point.codes[code].unit;
+  const unit = own || (point && SOURCE_KINDS.has(point.kind) ? f.unit_source : f.unit_ambient) || "";
+  return unit ? `${name} (${unit}) · ${code}` : `${name} · ${code}`;
+}
+
 function fmtTime(s) { return s ? String(s).replace("T", " ").replace(/(\.\d+)?\+08:00$/, "") : ""; }
 function bjNow() { return new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 16); }
 function toRfc(local) { return local.length === 16 ? `${local}:00+08:00` : `${local}+08:00`; }
@@ -302,12 +323,13 @@ function escapeHtml(s) { return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&a
 async function pointPage(view, id) {
   const point = await get(`/api/v1/points/${enc(id)}`);
   const latest = await get(`/api/v1/points/${enc(id)}/latest`);
+  const factors = await loadFactors();
   const codes = [...new Set((latest || []).map((o) => o.code))].sort();
   view.append(h("h1", {}, `${point.name} (${point.id})`), h("p", { class: "muted" }, `${point.kind} · MN ${point.mn}`));
   const typeSel = h("select", { id: "series-type" }, ["min", "hour", "rtd", "day"].map((x) => h("option", { value: x }, t(x))));
   // The first code with a limit is the most telling; otherwise the first code.
   const preferred = codes.find((c) => point.codes && point.codes[c] && point.codes[c].limit != null) || codes[0];
-  const codeSel = h("select", { id: "series-code" }, codes.map((c) => h("option", { value: c, selected: c === preferred }, c)));
+  const codeSel = h("select", { id: "series-code" }, codes.map((c) => h("option", { value: c, selected: c === preferred }, factorLabel(factors, c, point))));
   const newest = (latest || []).map((o) => o.time).sort().pop();
   const end = newest ? newest.slice(0, 16) : bjNow();
   const endMs = Date.parse(toRfc(end));
@@ -319,7 +341,7 @@ async function pointPage(view, id) {
     const code = codeSel.value;
     if (!code) { status.textContent = t("none"); return; }
     const rows = await get(`/api/v1/points/${enc(id)}/series?type=${typeSel.value}&code=${enc(code)}&from=${enc(toRfc(fromIn.value))}&to=${enc(toRfc(toIn.value))}&limit=100000`);
-    drawChart(chartEl, point, code, typeSel.value, rows);
+    drawChart(chartEl, point, code, typeSel.value, rows, factorLabel(factors, code, point));
     status.textContent = `${rows.length}`;
   };
   const pan = (dir) => {
@@ -337,7 +359,7 @@ async function pointPage(view, id) {
       h("a", { id: "series-csv", href: "#", onclick: (ev) => { ev.currentTarget.href = `/api/v1/points/${enc(id)}/series?format=csv&type=${typeSel.value}&from=${enc(toRfc(fromIn.value))}&to=${enc(toRfc(toIn.value))}`; } }, `${t("export")} CSV`), status),
     chartEl));
   view.append(h("div", { class: "card" }, h("h2", {}, t("latest")),
-    table([t("series"), t("code"), t("time"), "fields"], (latest || []).map((o) => ({ cells: [t(o.type), o.code, fmtTime(o.time), Object.entries(o.fields).map(([k, v]) => `${k}=${v}`).join(" ")] })))));
+    table([t("series"), t("code"), t("time"), "fields"], (latest || []).map((o) => ({ cells: [t(o.type), factorLabel(factors, o.code, point), fmtTime(o.time), Object.entries(o.fields).map(([k, v]) => `${k}=${v}`).join(" ")] })))));
   const assess = h("div", { class: "card", id: "assessment" }, h("h2", {}, t("assessment")));
   view.append(assess);
   const day = (newest || toRfc(bjNow())).slice(0, 10);
@@ -365,7 +387,7 @@ function assessmentView(a) {
   return out;
 }
 
-function drawChart(el, point, code, type, rows) {
+function drawChart(el, point, code, type, rows, label) {
   if (App.chart) { App.chart.destroy(); App.chart = null; }
   el.replaceChildren();
   if (typeof uPlot === "undefined") return;
@@ -382,7 +404,7 @@ function drawChart(el, point, code, type, rows) {
   const limit = point.codes && point.codes[code] && point.codes[code].limit;
   const data = [xs, ys, flagged];
   const series = [{},
-    { label: code, stroke: "#0d4f6c", width: 1.5 },
+    { label: label || code, stroke: "#0d4f6c", width: 1.5 },
     { label: t("flagged"), stroke: "#d32f2f", width: 0, points: { show: true, size: 7, fill: "#d32f2f" } }];
   if (limit !== undefined && limit !== null) {
     data.push(xs.map(() => limit));
@@ -407,6 +429,7 @@ async function alarmsPage(view) {
   view.append(h("h1", {}, t("alarms")), h("p", {}, live), list);
   const render = async (flashId) => {
     const rows = await get("/api/v1/alarms?limit=200");
+    const factors = await loadFactors();
     const handle = (a, kind) => async (ev) => {
       ev.stopPropagation();
       const reason = prompt(t("reason"));
@@ -421,7 +444,7 @@ async function alarmsPage(view) {
     };
     list.replaceChildren(table([t("id"), t("point"), t("rule"), t("code"), t("severity"), t("state"), t("start"), t("end"), t("handling"), ""],
       rows.map((a) => ({ item: a, cells: [
-        String(a.id), h("a", { href: `#/points/${enc(a.point_id)}` }, a.point_id), a.rule_id, a.code,
+        String(a.id), h("a", { href: `#/points/${enc(a.point_id)}` }, a.point_id), a.rule_id, a.code ? factorLabel(factors, a.code, null) : "",
         h("span", { class: `sev-${a.severity}` }, a.severity), h("span", { class: `state-${a.state}` }, t(`s_${a.state}`)),
         fmtTime(new Date(a.start * 1000 + 8 * 3600e3).toISOString().slice(0, 19)), fmtTime(new Date(a.end * 1000 + 8 * 3600e3).toISOString().slice(0, 19)),
         a.handling ? `${a.handling.action} · ${a.handling.by}: ${a.handling.reason}` : "",
