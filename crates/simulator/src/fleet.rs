@@ -220,9 +220,13 @@ impl Device {
     /// The value of `code` at `t` with the incidents active then applied; `None` when the device
     /// is silent.
     pub fn sample(&self, code: &str, t: i64, incidents: &[Incident]) -> Option<Sample> {
+        // A source's logger flags the minutes its plant is stopped F (HJ 212-2017 Table 8), so
+        // they are outside the hourly mean and its O2 conversion.
+        let stopped = matches!(self.kind, DeviceKind::GasOutlet | DeviceKind::WaterOutlet)
+            && !self.producing(t);
         let mut s = Sample {
             value: self.base_value(code, t),
-            flag: 'N',
+            flag: if stopped { 'F' } else { 'N' },
         };
         let limit = self
             .kind
