@@ -94,6 +94,14 @@ impl Pollutant {
             })
     }
 
+    /// The unit concentrations are given and judged in (HJ 633-2012).
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::Co => "mg/m³",
+            _ => "µg/m³",
+        }
+    }
+
     /// Decimal places of the unit step: CO is judged in 0.1 mg/m³.
     fn unit_scale(self) -> u32 {
         u32::from(self == Self::Co)

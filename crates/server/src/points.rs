@@ -733,26 +733,27 @@ pub struct FactorView {
     pub name_en: &'static str,
     /// Chinese name.
     pub name_zh: &'static str,
-    /// Unit at a source (flue gas, waste water); empty: dimensionless.
-    pub unit_source: Option<&'static str>,
-    /// Unit at an ambient station; empty: dimensionless.
-    pub unit_ambient: Option<&'static str>,
+    /// The unit it is usually sent in (a point's own unit setting takes precedence); empty:
+    /// dimensionless.
+    pub unit: &'static str,
+    /// The unit at an air station when it differs by use (the AQI pollutants, HJ 633-2012).
+    pub unit_air_station: Option<&'static str>,
 }
 
-/// The factor codes the platform knows, with names and units: the one table the pages use to
-/// show a factor.
+/// The factor codes of the HJ 212 dictionary with names and units: the one table the pages use
+/// to show a factor.
 #[utoipa::path(get, path = "/api/v1/factors", tag = "data", security(("token" = ["read_data"])),
     responses((status = 200, body = [FactorView])))]
 async fn factors() -> Json<Vec<FactorView>> {
     Json(
-        envstd::codes::FACTORS
+        hj212::codes::FACTORS
             .iter()
             .map(|f| FactorView {
                 code: f.code,
                 name_en: f.name_en,
                 name_zh: f.name_zh,
-                unit_source: f.unit_source,
-                unit_ambient: f.unit_ambient,
+                unit: f.unit,
+                unit_air_station: envstd::codes::air_pollutant(f.code).map(|p| p.unit()),
             })
             .collect(),
     )

@@ -121,14 +121,18 @@ async function loadFactors() {
   }
   return factorTable;
 }
-const SOURCE_KINDS = new Set(["gas_outlet", "water_outlet"]);
-/** A factor as people read it: name and unit (the point's own unit first), the code after it. */
+/** A factor's name, the code after it. */
+function factorName(factors, code) {
+  const f = factors.get(code);
+  return f ? `${App.lang === "zh" ? f.name_zh : f.name_en} · ${code}` : code;
+}
+/** A factor as people read it at a point: name and unit (the point's own unit first), the code. */
 function factorLabel(factors, code, point) {
   const f = factors.get(code);
   if (!f) return code;
   const name = App.lang === "zh" ? f.name_zh : f.name_en;
   const own = point && point.codes && point.codes[code] && point.codes[code].unit;
-  const unit = own || (point && SOURCE_KINDS.has(point.kind) ? f.unit_source : f.unit_ambient) || "";
+  const unit = own || (point.kind === "air_station" && f.unit_air_station) || f.unit;
   return unit ? `${name} (${unit}) · ${code}` : `${name} · ${code}`;
 }
 
@@ -444,7 +448,7 @@ async function alarmsPage(view) {
     };
     list.replaceChildren(table([t("id"), t("point"), t("rule"), t("code"), t("severity"), t("state"), t("start"), t("end"), t("handling"), ""],
       rows.map((a) => ({ item: a, cells: [
-        String(a.id), h("a", { href: `#/points/${enc(a.point_id)}` }, a.point_id), a.rule_id, a.code ? factorLabel(factors, a.code, null) : "",
+        String(a.id), h("a", { href: `#/points/${enc(a.point_id)}` }, a.point_id), a.rule_id, a.code ? factorName(factors, a.code) : "",
         h("span", { class: `sev-${a.severity}` }, a.severity), h("span", { class: `state-${a.state}` }, t(`s_${a.state}`)),
         fmtTime(new Date(a.start * 1000 + 8 * 3600e3).toISOString().slice(0, 19)), fmtTime(new Date(a.end * 1000 + 8 * 3600e3).toISOString().slice(0, 19)),
         a.handling ? `${a.handling.action} · ${a.handling.by}: ${a.handling.reason}` : "",
