@@ -46,15 +46,13 @@ pub(crate) fn context(
     })
 }
 
-/// Mean and count of the valid (`N`-flagged) hourly `avg` values per code of one point over
-/// `[from, to]`, added into `sums`.
-fn add_hourly_means(
+/// A point's hourly observations over `[from, to]`, read as rows.
+fn hourly_rows(
     series: &dyn Store,
     point_id: &str,
     from: i64,
     to: i64,
-    sums: &mut BTreeMap<String, (f64, usize)>,
-) -> Result<(), EngineError> {
+) -> Result<Vec<rules::Row>, EngineError> {
     let q = SeriesQuery {
         point_id: point_id.to_owned(),
         data_type: DataType::Hour,
@@ -63,23 +61,7 @@ fn add_hourly_means(
         to,
         limit: 100_000,
     };
-    for o in series.series(&q).map_err(EngineError::from)? {
-        if o.fields.get("flag").is_some_and(|f| f != "N") {
-            continue;
-        }
-        if let Some(v) = o.fields.get("avg").and_then(|v| v.parse::<f64>().ok()) {
-            let e = sums.entry(o.code).or_default();
-            e.0 += v;
-            e.1 += 1;
-        }
-    }
-    Ok(())
-}
-
-fn means(sums: BTreeMap<String, (f64, usize)>) -> BTreeMap<String, (f64, usize)> {
-    sums.into_iter()
-        .map(|(k, (sum, n))| (k, (sum / n as f64, n)))
-        .collect()
+    Ok(rules::rows(&series.series(&q).map_err(EngineError::from)?))
 }
 
 /// The other air stations' valid hourly values at hour `h`: mean and count per code.
@@ -89,14 +71,14 @@ pub(crate) fn peers(
     point: &Point,
     h: i64,
 ) -> Result<BTreeMap<String, (f64, usize)>, EngineError> {
-    let mut sums = BTreeMap::new();
+    let mut rows = Vec::new();
     for other in all_points
         .iter()
         .filter(|o| o.kind == domain::PointKind::AirStation && o.id != point.id)
     {
-        add_hourly_means(series, &other.id, h, h, &mut sums)?;
+        rows.extend(hourly_rows(series, &other.id, h, h)?);
     }
-    Ok(means(sums))
+    Ok(rules::valid_hourly_means(&rows))
 }
 
 /// Mean and count of the valid hourly values of the `hours` before `h`, per code.
@@ -106,14 +88,6 @@ pub(crate) fn baseline(
     h: i64,
     hours: u32,
 ) -> Result<BTreeMap<String, (f64, usize)>, EngineError> {
-    let q = SeriesQuery {
-        point_id: point_id.to_owned(),
-        data_type: DataType::Hour,
-        code: None,
-        from: h - i64::from(hours) * 3600,
-        to: h - 1,
-        limit: 100_000,
-    };
-    let observations = series.series(&q).map_err(EngineError::from)?;
-    Ok(rules::baseline(&rules::rows(&observations)))
+    let rows = hourly_rows(series, point_id, h - i64::from(hours) * 3600, h - 1)?;
+    Ok(rules::valid_hourly_means(&rows))
 }

@@ -7,7 +7,7 @@
 //! own under `kinds`, behind one small trait: the [`Window`] it judges (an hour, with the
 //! hours of the point's own past it compares with) and the evaluation of that window into
 //! verdicts per code with typed evidence (values, threshold, window, standard); the helpers
-//! they share (valid hourly values, the codes with a limit, code keys, the [`baseline`]) are
+//! they share (valid hourly values, the codes with a limit, code keys, [`valid_hourly_means`]) are
 //! here. Evaluation is pure: [`evaluate`] judges one hour of a point's observations. The alarm
 //! engine re-evaluates an hour whenever data for it are stored (live, late or corrected) and
 //! turns the windows into alarms (one per run of consecutive active hours); `huanghe rules
@@ -446,7 +446,7 @@ pub fn evaluate_series(
         if baseline_hours > 0 {
             let from = hourly.partition_point(|r| r.time < hour - i64::from(baseline_hours) * 3600);
             let to = hourly.partition_point(|r| r.time < hour);
-            ctx.baseline = baseline(&hourly[from..to]);
+            ctx.baseline = valid_hourly_means(&hourly[from..to]);
         }
         for v in evaluate_wanted(rule, point, &ctx, hour, in_hour, &|_, _| true) {
             windows
@@ -459,10 +459,10 @@ pub fn evaluate_series(
     windows
 }
 
-/// A point's baseline: the mean and count of the valid hourly values (hourly records flagged
-/// normal, with an `avg`) among `rows`, per code. The caller passes the hours the rule's window
-/// asks for.
-pub fn baseline(rows: &[Row]) -> BTreeMap<String, (f64, usize)> {
+/// The mean and count of the valid hourly values (hourly records flagged normal, with an `avg`)
+/// among `rows`, per code: a point's baseline over the hours its rule's window asks for, or the
+/// other stations' values at one hour.
+pub fn valid_hourly_means(rows: &[Row]) -> BTreeMap<String, (f64, usize)> {
     let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     for r in rows {
         if r.data_type != domain::DataType::Hour || !r.normal() {
