@@ -290,8 +290,8 @@ impl Engine {
                 .rules
                 .iter()
                 .filter(|r| r.applies(&point))
-                .filter_map(|r| match r.window() {
-                    rules::Window::Hour { baseline_hours } if baseline_hours > 0 => {
+                .filter_map(|r| match r.span() {
+                    rules::Span::Hour { baseline_hours } if baseline_hours > 0 => {
                         Some(baseline_hours)
                     }
                     _ => None,

@@ -4,7 +4,7 @@
 //! an id, a severity, an explanation, the point kinds it applies to, overrides per point and
 //! code, and its kind with the kind's own parameters ([`Params`]: one type per kind, so a
 //! parameter of another kind is refused when the file is read). Each kind is a module of its
-//! own under `kinds`, behind one small trait: the [`Window`] it judges (an hour, with the
+//! own under `kinds`, behind one small trait: the [`Span`] it judges (an hour, with the
 //! hours of the point's own past it compares with) and the evaluation of that window into
 //! verdicts per code with typed evidence (values, threshold, window, standard); the helpers
 //! they share (valid hourly values, the codes with a limit, code keys, [`valid_hourly_means`]) are
@@ -22,7 +22,7 @@ mod kinds;
 
 pub use kinds::{
     AirAbovePeers, AirHighValue, FlagDuration, InvalidHour, NoiseZone, Params, RealtimeExceedance,
-    SourceExceedance, SuddenChange, WaterTargetClass, Window,
+    SourceExceedance, Span, SuddenChange, WaterTargetClass,
 };
 
 use domain::{Observation, Point, PointKind};
@@ -183,11 +183,9 @@ impl Rule {
         self.params.kind()
     }
 
-    /// The window it judges.
-    pub fn window(&self) -> Window {
-        self.params
-            .evaluator()
-            .map_or(Window::Clock, |e| e.window())
+    /// The data it judges.
+    pub fn span(&self) -> Span {
+        self.params.evaluator().map_or(Span::Clock, |e| e.span())
     }
 
     /// Whether it applies to a point.
@@ -427,9 +425,9 @@ pub fn evaluate_series(
     mut rows: Vec<Row>,
 ) -> BTreeMap<String, Vec<(i64, bool, serde_json::Value)>> {
     rows.sort_by_key(|r| r.time);
-    let baseline_hours = match rule.window() {
-        Window::Hour { baseline_hours } => baseline_hours,
-        Window::Clock => 0,
+    let baseline_hours = match rule.span() {
+        Span::Hour { baseline_hours } => baseline_hours,
+        Span::Clock => 0,
     };
     let hourly: Vec<Row> = rows
         .iter()
@@ -628,22 +626,19 @@ mod tests {
         assert!(e.0.contains("iaqi_abvoe"), "{e}");
         let e = rule("no_such_kind", "").expect_err("refused");
         assert!(e.0.contains("no_such_kind"), "{e}");
-        // The declared window: the sudden-change baseline, the clock for silence.
+        // The declared span: the sudden-change baseline, the clock for silence.
         let defaults = RuleSet::defaults();
-        let window = |id: &str| {
+        let span = |id: &str| {
             defaults
                 .rules
                 .iter()
                 .find(|r| r.id == id)
-                .map(Rule::window)
+                .map(Rule::span)
                 .expect("default rule")
         };
-        assert_eq!(window("sudden_change"), Window::Hour { baseline_hours: 24 });
-        assert_eq!(
-            window("source_exceedance"),
-            Window::Hour { baseline_hours: 0 }
-        );
-        assert_eq!(window("device_silent"), Window::Clock);
+        assert_eq!(span("sudden_change"), Span::Hour { baseline_hours: 24 });
+        assert_eq!(span("source_exceedance"), Span::Hour { baseline_hours: 0 });
+        assert_eq!(span("device_silent"), Span::Clock);
     }
 
     #[test]

@@ -72,8 +72,8 @@ struct Evidence<'a> {
 }
 
 impl Evaluate for SuddenChange {
-    fn window(&self) -> Window {
-        Window::Hour {
+    fn span(&self) -> Span {
+        Span::Hour {
             baseline_hours: self.baseline_hours,
         }
     }

@@ -88,9 +88,10 @@ impl Params {
     }
 }
 
-/// The data a rule judges at once.
+/// The span of data a rule judges at once (not to be confused with an alarm's window, the
+/// period a verdict is about).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Window {
+pub enum Span {
     /// One hour of the point; with the valid hourly values of the `baseline_hours` before it
     /// given as the context's baseline when non-zero.
     Hour {
@@ -142,9 +143,9 @@ pub(crate) struct HourWindow {
 
 /// A kind of window rule, evaluated with its parameters.
 pub(crate) trait Evaluate {
-    /// The window it judges; one hour unless the kind says otherwise.
-    fn window(&self) -> Window {
-        Window::Hour { baseline_hours: 0 }
+    /// The data it judges; one hour unless the kind says otherwise.
+    fn span(&self) -> Span {
+        Span::Hour { baseline_hours: 0 }
     }
 
     /// The verdicts, per code, for the window.
@@ -160,6 +161,6 @@ mod prelude {
 
     pub(crate) use serde::Deserialize;
 
-    pub(crate) use super::{Evaluate, HourWindow, Input, Window};
+    pub(crate) use super::{Evaluate, HourWindow, Input, Span};
     pub(crate) use crate::{Limited, Verdict, code_key, hourly_values, iso, limited_codes, push};
 }
