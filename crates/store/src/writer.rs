@@ -59,30 +59,32 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    let ingests: Vec<Ingest> = batch.iter().map(|j| j.ingest.clone()).collect();
+                    let (ingests, dones): (Vec<Ingest>, Vec<_>) =
+                        batch.into_iter().map(|j| (j.ingest, j.done)).unzip();
                     match store.commit(&ingests) {
                         Ok(results) => {
                             let mut published = Vec::new();
-                            for (job, result) in batch.into_iter().zip(results) {
+                            for ((ingest, done), result) in ingests.into_iter().zip(dones).zip(results)
+                            {
                                 if result.inserted + result.replaced > 0
-                                    && let Some(first) = job.ingest.observations.first()
+                                    && let Some(first) = ingest.observations.first()
                                 {
                                     published.push(Committed {
                                         point_id: first.point_id.clone(),
-                                        received_ms: job.ingest.record.received_ms,
-                                        observations: job.ingest.observations,
+                                        received_ms: ingest.record.received_ms,
+                                        observations: ingest.observations,
                                     });
                                 }
-                                let _ = job.done.send(Ok(result));
+                                let _ = done.send(Ok(result));
                             }
                             if !published.is_empty() {
                                 commits.publish(published);
                             }
                         }
                         Err(e) => {
-                            tracing::error!(error = %e, frames = batch.len(), "commit failed; frames not acknowledged");
-                            for job in batch {
-                                let _ = job.done.send(Err(e.to_string()));
+                            tracing::error!(error = %e, frames = dones.len(), "commit failed; frames not acknowledged");
+                            for done in dones {
+                                let _ = done.send(Err(e.to_string()));
                             }
                         }
                     }
