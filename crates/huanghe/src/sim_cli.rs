@@ -263,7 +263,7 @@ fn demo_accounts(data_dir: &std::path::Path) -> Result<Vec<(String, String, Stri
     let store = store::SqliteStore::open(&data_dir.join("huanghe.db"))?;
     // The enterprise of the first registered outlet point, for the enterprise account.
     let enterprise = store
-        .entries("monitoring_points")?
+        .entries(domain::POINTS_REGISTRY)?
         .into_iter()
         .find_map(|e| {
             e.data

@@ -945,7 +945,7 @@ async fn inspection_plan(
     }
     // Alarms per enterprise, through its points.
     let point_owner: BTreeMap<String, String> = state
-        .registry_entries("monitoring_points")
+        .registry_entries(domain::POINTS_REGISTRY)
         .await?
         .into_iter()
         .filter_map(|e| {

@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::state::{AppState, blocking, existing_point, reload};
+use crate::state::{AppState, blocking, reload};
 use crate::wire::{Csv, iso, parse_time};
 
 /// Checks a point before it is stored: what the gateway needs to authenticate it.
@@ -199,7 +199,7 @@ async fn get_point(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PointView>> {
-    Ok(Json(existing_point(&state, &id).await?.into()))
+    Ok(Json(state.point_or_404(&id).await?.into()))
 }
 
 /// Creates or replaces a point (the id in the body, if given, must be the path's).
@@ -315,7 +315,7 @@ async fn series(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/csv")),
     };
-    existing_point(&state, &id).await?;
+    state.point_or_404(&id).await?;
     let query = SeriesQuery {
         point_id: id.clone(),
         data_type,
@@ -377,7 +377,7 @@ async fn latest(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<ObservationView>>> {
-    existing_point(&state, &id).await?;
+    state.point_or_404(&id).await?;
     let rows = blocking(&state, move |s| s.latest(&id)).await?;
     Ok(Json(rows.into_iter().map(ObservationView::from).collect()))
 }
@@ -408,7 +408,7 @@ async fn history(
     Query(q): Query<LimitParams>,
 ) -> ApiResult<Json<Vec<HistoryView>>> {
     let limit = small_limit(q.limit)?;
-    existing_point(&state, &id).await?;
+    state.point_or_404(&id).await?;
     let rows = blocking(&state, move |s| s.history(&id, limit)).await?;
     Ok(Json(
         rows.into_iter()
@@ -505,7 +505,7 @@ async fn capture(
     if to - from > 366 * DAY_S {
         return Err(ApiError::BadRequest("at most 366 days at a time".into()));
     }
-    let point = existing_point(&state, &id).await?;
+    let point = state.point_or_404(&id).await?;
     let key = id.clone();
     let counts = blocking(&state, move |s| s.daily_counts(&key, data_type, from, to)).await?;
     let mut received: BTreeMap<(String, i64), u64> = counts

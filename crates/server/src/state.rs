@@ -47,6 +47,15 @@ pub struct Parts {
     pub clock: domain::Clock,
 }
 
+/// The registries that place a point in a district or an enterprise: the points registry first
+/// (keyed by point id), then the station registries (keyed by code, which is the point id).
+const PLACED_POINTS: [&str; 4] = [
+    domain::POINTS_REGISTRY,
+    "air_stations",
+    "water_sections",
+    "noise_points",
+];
+
 /// Measures of targets at past instants, kept between requests.
 pub(crate) type TargetCache = Arc<registry::targets::PastMeasures>;
 
@@ -129,15 +138,11 @@ impl AppState {
         district: Option<&str>,
     ) -> ApiResult<BTreeSet<String>> {
         let mut ids = BTreeSet::new();
+        // Stations and sections belong to no enterprise.
         let registries: &[&str] = if enterprise.is_some() {
-            &["monitoring_points"]
+            &PLACED_POINTS[..1]
         } else {
-            &[
-                "monitoring_points",
-                "air_stations",
-                "water_sections",
-                "noise_points",
-            ]
+            &PLACED_POINTS
         };
         for reg in registries {
             for e in self.registry_entries(reg).await? {
@@ -176,12 +181,7 @@ impl AppState {
         let store = self.registries();
         let id = point_id.to_owned();
         tokio::task::spawn_blocking(move || {
-            for reg in [
-                "monitoring_points",
-                "air_stations",
-                "water_sections",
-                "noise_points",
-            ] {
+            for reg in PLACED_POINTS {
                 if let Some(e) = store.entry(reg, &id)? {
                     let f = |k: &str| {
                         e.data
@@ -198,10 +198,6 @@ impl AppState {
         .await
         .map_err(|e| ApiError::Internal(format!("store task: {e}")))?
         .map_err(ApiError::from)
-    }
-
-    fn store(&self) -> Arc<dyn Store> {
-        Arc::clone(self.gateway.store())
     }
 
     pub(crate) fn alarm_store(&self) -> Arc<dyn store::AlarmStore> {
@@ -233,12 +229,15 @@ impl AppState {
 
     /// The series store.
     pub(crate) fn series_store(&self) -> Arc<dyn Store> {
-        self.store()
+        Arc::clone(self.gateway.store())
     }
 
     /// A point, or 404.
     pub(crate) async fn point_or_404(&self, id: &str) -> ApiResult<Point> {
-        existing_point(self, id).await
+        let key = id.to_owned();
+        blocking(self, move |s| s.point(&key))
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no point with id {id:?}")))
     }
 
     /// Every point.
@@ -270,19 +269,11 @@ pub(crate) async fn blocking<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> ApiResult<T> {
-    let store = state.store();
+    let store = state.series_store();
     tokio::task::spawn_blocking(move || f(store.as_ref()))
         .await
         .map_err(|e| ApiError::Internal(format!("store task: {e}")))?
         .map_err(ApiError::from)
-}
-
-/// A point, or 404.
-pub(crate) async fn existing_point(state: &AppState, id: &str) -> ApiResult<Point> {
-    let key = id.to_owned();
-    blocking(state, move |s| s.point(&key))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no point with id {id:?}")))
 }
 
 /// Has the HJ 212 front door re-read the points (after their registry changed).
