@@ -173,20 +173,9 @@ async fn create_point(
     Json(point): Json<Point>,
 ) -> ApiResult<(StatusCode, Json<PointView>)> {
     validate_point(&point).map_err(ApiError::BadRequest)?;
-    let id = point.id.clone();
     let stored = point.clone();
     let (who, now) = (principal.username.clone(), state.now_ms());
-    let created = blocking(&state, move |s| {
-        if s.point(&stored.id)?.is_some() {
-            return Ok(false);
-        }
-        s.put_point(&stored, &who, now)?;
-        Ok(true)
-    })
-    .await?;
-    if !created {
-        return Err(ApiError::Conflict(format!("a point with id {id:?} exists")));
-    }
+    blocking(&state, move |s| s.create_point(&stored, &who, now)).await?;
     reload(&state)?;
     Ok((StatusCode::CREATED, Json(point.into())))
 }

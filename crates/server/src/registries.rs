@@ -368,14 +368,7 @@ async fn create(
     let id = schema.key_of(&data).unwrap_or_default();
     let who = actor(&principal);
     let (reg, key) = (name.clone(), id.clone());
-    if blocking(&state, move |r| r.entry(&reg, &key))
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::Conflict(format!("{name}/{id} exists")));
-    }
-    let (reg, key) = (name.clone(), id.clone());
-    // `expect_version: 0` still refuses an entry created meanwhile (409 with the versions).
+    // `expect_version: 0` refuses an entry that exists (409), in the transaction of the write.
     let change = Change::Put {
         id: id.clone(),
         data,

@@ -236,6 +236,9 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Creates or replaces points in one transaction: all or none.
     fn put_points(&self, points: &[Point], actor: &str, at_ms: i64) -> Result<(), StoreError>;
+    /// Creates a point; [`StoreError::Conflict`] if its id is taken (checked in the same
+    /// transaction as the write, so two creations of one id cannot both succeed).
+    fn create_point(&self, point: &Point, actor: &str, at_ms: i64) -> Result<(), StoreError>;
     /// Deletes a point's registry entry (its data stay); false if there was none.
     fn delete_point(&self, id: &str, actor: &str, at_ms: i64) -> Result<bool, StoreError>;
     /// Every point, by id: the points registry's current entries.
@@ -479,6 +482,36 @@ fn add_missing_column(
 }
 
 impl SqliteStore {
+    /// Puts points into the points registry in one transaction, each expecting `expect`
+    /// (`Some(0)`: must not exist yet).
+    fn write_points(
+        &self,
+        points: &[Point],
+        expect: Option<i64>,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut changes = Vec::with_capacity(points.len());
+        for point in points {
+            if point.id.trim().is_empty() || point.mn.trim().is_empty() {
+                return Err(StoreError::InvalidPoint(
+                    "id and mn must not be empty".into(),
+                ));
+            }
+            changes.push((
+                at_ms,
+                registry::Change::Put {
+                    id: point.id.clone(),
+                    data: point.to_record(),
+                    expect_version: expect,
+                },
+            ));
+        }
+        let dated: Vec<(i64, &registry::Change)> = changes.iter().map(|(t, c)| (*t, c)).collect();
+        self.apply_in_one(POINTS_REGISTRY, &dated, actor)?;
+        Ok(())
+    }
+
     /// Opens (creating if needed) the store file `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut writer = open(path)?;
@@ -1090,25 +1123,11 @@ impl Store for SqliteStore {
     }
 
     fn put_points(&self, points: &[Point], actor: &str, at_ms: i64) -> Result<(), StoreError> {
-        let mut changes = Vec::with_capacity(points.len());
-        for point in points {
-            if point.id.trim().is_empty() || point.mn.trim().is_empty() {
-                return Err(StoreError::InvalidPoint(
-                    "id and mn must not be empty".into(),
-                ));
-            }
-            changes.push((
-                at_ms,
-                registry::Change::Put {
-                    id: point.id.clone(),
-                    data: point.to_record(),
-                    expect_version: None,
-                },
-            ));
-        }
-        let dated: Vec<(i64, &registry::Change)> = changes.iter().map(|(t, c)| (*t, c)).collect();
-        self.apply_in_one(POINTS_REGISTRY, &dated, actor)?;
-        Ok(())
+        self.write_points(points, None, actor, at_ms)
+    }
+
+    fn create_point(&self, point: &Point, actor: &str, at_ms: i64) -> Result<(), StoreError> {
+        self.write_points(std::slice::from_ref(point), Some(0), actor, at_ms)
     }
 
     fn delete_point(&self, id: &str, actor: &str, at_ms: i64) -> Result<bool, StoreError> {

@@ -236,9 +236,11 @@ fn parse(text: Option<String>) -> Result<Option<Map<String, Value>>, StoreError>
 }
 
 fn version_conflict(id: &str, expected: i64, actual: i64) -> StoreError {
-    StoreError::Conflict(format!(
-        "{id}: expected version {expected}, the entry is at version {actual}"
-    ))
+    StoreError::Conflict(if expected == 0 {
+        format!("{id:?} exists already (version {actual})")
+    } else {
+        format!("{id}: expected version {expected}, the entry is at version {actual}")
+    })
 }
 
 impl SqliteStore {

@@ -119,6 +119,14 @@ fn points_are_their_registry_entries_and_mn_is_unique() {
     );
     assert!(s.delete_point("p2", "clerk", 4).expect("delete"));
     assert!(!s.delete_point("p2", "clerk", 4).expect("delete"));
+    // Creating refuses an id that is taken and leaves the entry as it was.
+    s.create_point(&point("p5", "MN5"), "clerk", 5)
+        .expect("new id");
+    let again = s.create_point(&point("p5", "MN6"), "clerk", 6);
+    assert!(
+        matches!(again, Err(StoreError::Conflict(m)) if m.contains("p5") && m.contains("exists"))
+    );
+    assert_eq!(s.point("p5").expect("get"), Some(point("p5", "MN5")));
 }
 
 #[test]

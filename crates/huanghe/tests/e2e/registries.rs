@@ -470,10 +470,18 @@ async fn a_point_is_one_record_seen_by_both_apis_the_gateway_and_the_scopes() {
     assert_eq!(point["kind"], "water_outlet", "{point}");
     assert!(answered("MNTWO0002", "pw-3").await);
     assert_eq!(ids(as_user(&lixia).await), ["pt2"]);
-    // Its MN is unique across both ways in.
+    // Its MN is unique across both ways in, and so is its id.
     let clash = r#"{"id":"pt3","name":"n","mn":"MNTWO0002","password":"x","kind":"other"}"#;
     let r = server.request("POST", "/api/v1/points", Some(clash)).await;
     assert_eq!(r.status, 409, "{}", r.text());
+    let taken = r#"{"id":"pt2","name":"n","mn":"MNTWO0009","password":"x","kind":"other"}"#;
+    let r = server.request("POST", "/api/v1/points", Some(taken)).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(
+        r.text().contains("pt2") && r.text().contains("exists"),
+        "{}",
+        r.text()
+    );
     // Deleted through the registry: gone from the points and refused by the gateway.
     let r = server
         .request(
