@@ -239,15 +239,11 @@ async fn a_silent_device_raises_and_clears_on_the_simulated_clock() {
     let mut link = Link::connect(server.hj212).await.expect("connects");
     let mut qn = 0;
     send_hour(&mut link, midnight_days_ago(1), "10", &mut qn).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    crate::until("the silence to clear", Duration::from_secs(20), || async {
         let one = server.get_json(&format!("/api/v1/alarms/{id}")).await;
-        if one["alarm"]["state"] == "cleared" || Instant::now() > deadline {
-            assert_eq!(one["alarm"]["state"], "cleared", "{one}");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (one["alarm"]["state"] == "cleared").then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -190,17 +190,17 @@ async fn every_role_against_every_endpoint() {
 }
 
 pub(crate) async fn poll_alarm(server: &TestServer) -> i64 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let list = server
-            .get_json("/api/v1/alarms?rule=source_exceedance")
-            .await;
-        if let Some(id) = list[0]["id"].as_i64() {
-            return id;
-        }
-        assert!(Instant::now() < deadline, "no alarm");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::until(
+        "a source_exceedance alarm",
+        Duration::from_secs(20),
+        || async {
+            let list = server
+                .get_json("/api/v1/alarms?rule=source_exceedance")
+                .await;
+            list[0]["id"].as_i64()
+        },
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
