@@ -12,7 +12,10 @@
 //! are not sent again, so quiet series cost nothing.
 //!
 //! **Validity is settled, not judged per packet.** Every second, the hours that ended and
-//! received no data for [`SETTLE_S`] are judged by the validity rule; the hours still to settle
+//! received no data for [`SETTLE_S`] are judged by the validity rule, and once more, as
+//! complete hours, by every other window rule: while an hour is in progress only the verdicts
+//! that a condition holds are recorded (its first minutes cannot say that an exceedance has
+//! ended); that it does not hold is recorded once the hour is complete. The hours still to settle
 //! are kept in the store so a restart takes them up. Silence is checked on the platform clock
 //! every second in [`SILENCE_STEP`] windows, from each device's last packet.
 //!
@@ -228,10 +231,10 @@ impl Engine {
         self.evaluate_touched(cache, touched, newest, false)
     }
 
-    /// Settles the validity (`invalid_hour`) of every hour that ended at least [`SETTLE_S`] ago
-    /// and received no data for [`SETTLE_S`]. Judged packet by packet, an hour arriving in
-    /// pieces (live, or a backfill of history) would raise an alarm with its first packet and
-    /// withdraw it with a later one.
+    /// Settles every hour that ended at least [`SETTLE_S`] ago and received no data for
+    /// [`SETTLE_S`]: its validity (`invalid_hour`; judged packet by packet, an hour arriving in
+    /// pieces, live or a backfill of history, would raise an alarm with its first packet and
+    /// withdraw it with a later one), and every other window rule on the complete hour.
     pub fn settle_hours(&self) -> Result<(), EngineError> {
         let mut cache = self.cache.lock().map_err(poisoned)?;
         let now_s = self.clock.now_ms() / 1000;
@@ -257,7 +260,7 @@ impl Engine {
 
     /// Evaluates the window rules of the given (point, hour)s (with the first receive time of
     /// the data that touched them, for the latency figures) and records all windows in one
-    /// transaction: the validity rule only when `settle`, every other rule otherwise.
+    /// transaction: every window rule when `settle`, all but the validity rule otherwise.
     fn evaluate_touched(
         &self,
         mut cache: std::sync::MutexGuard<'_, HourCache>,
@@ -321,10 +324,14 @@ impl Engine {
                 .rules
                 .iter()
                 .filter(|r| r.kind() != RuleKind::DeviceSilent)
-                .filter(|r| (r.kind() == RuleKind::InvalidHour) == settle)
+                .filter(|r| settle || r.kind() != RuleKind::InvalidHour)
             {
+                // An hour still in progress can show a condition but not its end: a verdict
+                // that it does not hold waits for the complete hour (settled), so a running
+                // exceedance is not ended by the first minutes of the next hour.
+                let in_progress = !settle && *h + 3600 > now_s;
                 let wanted = |code: &str, active: bool| {
-                    active || !known.contains(point_id, &rule.id, code, *h)
+                    active || (!in_progress && !known.contains(point_id, &rule.id, code, *h))
                 };
                 for v in rules::evaluate_wanted(rule, &point, &ctx, *h, rows, &wanted) {
                     updates.push(WindowUpdate {

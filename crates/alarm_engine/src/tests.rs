@@ -151,6 +151,59 @@ fn hours_still_to_be_judged_are_judged_after_a_restart() {
 }
 
 #[test]
+fn an_exceedance_is_not_ended_by_an_hour_in_progress_only_by_a_judged_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = open(&dir);
+    let mut p: Point = serde_json::from_str(
+        r#"{"id":"p1","name":"n","mn":"MN1","password":"pw","kind":"gas_outlet","min_interval_min":1}"#,
+    )
+    .expect("point");
+    p.codes.insert(
+        "a21026".into(),
+        domain::CodeSetting {
+            limit: Some(35.0),
+            ..Default::default()
+        },
+    );
+    s.put_point(&p, "test", 0).expect("point");
+    let over = |from: i64, n: i64| -> Vec<Observation> {
+        (0..n)
+            .map(|m| Observation {
+                fields: BTreeMap::from([
+                    ("avg".to_owned(), "50".to_owned()),
+                    ("flag".to_owned(), "N".to_owned()),
+                ]),
+                ..minute("a21026", from + m * 60)
+            })
+            .collect()
+    };
+    let clock = Clock::manual(H * 1000);
+    let e = engine_on(&s, clock);
+    e.start().expect("start");
+    let send = |observations: Vec<Observation>| {
+        e.evaluate(vec![Committed {
+            point_id: "p1".into(),
+            observations,
+            received_ms: clock.now_ms(),
+        }])
+        .expect("evaluate")
+    };
+    // A whole hour over the limit: raised.
+    send(over(H - 3600, 60));
+    let state = || alarms_of(&s, "source_exceedance")[0].state;
+    assert_eq!(state(), domain::AlarmState::Raised);
+    // Ten minutes into the next hour, with ten valid minutes: not judged, still raised.
+    clock.advance(600 * 1000);
+    send(over(H, 10));
+    assert_eq!(state(), domain::AlarmState::Raised);
+    // The device falls silent; once the hour is over and settled, it is judged as it is (too
+    // few valid minutes to say it exceeds) and the alarm ends.
+    clock.advance((3600 - 600 + SETTLE_S) * 1000);
+    e.tick().expect("tick");
+    assert_eq!(state(), domain::AlarmState::Cleared);
+}
+
+#[test]
 fn verdicts_of_one_series_in_one_batch_make_one_alarm() {
     let dir = tempfile::tempdir().expect("temp dir");
     let s = open(&dir);

@@ -31,12 +31,7 @@ struct Evidence<'a> {
 impl Evaluate for InvalidHour {
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
-            rule,
-            ctx,
-            hour_start,
-            rows,
-            wanted,
-            ..
+            rule, rows, wanted, ..
         } = *input;
         let minutes_per_row = input.minutes_per_row();
         let mut out = Vec::new();
@@ -57,10 +52,7 @@ impl Evaluate for InvalidHour {
                 e.2 += minutes_per_row;
             }
         }
-        // Minutes of the hour still to come, if it is in progress: they may yet be valid.
-        let to_come = ctx.now_s.map_or(0, |now| {
-            ((hour_start + 3600 - now).clamp(0, 3600) / 60) as usize
-        });
+        let to_come = input.minutes_to_come();
         for (code, (minutes, stopped, valid)) in by_code {
             // HJ 75 asks for valid minutes while the source runs: minutes of a stopped
             // source (F) are outside the count; every other minute of the hour, a missing

@@ -128,6 +128,14 @@ impl Input<'_> {
         (self.hour_start..self.hour_start + 3600).contains(&row.time)
     }
 
+    /// Minutes of the hour judged still to come, when it is in progress (live evaluation):
+    /// they may yet bring valid data. Zero for a complete hour.
+    pub fn minutes_to_come(&self) -> usize {
+        self.ctx.now_s.map_or(0, |now| {
+            ((self.hour_start + 3600 - now).clamp(0, 3600) / 60) as usize
+        })
+    }
+
     /// The minutes one minute-data record stands for (the point's minute-data interval).
     pub fn minutes_per_row(&self) -> usize {
         self.point.min_interval_min.max(1) as usize
