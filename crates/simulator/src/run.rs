@@ -38,7 +38,9 @@ pub struct RunConfig {
     pub clock: SimClock,
     /// Send real-time data (2011).
     pub realtime: bool,
-    /// Backfill interval data from this instant (Unix seconds) up to the clock's start.
+    /// Backfill interval data from the start of the hour of this instant (Unix seconds) up to
+    /// the clock's start: a logger's history holds whole hours, so the first hour of the
+    /// history is not a part-hour that the validity rule would rightly call invalid.
     pub backfill_from: Option<i64>,
     /// Answer timeout (HJ 212 default 10 s).
     pub ack_timeout: Duration,
@@ -243,7 +245,7 @@ pub async fn run_device(
         queue: VecDeque::new(),
         clock_offset_ms: 0,
     };
-    if let Some(from) = config.backfill_from {
+    if let Some(from) = config.backfill_from.map(bjtime::hour_start) {
         let min_step = s.device.min_interval_min.max(1) * 60;
         s.intervals("2051", from, start_s, min_step);
         s.intervals("2061", from, start_s, 3600);
