@@ -11,9 +11,10 @@
 //! and after the engine missed commits) is read once. Windows known to be inactive in the store
 //! are not sent again, so quiet series cost nothing.
 //!
-//! **Validity is settled, not judged per packet.** Every second, the hours that ended and
-//! received no data for [`SETTLE_S`] are judged by the validity rule, and once more, as
-//! complete hours, by every other window rule: while an hour is in progress only the verdicts
+//! **Some verdicts wait for the settled hour.** Every second, the hours that ended and
+//! received no data for [`SETTLE_S`] are judged by the rules whose span says so (validity; the
+//! comparison with other stations, whose hourly records arrive in any order), and once more,
+//! as complete hours, by every other window rule: while an hour is in progress only the verdicts
 //! that a condition holds are recorded (its first minutes cannot say that an exceedance has
 //! ended); that it does not hold is recorded once the hour is complete. The hours still to settle
 //! are kept in the store so a restart takes them up. Silence is checked on the platform clock
@@ -232,9 +233,10 @@ impl Engine {
     }
 
     /// Settles every hour that ended at least [`SETTLE_S`] ago and received no data for
-    /// [`SETTLE_S`]: its validity (`invalid_hour`; judged packet by packet, an hour arriving in
-    /// pieces, live or a backfill of history, would raise an alarm with its first packet and
-    /// withdraw it with a later one), and every other window rule on the complete hour.
+    /// [`SETTLE_S`], by every window rule: those whose span waits for the settled hour (judged
+    /// packet by packet, an hour arriving in pieces, live or a backfill of history, would raise
+    /// an alarm with its first packet and withdraw it with a later one) and the others on the
+    /// complete hour.
     pub fn settle_hours(&self) -> Result<(), EngineError> {
         let mut cache = self.cache.lock().map_err(poisoned)?;
         let now_s = self.clock.now_ms() / 1000;
@@ -260,7 +262,7 @@ impl Engine {
 
     /// Evaluates the window rules of the given (point, hour)s (with the first receive time of
     /// the data that touched them, for the latency figures) and records all windows in one
-    /// transaction: every window rule when `settle`, all but the validity rule otherwise.
+    /// transaction: every window rule when `settle`, otherwise those that do not wait for it.
     fn evaluate_touched(
         &self,
         mut cache: std::sync::MutexGuard<'_, HourCache>,
@@ -280,30 +282,21 @@ impl Engine {
                 continue;
             };
             ctx.now_s = Some(now_s);
-            let applies = |kind: RuleKind| {
-                self.rules
-                    .rules
-                    .iter()
-                    .any(|r| r.kind() == kind && r.applies(&point))
-            };
-            // The point's own past, as far back as a rule that applies declares (the context
-            // carries one baseline: the longest asked for).
-            let baseline_hours = self
+            // The window rules judged now: those that wait for the settled hour only then.
+            let judged: Vec<&rules::Rule> = self
                 .rules
                 .rules
                 .iter()
-                .filter(|r| r.applies(&point))
-                .filter_map(|r| match r.span() {
-                    rules::Span::Hour { baseline_hours } if baseline_hours > 0 => {
-                        Some(baseline_hours)
-                    }
-                    _ => None,
-                })
-                .max();
-            if let Some(hours) = baseline_hours {
+                .filter(|r| r.kind() != RuleKind::DeviceSilent && r.applies(&point))
+                .filter(|r| settle || !r.span().settled())
+                .collect();
+            // The point's own past, as far back as a rule judged declares (the context carries
+            // one baseline: the longest asked for); the other stations, if a rule compares.
+            let baseline_hours = judged.iter().map(|r| r.span().baseline_hours()).max();
+            if let Some(hours) = baseline_hours.filter(|h| *h > 0) {
                 ctx.baseline = context::baseline(series, point_id, *h, hours)?;
             }
-            if applies(RuleKind::AirAbovePeers) {
+            if judged.iter().any(|r| r.kind() == RuleKind::AirAbovePeers) {
                 if all_points.is_none() {
                     all_points = Some(series.points()?);
                 }
@@ -319,13 +312,7 @@ impl Engine {
                 *e = (*e).min(*r);
             }
             let rows: &[rules::Row] = cache.hour(series, point_id, *h)?;
-            for rule in self
-                .rules
-                .rules
-                .iter()
-                .filter(|r| r.kind() != RuleKind::DeviceSilent)
-                .filter(|r| settle || r.kind() != RuleKind::InvalidHour)
-            {
+            for rule in judged {
                 // An hour still in progress can show a condition but not its end: a verdict
                 // that it does not hold waits for the complete hour (settled), so a running
                 // exceedance is not ended by the first minutes of the next hour.

@@ -425,10 +425,7 @@ pub fn evaluate_series(
     mut rows: Vec<Row>,
 ) -> BTreeMap<String, Vec<(i64, bool, serde_json::Value)>> {
     rows.sort_by_key(|r| r.time);
-    let baseline_hours = match rule.span() {
-        Span::Hour { baseline_hours } => baseline_hours,
-        Span::Clock => 0,
-    };
+    let baseline_hours = rule.span().baseline_hours();
     let hourly: Vec<Row> = rows
         .iter()
         .filter(|r| r.data_type == domain::DataType::Hour)
@@ -636,9 +633,12 @@ mod tests {
                 .map(Rule::span)
                 .expect("default rule")
         };
-        assert_eq!(span("sudden_change"), Span::Hour { baseline_hours: 24 });
-        assert_eq!(span("source_exceedance"), Span::Hour { baseline_hours: 0 });
+        assert_eq!(span("sudden_change").baseline_hours(), 24);
+        assert_eq!(span("source_exceedance"), Span::HOUR);
         assert_eq!(span("device_silent"), Span::Clock);
+        // Validity and the comparison with other stations wait for the settled hour.
+        assert!(span("invalid_hour").settled() && span("air_above_peers").settled());
+        assert!(!span("sudden_change").settled());
     }
 
     #[test]

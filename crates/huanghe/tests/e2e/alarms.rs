@@ -308,17 +308,26 @@ async fn a_section_worse_than_its_registered_target_class_raises_an_alarm() {
 async fn an_air_station_far_above_the_others_raises_an_alarm() {
     let dir = TempDir::new("air-peers");
     let mut points = String::new();
-    for i in 0..4 {
+    for i in 0..5 {
         points.push_str(&format!(
             "[[points]]\nid = \"air{i}\"\nname = \"station {i}\"\nmn = \"AIRP{i:04}\"\npassword = \"123456\"\nkind = \"air_station\"\n\n"
         ));
     }
     std::fs::write(dir.0.join("points.toml"), points).expect("points");
-    let server = TestServer::start(&dir.0, "");
-    let h = midnight_days_ago(1) + 9 * 3600;
+    // Simulated time from 11:00, ten minutes per second: the hour is settled in half a second.
+    let server = TestServer::start_with(
+        &dir.0,
+        "[clock]\nstart = \"2026-11-20T11:00:00+08:00\"\nspeed = 600.0\n",
+        "",
+    );
+    let h = bjtime::parse_rfc3339("2026-11-20T09:00:00+08:00").expect("time") / 1000;
     let mut link = Link::connect(server.hj212).await.expect("connects");
-    // Three stations at 40 ug/m3 PM2.5, then the fourth at 90 (> 1.5 x 40; IAQI 128, below the high-value threshold).
-    for (i, value) in [(1, "40"), (2, "40"), (3, "40"), (0, "90")] {
+    // PM2.5: three stations at 20 ug/m3, then one at 50 (> 1.5 x 20: high against those
+    // three), then one at 100 (IAQI 132, below the high-value threshold). Judged as it arrived,
+    // the station at 50 would have been raised against the first three and withdrawn once the
+    // fifth came in (50 < 1.5 x 40); judged once the hour has settled, with every station in,
+    // it is never raised. The one at 100 is far above the other four (1.5 x 27.5).
+    for (i, value) in [(1, "20"), (2, "20"), (3, "20"), (0, "50"), (4, "100")] {
         let qn = format!("20261101000000{:03}", 200 + i);
         let mut cp = hj212::DataArea::new().data_time(LocalTime::from_unix_millis(h * 1000));
         cp = cp.pollutant(
@@ -340,9 +349,25 @@ async fn an_air_station_far_above_the_others_raises_an_alarm() {
         link.send_data(&m, &qn, T).await.expect("9014");
     }
     let list = alarms_until(&server, "air_above_peers", |l| !l.is_empty()).await;
-    assert_eq!(list.len(), 1, "{list:?}");
-    assert_eq!(list[0]["point_id"], "air0");
-    assert_eq!(list[0]["evidence"]["other_stations"], 3);
+    assert_eq!(
+        list.len(),
+        1,
+        "one alarm, never one raised and withdrawn: {list:?}"
+    );
+    assert_eq!(list[0]["point_id"], "air4");
+    assert_eq!(list[0]["state"], "raised", "{list:?}");
+    assert_eq!(list[0]["evidence"]["other_stations"], 4);
+    // Raised once the hour had been quiet for the settling time (5 min) after the last record.
+    let last = server.get_json("/api/v1/packets?mn=AIRP0004&limit=1").await;
+    let received =
+        bjtime::parse_rfc3339(last[0]["received"].as_str().expect("time")).expect("time");
+    let id = list[0]["id"].as_i64().expect("id");
+    let one = server.get_json(&format!("/api/v1/alarms/{id}")).await;
+    let raised_ms = one["events"][0]["at_ms"].as_i64().expect("event time");
+    assert!(
+        raised_ms >= received + 300_000,
+        "judged before the hour settled: raised at {raised_ms}, last record {received}"
+    );
     assert!(
         server
             .get_json("/api/v1/alarms?rule=air_high_value")

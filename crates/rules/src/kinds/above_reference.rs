@@ -75,6 +75,7 @@ impl Evaluate for SuddenChange {
     fn span(&self) -> Span {
         Span::Hour {
             baseline_hours: self.baseline_hours,
+            settled: false,
         }
     }
 
@@ -84,6 +85,15 @@ impl Evaluate for SuddenChange {
 }
 
 impl Evaluate for AirAbovePeers {
+    /// The other stations' hourly records arrive around the same time as this one's, in any
+    /// order: judged before they are in, a station would be raised and withdrawn.
+    fn span(&self) -> Span {
+        Span::Hour {
+            baseline_hours: 0,
+            settled: true,
+        }
+    }
+
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         judge(input, Reference::Peers, self.factor, self.min_peers)
     }

@@ -29,6 +29,15 @@ struct Evidence<'a> {
 }
 
 impl Evaluate for InvalidHour {
+    /// An hour arriving in pieces (live, a backfill, a re-send) would be invalid after its
+    /// first piece and valid after its last.
+    fn span(&self) -> Span {
+        Span::Hour {
+            baseline_hours: 0,
+            settled: true,
+        }
+    }
+
     fn evaluate(&self, input: &Input<'_>) -> Vec<Verdict> {
         let Input {
             rule, rows, wanted, ..

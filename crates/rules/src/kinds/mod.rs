@@ -97,9 +97,34 @@ pub enum Span {
     Hour {
         /// Hours of the point's own past the rule compares with.
         baseline_hours: u32,
+        /// Judged only once the hour is complete and its data have stopped coming (settled),
+        /// not as each packet arrives: for a verdict that the hour's first packets would
+        /// give wrongly (too few valid minutes yet; too few other stations reported yet).
+        settled: bool,
     },
     /// Not a window: judged on the platform clock.
     Clock,
+}
+
+impl Span {
+    /// One hour, judged as its data arrive, on nothing but itself.
+    pub const HOUR: Span = Span::Hour {
+        baseline_hours: 0,
+        settled: false,
+    };
+
+    /// Whether the rule waits for the hour to be settled.
+    pub fn settled(self) -> bool {
+        matches!(self, Span::Hour { settled: true, .. })
+    }
+
+    /// Hours of the point's own past the rule compares with.
+    pub fn baseline_hours(self) -> u32 {
+        match self {
+            Span::Hour { baseline_hours, .. } => baseline_hours,
+            Span::Clock => 0,
+        }
+    }
 }
 
 /// What a rule kind judges: one hour of one point.
@@ -153,7 +178,7 @@ pub(crate) struct HourWindow {
 pub(crate) trait Evaluate {
     /// The data it judges; one hour unless the kind says otherwise.
     fn span(&self) -> Span {
-        Span::Hour { baseline_hours: 0 }
+        Span::HOUR
     }
 
     /// The verdicts, per code, for the window.
