@@ -1,4 +1,4 @@
-//! Fetches the browser libraries the web UI embeds (uPlot, Leaflet) at build time, pinned by
+//! Fetches the browser libraries the web UI embeds (uPlot, Leaflet and its marker clustering) at build time, pinned by
 //! `web/package-lock.json` (versions and integrity hashes), into `OUT_DIR`: no third-party bundle
 //! is committed and the source tree is not touched. `npm ci` runs once per lockfile; later builds
 //! reuse what it fetched. Without Node.js and npm (or without the registry) the build still
@@ -9,11 +9,23 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (file in node_modules, name under /assets).
-const FILES: [(&str, &str); 4] = [
+const FILES: [(&str, &str); 7] = [
     ("uplot/dist/uPlot.iife.min.js", "uplot.js"),
     ("uplot/dist/uPlot.min.css", "uplot.css"),
     ("leaflet/dist/leaflet.js", "leaflet.js"),
     ("leaflet/dist/leaflet.css", "leaflet.css"),
+    (
+        "leaflet.markercluster/dist/leaflet.markercluster.js",
+        "markercluster.js",
+    ),
+    (
+        "leaflet.markercluster/dist/MarkerCluster.css",
+        "markercluster.css",
+    ),
+    (
+        "leaflet.markercluster/dist/MarkerCluster.Default.css",
+        "markercluster-default.css",
+    ),
 ];
 
 fn main() {

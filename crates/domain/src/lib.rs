@@ -68,6 +68,9 @@ pub struct Point {
     pub id: String,
     /// Human name.
     pub name: String,
+    /// The name in English, for the English UI (the registry's `name_en`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_en: Option<String>,
     /// The logger's MN, as it sends it.
     pub mn: String,
     /// The logger's access password (PW); empty: no device is admitted. Write-only in the API.

@@ -149,6 +149,16 @@ const ITEMS: &[ItemDef] = &[
 
 const LAKE_TP: [&str; 5] = ["0.01", "0.025", "0.05", "0.1", "0.2"];
 
+/// The upper bounds of classes I–V of an item in a river (GB 3838-2002 Table 1, mg/L; for
+/// dissolved oxygen the lower bounds), and whether higher is better; `None` for an item without
+/// classes (pH, temperature) or unknown.
+pub fn class_limits(item: &str) -> Option<([&'static str; 5], bool)> {
+    ITEMS
+        .iter()
+        .find(|i| i.name == item)
+        .map(|i| (i.limits, i.at_least))
+}
+
 /// Item names accepted (plus `ph` and `temp`).
 pub fn item_names() -> String {
     let mut n: Vec<&str> = vec!["ph", "temp"];

@@ -158,7 +158,7 @@ fn square(centre: [f64; 2], half: f64) -> Value {
 
 fn station_point(
     id: &str,
-    name: &str,
+    (name, name_en): (&str, &str),
     mn: &str,
     kind: domain::PointKind,
     st: &str,
@@ -167,6 +167,7 @@ fn station_point(
     domain::Point {
         id: id.to_owned(),
         name: name.to_owned(),
+        name_en: Some(name_en.to_owned()),
         mn: mn.to_owned(),
         password: "123456".into(),
         st: st.into(),
@@ -242,6 +243,56 @@ fn date(ms: i64) -> String {
 const PREFIX: &[&str] = &[
     "泉城", "齐鲁", "华山", "济水", "鹊山", "历山", "舜耕", "趵突", "明湖", "千佛", "黄台", "章丘",
 ];
+/// English renderings of `PREFIX`, in the same order.
+const PREFIX_EN: &[&str] = &[
+    "Quancheng",
+    "Qilu",
+    "Huashan",
+    "Jishui",
+    "Queshan",
+    "Lishan",
+    "Shungeng",
+    "Baotu",
+    "Minghu",
+    "Qianfo",
+    "Huangtai",
+    "Zhangqiu",
+];
+/// English renderings of the company-name suffixes of `INDUSTRIES`, in the same order.
+const SUFFIX_EN: &[&str] = &[
+    "Chemical Co., Ltd.",
+    "Thermal Power Co., Ltd.",
+    "Iron and Steel Co., Ltd.",
+    "Cement Co., Ltd.",
+    "Pharmaceutical Co., Ltd.",
+    "Paper Co., Ltd.",
+    "Food Co., Ltd.",
+    "Water Co., Ltd.",
+    "Machinery Co., Ltd.",
+    "Dyeing Co., Ltd.",
+];
+/// A district's names in Chinese and English, from the registries' district list.
+fn district_names(code: &str) -> (String, String) {
+    let field = crate::schema("enterprises")
+        .and_then(|s| s.fields.iter().find(|f| f.name == "district").cloned());
+    let i = field
+        .as_ref()
+        .and_then(|f| f.values.iter().position(|v| v == code));
+    match (field, i) {
+        (Some(f), Some(i)) => (
+            f.values_zh
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| code.to_owned()),
+            f.values_en
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| code.to_owned()),
+        ),
+        _ => (code.to_owned(), code.to_owned()),
+    }
+}
+
 const INDUSTRIES: &[(&str, &str)] = &[
     ("化工", "化工有限公司"),
     ("火力发电", "热电有限公司"),
@@ -276,13 +327,21 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
     let mut enterprises = Vec::new();
     for i in 0..300 {
         let (district, centre) = *rng.pick(DISTRICTS);
-        let (industry, suffix) = *rng.pick(INDUSTRIES);
+        let industry_at = rng.below(INDUSTRIES.len());
+        let (industry, suffix) = INDUSTRIES[industry_at];
         let code = credit_code(&mut rng);
+        let prefix_at = rng.below(PREFIX.len());
         let name = format!(
             "济南{}{}{}",
-            rng.pick(PREFIX),
+            PREFIX[prefix_at],
             ["", "新", "盛", "远", "恒"][i % 5],
             suffix
+        );
+        let name_en = format!(
+            "Jinan {} {}{}",
+            PREFIX_EN[prefix_at],
+            ["", "Xin ", "Sheng ", "Yuan ", "Heng "][i % 5],
+            SUFFIX_EN[industry_at]
         );
         let location = near(&mut rng, centre, 0.12);
         let gas = !matches!(industry, "污水处理" | "食品");
@@ -295,7 +354,8 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
             t0,
             "enterprises",
             json!({
-                "credit_code": code, "name": format!("{name}{i:03}"), "district": district,
+                "credit_code": code, "name": format!("{name}{i:03}"), "name_en": format!("{name_en} {i:03}"),
+                "district": district,
                 "industry": industry, "location": location, "key_air": gas, "key_water": !gas || i % 3 == 0,
                 "key_risk": matches!(industry, "化工" | "制药"), "permit_number": format!("{code}001P"),
                 "permit_valid_until": format!("{}-12-31", 2027 + i % 3), "permitted_totals": totals,
@@ -314,7 +374,10 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
             };
             let mut p = station_point(
                 &id,
-                &format!("{name}{i:03} {}号排口", j + 1),
+                (
+                    &format!("{name}{i:03} {}号排口", j + 1),
+                    &format!("{name_en} {i:03}, outlet {}", j + 1),
+                ),
                 &mn,
                 point_kind,
                 st,
@@ -333,17 +396,22 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
         let (district, centre) = DISTRICTS[i % DISTRICTS.len()];
         let location = near(&mut rng, centre, 0.05);
         let (code, mn) = (format!("3701A{i:03}"), format!("370100000000000100{i:06}"));
+        let (district_zh, district_en) = district_names(district);
+        let (name, name_en) = (
+            format!("{district_zh}空气站{}", i + 1),
+            format!("{district_en} air station {}", i + 1),
+        );
         put(
             t0,
             "air_stations",
             json!({
-                "code": code, "name": format!("{}空气站{}", district, i + 1), "district": district,
+                "code": code, "name": name, "name_en": name_en, "district": district,
                 "location": location, "level": (["national", "provincial", "city"][i % 3]), "mn": mn,
             }),
         );
         let mut p = station_point(
             &code,
-            &format!("空气站{}", i + 1),
+            (&name, &name_en),
             &mn,
             domain::PointKind::AirStation,
             "22",
@@ -352,6 +420,25 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
         p.district = Some(district.to_owned());
         points.push(p);
     }
+    let river_en = |r: &'static str| -> &'static str {
+        match r {
+            "玉符河" => "Yufu River",
+            "巨野河" => "Juye River",
+            "绣江河" => "Xiujiang River",
+            "大汶河" => "Dawen River",
+            "瀛汶河" => "Yingwen River",
+            "黄河" => "Yellow River",
+            "北大沙河" => "Beidasha River",
+            "徒骇河" => "Tuhai River",
+            "小清河" => "Xiaoqing River",
+            other => other,
+        }
+    };
+    let key_names_en = [
+        "Beidasha River mouth (into the Yellow River)",
+        "Tuhai River at Liuchengqiao",
+        "Xiaoqing River at Mulizhuang",
+    ];
     let sections = [
         (
             "北大沙河入黄河口",
@@ -364,13 +451,14 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
         ("小清河睦里庄", "小清河", "huaiyin", [116.86, 36.64], "III"),
     ];
     for i in 0..12 {
-        let (name, river, district, centre, class, key) = match sections.get(i) {
-            Some(&(n, r, d, c, k)) => (n.to_owned(), r, d, c, k, true),
+        let (name, name_en, river, district, centre, class, key) = match sections.get(i) {
+            Some(&(n, r, d, c, k)) => (n.to_owned(), key_names_en[i].to_owned(), r, d, c, k, true),
             None => {
                 let (d, c) = DISTRICTS[i % DISTRICTS.len()];
                 let r = *rng.pick(&["玉符河", "巨野河", "绣江河", "大汶河", "瀛汶河", "黄河"]);
                 (
                     format!("{r}{}断面", i + 1),
+                    format!("{} section {}", river_en(r), i + 1),
                     r,
                     d,
                     c,
@@ -387,7 +475,7 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
         let (code, mn) = (format!("3701W{i:03}"), format!("370100000000000200{i:06}"));
         let mut p = station_point(
             &code,
-            &name,
+            (&name, &name_en),
             &mn,
             domain::PointKind::WaterSection,
             "21",
@@ -399,7 +487,7 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
             t0,
             "water_sections",
             json!({
-                "code": code, "name": name, "river": river, "district": district,
+                "code": code, "name": name, "name_en": name_en, "river": river, "district": district,
                 "location": location, "mn": mn,
                 "level": if key { "national" } else { "provincial" }, "target_class": class, "key_section": key,
             }),

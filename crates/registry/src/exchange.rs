@@ -762,6 +762,7 @@ mod tests {
             required: false,
             values: vec![],
             values_zh: vec![],
+            values_en: vec![],
             min: None,
             max: None,
             secret: false,

@@ -59,6 +59,10 @@ pub struct Field {
     /// Chinese names of `values`, in the same order (accepted on import, used on export).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values_zh: Vec<String>,
+    /// English display names of `values`, in the same order, where the stored value is a code
+    /// (`lixia` is shown as "Lixia District"); without them a value is shown as it is stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values_en: Vec<String>,
     /// Smallest allowed number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
@@ -154,6 +158,12 @@ impl Schema {
             }
             if f.kind == FieldType::Enum && f.values.is_empty() {
                 return Err(err(format!("enum field {} has no values", f.name)));
+            }
+            if !f.values_en.is_empty() && f.values_en.len() != f.values.len() {
+                return Err(err(format!(
+                    "field {}: values_en must match values",
+                    f.name
+                )));
             }
             if !f.values_zh.is_empty() && f.values_zh.len() != f.values.len() {
                 return Err(err(format!(
@@ -628,6 +638,7 @@ mod tests {
             required: true,
             values: vec![],
             values_zh: vec![],
+            values_en: vec![],
             min: None,
             max: None,
             secret: false,

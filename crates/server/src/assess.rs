@@ -246,15 +246,31 @@ async fn city_aqi(
     Ok(Json(day_aqi("city".into(), &date, start, t, &means)?))
 }
 
-/// A month's water assessment of a section.
+/// The period of a water assessment: a month (the default, this month), a day or an hour.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaterParams {
+    /// A month (`YYYY-MM`, Beijing).
+    pub month: Option<String>,
+    /// A day (`YYYY-MM-DD`, Beijing) instead of a month.
+    pub date: Option<String>,
+    /// An hour (its start, RFC 3339) instead of a month.
+    pub hour: Option<String>,
+}
+
+/// A water assessment of a section over a month, a day or an hour.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MonthWater {
     /// The point.
     pub point_id: String,
-    /// `YYYY-MM`.
+    /// The period as asked: `YYYY-MM`, `YYYY-MM-DD` or the hour's start.
     pub month: String,
+    /// `month`, `day` or `hour`.
+    pub period: &'static str,
     /// The section's target class, from the water-sections registry (by MN or code).
     pub target_class: Option<String>,
+    /// One of the city's key sections (national or provincial assessment), from the registry.
+    pub key_section: bool,
     /// Valid hourly values used per item.
     pub samples: BTreeMap<String, usize>,
     /// GB 3838-2002 class of the monthly means, deciding items, compliance.
@@ -262,20 +278,41 @@ pub struct MonthWater {
     pub assessment: water::Assessment,
 }
 
-/// Monthly GB 3838 class of a water section and its compliance with the target class.
+/// GB 3838 class of a water section over a month (of the monthly means), a day or an hour, and
+/// its compliance with the target class: the month is the legal assessment, the hour and the
+/// day show a sudden event the month's mean hides.
 #[utoipa::path(get, path = "/api/v1/points/{id}/water", tag = "assessments", security(("token" = ["read_data"])),
-    params(("id" = String, Path, description = "point id"), MonthParams),
+    params(("id" = String, Path, description = "point id"), WaterParams),
     responses((status = 200, body = MonthWater), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn point_water(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<MonthParams>,
+    Query(q): Query<WaterParams>,
 ) -> ApiResult<Json<MonthWater>> {
-    let month = q.month.unwrap_or_else(|| today(&state)[..7].to_owned());
-    let (start, first) = day_start(&format!("{month}-01"))?;
-    let end = first
-        .add_days(i64::from(first.days_in_month()))
-        .map_or(start + 31 * bjtime::DAY_S, bjtime::Date::start);
+    let (month, period, start, end) = match (q.month, q.date, q.hour) {
+        (None, None, Some(hour)) => {
+            let ms = crate::wire::parse_time("hour", &hour)?;
+            let start = bjtime::hour_start(ms.div_euclid(1000));
+            (hour, "hour", start, start + 3600)
+        }
+        (None, Some(date), None) => {
+            let (start, _) = day_start(&date)?;
+            (date, "day", start, start + bjtime::DAY_S)
+        }
+        (month, None, None) => {
+            let month = month.unwrap_or_else(|| today(&state)[..7].to_owned());
+            let (start, first) = day_start(&format!("{month}-01"))?;
+            let end = first
+                .add_days(i64::from(first.days_in_month()))
+                .map_or(start + 31 * bjtime::DAY_S, bjtime::Date::start);
+            (month, "month", start, end)
+        }
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give one of month, date or hour".into(),
+            ));
+        }
+    };
     let point = state.point_or_404(&id).await?;
     let rows = hour_rows(&state, &id, start, end - 1).await?;
     let mut by_item: BTreeMap<String, Vec<Dec>> = BTreeMap::new();
@@ -312,7 +349,13 @@ async fn point_water(
     Ok(Json(MonthWater {
         point_id: id,
         month,
+        period,
         target_class,
+        key_section: section
+            .as_ref()
+            .and_then(|e| e.get("key_section"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
         samples,
         assessment,
     }))

@@ -900,6 +900,81 @@ fn check_district(district: Option<&str>) -> Result<(), access::AccessError> {
     }
 }
 
+/// An enterprise user's enterprise must be registered: its credit code is how the user's
+/// points, alarms and cases are found.
+async fn check_enterprise(state: &AppState, enterprise: Option<&str>) -> ApiResult<()> {
+    let Some(code) = enterprise.map(str::to_owned) else {
+        return Ok(());
+    };
+    let registries = state.registries();
+    let key = code.clone();
+    let found = tokio::task::spawn_blocking(move || registries.entry("enterprises", &key))
+        .await
+        .map_err(blocking_err)??;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ApiError::BadRequest(format!(
+            "enterprise {code:?} is not in the enterprises registry"
+        ))),
+    }
+}
+
+/// Query of the officers a case may be dispatched to.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OfficerParams {
+    /// Only officers who may handle a case in this district (its district officers and the
+    /// city-wide roles that handle cases).
+    pub district: Option<String>,
+}
+
+/// Someone a case may be dispatched to.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OfficerView {
+    /// User name (what a dispatch names).
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role.
+    pub role: String,
+    /// District, for district officers.
+    pub district: Option<String>,
+}
+
+/// The active users who may handle cases: the pick-list of a dispatch form.
+#[utoipa::path(get, path = "/api/v1/officers", tag = "cases", security(("token" = ["dispatch_cases"])),
+    params(OfficerParams), responses((status = 200, body = [OfficerView])))]
+async fn list_officers(
+    State(state): State<AppState>,
+    Query(q): Query<OfficerParams>,
+) -> ApiResult<Json<Vec<OfficerView>>> {
+    let users = Arc::clone(&state.auth().users);
+    let all = tokio::task::spawn_blocking(move || users.users())
+        .await
+        .map_err(blocking_err)??;
+    Ok(Json(
+        all.into_iter()
+            .filter(|u| !u.disabled)
+            .filter_map(|u| {
+                let role: Role = u.role.parse().ok()?;
+                if !access::allows(role, Capability::HandleCases) {
+                    return None;
+                }
+                let in_district = match (&q.district, role) {
+                    (Some(d), Role::DistrictOfficer) => u.district.as_deref() == Some(d),
+                    _ => true,
+                };
+                in_district.then_some(OfficerView {
+                    username: u.username,
+                    display_name: u.display_name,
+                    role: u.role,
+                    district: u.district,
+                })
+            })
+            .collect(),
+    ))
+}
+
 /// Lists users (admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "auth", security(("token" = ["manage_users"])),
     responses((status = 200, body = [UserView])))]
@@ -919,6 +994,7 @@ async fn create_user(
     State(state): State<AppState>,
     Json(form): Json<NewUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
+    check_enterprise(&state, form.enterprise.as_deref()).await?;
     let users = Arc::clone(&state.auth().users);
     let now = state.wall_ms();
     let user = tokio::task::spawn_blocking(move || {
@@ -996,6 +1072,7 @@ async fn put_user(
     access::check_scope_fields(role, user.district.as_deref(), user.enterprise.as_deref())
         .and_then(|()| check_district(user.district.as_deref()))
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    check_enterprise(&state, user.enterprise.as_deref()).await?;
     let mut end_sessions = false;
     if let Some(d) = change.disabled {
         if d && user.username == p.username {
@@ -1278,6 +1355,7 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(change_password))
         .routes(routes!(list_users, create_user))
+        .routes(routes!(list_officers))
         .routes(routes!(get_user, put_user))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))

@@ -164,6 +164,19 @@ pub struct HttpConfig {
     /// Browsers reach the server through HTTPS (a TLS-terminating proxy in front of it): the
     /// session cookie is then `Secure` and responses carry `Strict-Transport-Security`.
     pub https: bool,
+    /// Vector layers added to the map (GeoJSON files in WGS 84: the district boundaries of the
+    /// bureau's surveying department, protected areas, ...), read at start.
+    pub map_layers: Vec<MapLayerConfig>,
+}
+
+/// A GeoJSON file shown as a layer of the map.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapLayerConfig {
+    /// The layer's name in the map's layer control.
+    pub title: String,
+    /// The GeoJSON file.
+    pub path: std::path::PathBuf,
 }
 
 impl Default for HttpConfig {
@@ -174,6 +187,7 @@ impl Default for HttpConfig {
             tile_url: None,
             tile_attribution: String::new(),
             https: false,
+            map_layers: Vec::new(),
         }
     }
 }

@@ -186,9 +186,26 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
         config.http.https,
     ));
     let auth_for_shutdown = Arc::clone(&auth);
+    let mut layers = Vec::new();
+    for layer in &config.http.map_layers {
+        let what = || format!("map layer {}", layer.path.display());
+        let geojson = std::fs::read(&layer.path).map_err(|source| ServeError::Io {
+            what: what(),
+            source,
+        })?;
+        match serde_json::from_slice::<serde_json::Value>(&geojson) {
+            Ok(v) if v.get("type").is_some() => {}
+            _ => return Err(ServeError::Config(format!("{}: not GeoJSON", what()))),
+        }
+        layers.push(web::MapLayer {
+            title: layer.title.clone(),
+            geojson,
+        });
+    }
     let ui = web::UiConfig {
         tile_url: config.http.tile_url.clone(),
         tile_attribution: config.http.tile_attribution.clone(),
+        layers,
     };
     let app = api::router(
         state::AppState::new(state::Parts {

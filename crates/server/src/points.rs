@@ -29,6 +29,9 @@ pub fn validate_point(p: &Point) -> Result<(), String> {
     if !id_ok {
         return Err("id must be 1 to 64 characters of letters, digits, '-', '_' or '.'".into());
     }
+    if p.id == "status" {
+        return Err("id \"status\" is reserved (GET /api/v1/points/status)".into());
+    }
     if p.mn.is_empty() || p.mn.len() > 64 || p.mn.contains(['&', ';', '=', ',']) {
         return Err("mn must be 1 to 64 characters without '&', ';', '=' or ','".into());
     }
@@ -74,6 +77,9 @@ pub struct PointView {
     pub id: String,
     /// Name.
     pub name: String,
+    /// Name in English, if registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_en: Option<String>,
     /// The logger's MN.
     pub mn: String,
     /// System code (ST).
@@ -82,6 +88,12 @@ pub struct PointView {
     pub kind: PointKind,
     /// The enterprise (unified social credit code) it belongs to.
     pub enterprise: Option<String>,
+    /// The enterprise's name, from the enterprises registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise_name: Option<String>,
+    /// The enterprise's name in English, if registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise_name_en: Option<String>,
     /// The district it is in.
     pub district: Option<String>,
     /// Longitude, latitude (WGS 84).
@@ -101,10 +113,13 @@ impl From<Point> for PointView {
         Self {
             id: p.id,
             name: p.name,
+            name_en: p.name_en,
             mn: p.mn,
             st: p.st,
             kind: p.kind,
             enterprise: p.enterprise,
+            enterprise_name: None,
+            enterprise_name_en: None,
             district: p.district,
             location: p.location,
             rtd_interval_s: p.rtd_interval_s,
@@ -113,6 +128,41 @@ impl From<Point> for PointView {
             codes: p.codes,
         }
     }
+}
+
+/// The points as the API shows them, with their enterprises' names.
+async fn views(state: &AppState, points: Vec<Point>) -> ApiResult<Vec<PointView>> {
+    let names: BTreeMap<String, (Option<String>, Option<String>)> =
+        if points.iter().any(|p| p.enterprise.is_some()) {
+            let text = |e: &serde_json::Map<String, serde_json::Value>, k: &str| {
+                e.get(k).and_then(|v| v.as_str()).map(str::to_owned)
+            };
+            state
+                .registry_entries("enterprises")
+                .await?
+                .into_iter()
+                .filter_map(|e| {
+                    Some((
+                        text(&e, "credit_code")?,
+                        (text(&e, "name"), text(&e, "name_en")),
+                    ))
+                })
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+    Ok(points
+        .into_iter()
+        .map(|p| {
+            let names = p.enterprise.as_ref().and_then(|e| names.get(e)).cloned();
+            let mut v = PointView::from(p);
+            if let Some((zh, en)) = names {
+                v.enterprise_name = zh;
+                v.enterprise_name_en = en;
+            }
+            v
+        })
+        .collect())
 }
 
 /// One observation: a code's fields at one time.
@@ -160,7 +210,7 @@ async fn list_points(
     if let Some(visible) = state.visible_points(&principal).await? {
         points.retain(|p| visible.contains(&p.id));
     }
-    Ok(Json(points.into_iter().map(PointView::from).collect()))
+    Ok(Json(views(&state, points).await?))
 }
 
 /// Creates a point (409 if the id or the MN is taken).
@@ -188,7 +238,11 @@ async fn get_point(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PointView>> {
-    Ok(Json(state.point_or_404(&id).await?.into()))
+    let point = state.point_or_404(&id).await?;
+    let mut one = views(&state, vec![point]).await?;
+    one.pop()
+        .map(Json)
+        .ok_or_else(|| ApiError::Internal("a point went missing".into()))
 }
 
 /// Creates or replaces a point (the id in the body, if given, must be the path's).
@@ -532,6 +586,114 @@ async fn capture(
     }))
 }
 
+/// What the map shows of a point: its device's connection, its raised alarms, today's capture.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PointStatus {
+    /// The point.
+    pub id: String,
+    /// Its logger connected now; absent when no frame of its MN was ever received.
+    pub online: Option<bool>,
+    /// Last frame from its logger.
+    pub last_packet: Option<String>,
+    /// Raised alarms at the point.
+    pub alarms: usize,
+    /// The highest severity among them (`critical`, `warning`, `info`).
+    pub severity: Option<String>,
+    /// Hourly records received today against those expected so far, over the point's codes
+    /// (absent before the first hour of the day ends or for a point without codes or data).
+    pub capture_today: Option<f64>,
+}
+
+fn severity_rank(s: &str) -> u8 {
+    match s {
+        "critical" => 3,
+        "warning" => 2,
+        "info" => 1,
+        _ => 0,
+    }
+}
+
+/// The state of every point the user may see, in one answer: connection (every role may read
+/// it for its own points, unlike the device list), raised alarms and today's hourly capture.
+#[utoipa::path(get, path = "/api/v1/points/status", tag = "points", security(("token" = ["read_data"])),
+    responses((status = 200, body = [PointStatus])))]
+async fn point_status(
+    State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<access::Principal>,
+) -> ApiResult<Json<Vec<PointStatus>>> {
+    let mut points = blocking(&state, |s| s.points()).await?;
+    if let Some(visible) = state.visible_points(&principal).await? {
+        points.retain(|p| visible.contains(&p.id));
+    }
+    let devices: BTreeMap<String, domain::DeviceState> = state
+        .gateway()
+        .devices()
+        .into_iter()
+        .map(|d| (d.mn.clone(), d))
+        .collect();
+    let alarm_store = state.alarm_store();
+    let raised = tokio::task::spawn_blocking(move || {
+        alarm_store.alarms(&store::AlarmQuery {
+            state: Some("raised".into()),
+            limit: 100_000,
+            ..Default::default()
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("store task: {e}")))??;
+    let mut by_point: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for a in raised {
+        let e = by_point.entry(a.point_id).or_default();
+        e.0 += 1;
+        if severity_rank(&a.severity) > severity_rank(&e.1) {
+            e.1 = a.severity;
+        }
+    }
+    let now = state.now_ms().div_euclid(1000);
+    let today = day_start(now);
+    let hours_done = (now - today) / 3600;
+    let ids: Vec<(String, usize)> = points
+        .iter()
+        .map(|p| (p.id.clone(), p.codes.len()))
+        .collect();
+    let capture: BTreeMap<String, f64> = if hours_done == 0 {
+        BTreeMap::new()
+    } else {
+        blocking(&state, move |s| {
+            let mut out = BTreeMap::new();
+            for (id, configured) in ids {
+                let counts =
+                    s.daily_counts(&id, DataType::Hour, today, today + hours_done * 3600)?;
+                let codes = configured.max(counts.len());
+                if codes == 0 {
+                    continue;
+                }
+                let got: u64 = counts.iter().map(|c| c.count.min(hours_done as u64)).sum();
+                out.insert(id, got as f64 / (codes as f64 * hours_done as f64));
+            }
+            Ok(out)
+        })
+        .await?
+    };
+    Ok(Json(
+        points
+            .into_iter()
+            .map(|p| {
+                let device = devices.get(&p.mn);
+                let (alarms, severity) = by_point.remove(&p.id).unwrap_or_default();
+                PointStatus {
+                    online: device.map(|d| d.online),
+                    last_packet: device.map(|d| iso(d.last_packet_ms)),
+                    alarms,
+                    severity: (!severity.is_empty()).then_some(severity),
+                    capture_today: capture.get(&p.id).copied(),
+                    id: p.id,
+                }
+            })
+            .collect(),
+    ))
+}
+
 /// Connection state of a device.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeviceView {
@@ -727,6 +889,45 @@ pub struct FactorView {
     pub unit: &'static str,
     /// The unit at an air station when it differs by use (the AQI pollutants, HJ 633-2012).
     pub unit_air_station: Option<&'static str>,
+    /// For a water-quality item: the bounds of classes I–V at a river section (GB 3838-2002
+    /// Table 1), as decimal text.
+    pub water_class_limits: Option<[&'static str; 5]>,
+    /// Whether a value must be at least the bound (dissolved oxygen) rather than at most.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub water_at_least: bool,
+}
+
+/// A district or county of the city, by the code the registries store.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DistrictView {
+    /// The code (`lixia`).
+    pub code: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// English name.
+    pub name_en: String,
+}
+
+/// The city's districts with their names: the one list pick-lists and labels use.
+#[utoipa::path(get, path = "/api/v1/districts", tag = "data", security(("token" = ["read_data"])),
+    responses((status = 200, body = [DistrictView])))]
+async fn districts() -> Json<Vec<DistrictView>> {
+    let field = registry::schema(domain::POINTS_REGISTRY).and_then(|s| s.field("district"));
+    Json(field.map_or_else(Vec::new, |f| {
+        f.values
+            .iter()
+            .enumerate()
+            .map(|(i, code)| DistrictView {
+                code: code.clone(),
+                name_zh: f.values_zh.get(i).unwrap_or(code).clone(),
+                name_en: f.values_en.get(i).unwrap_or(code).clone(),
+            })
+            .collect()
+    }))
+}
+
+fn water_limits(code: &str) -> Option<([&'static str; 5], bool)> {
+    envstd::water::class_limits(envstd::codes::water_item(code)?)
 }
 
 /// The factor codes of the HJ 212 dictionary with names and units: the one table the pages use
@@ -743,6 +944,8 @@ async fn factors() -> Json<Vec<FactorView>> {
                 name_zh: f.name_zh,
                 unit: f.unit,
                 unit_air_station: envstd::codes::air_pollutant(f.code).map(|p| p.unit()),
+                water_class_limits: water_limits(f.code).map(|(l, _)| l),
+                water_at_least: water_limits(f.code).is_some_and(|(_, at_least)| at_least),
             })
             .collect(),
     )
@@ -798,6 +1001,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_points, create_point))
+        .routes(routes!(point_status))
         .routes(routes!(get_point, put_point, delete_point))
         .routes(routes!(series))
         .routes(routes!(latest))
@@ -808,6 +1012,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(store_stats))
         .routes(routes!(metrics))
         .routes(routes!(factors))
+        .routes(routes!(districts))
 }
 
 #[cfg(test)]

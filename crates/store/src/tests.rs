@@ -8,6 +8,7 @@ fn point(id: &str, mn: &str) -> Point {
     Point {
         id: id.into(),
         name: format!("point {id}"),
+        name_en: None,
         mn: mn.into(),
         password: "123456".into(),
         st: "32".into(),

@@ -91,24 +91,62 @@ async fn the_web_ui_in_a_real_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Debian chromium (/usr/bin/chromium) and playwright-core (npm ci in crates/server/web); .ci/run provides both"]
-async fn overview_first_render_with_the_demo_city() {
+async fn every_page_for_every_role_in_both_languages_with_the_demo_city() {
     let dir = TempDir::new("ui-render");
     let server = TestServer::start_with(&dir.0, "demo_city = true", "");
+    let points = server.get_json("/api/v1/points").await;
+    let enterprise = points
+        .as_array()
+        .and_then(|ps| ps.iter().find_map(|p| p["enterprise"].as_str()))
+        .expect("the demo city has enterprises")
+        .to_owned();
+    let mut users = vec!["admin".to_owned()];
+    for (name, args) in [
+        ("duty", vec!["--role", "duty_officer"]),
+        (
+            "li",
+            vec!["--role", "district_officer", "--district", "lixia"],
+        ),
+        ("analyst", vec!["--role", "analyst"]),
+        ("clerk", vec!["--role", "registry_clerk"]),
+        ("operator", vec!["--role", "device_operator"]),
+        (
+            "ent",
+            vec!["--role", "enterprise", "--enterprise", &enterprise],
+        ),
+    ] {
+        user_token(&server.data_dir, name, &args);
+        users.push(name.to_owned());
+    }
+    let r = server
+        .request(
+            "POST",
+            "/api/v1/cases",
+            Some(r#"{"title":"烟囱附近异味投诉","point_id":"E000-1"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
     let base = format!("http://{}", server.http);
     let out = tokio::task::spawn_blocking(move || {
-        run_browser(&[
-            ("UI_BASE", base),
+        let render = run_browser(&[
+            ("UI_BASE", base.clone()),
             ("UI_MODE", "render".into()),
             ("UI_USER", "admin".into()),
-        ])
+        ]);
+        let walk = run_browser(&[
+            ("UI_BASE", base),
+            ("UI_MODE", "walk".into()),
+            ("UI_USERS", users.join(",")),
+        ]);
+        (render, walk)
     })
     .await
     .expect("browser task");
-    let line = out.lines().last().unwrap_or_default();
+    let line = out.0.lines().last().unwrap_or_default();
     let v: serde_json::Value = serde_json::from_str(line).expect("figures");
     assert!(
         v["render"][0]["markers"].as_u64().is_some_and(|m| m >= 627),
         "{v}"
     );
-    println!("overview first render with the demo city: {line}");
+    println!("overview render with the demo city: {line}\n{}", out.1);
 }

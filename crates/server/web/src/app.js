@@ -1,78 +1,172 @@
 // huanghe web UI: one page, hash routes, plain DOM over the JSON API. Served by the binary
-// with its two libraries (uPlot for charts, Leaflet for the map); nothing is loaded from
-// elsewhere. Chinese by default, English on request; times shown in Beijing time as the API
-// gives them.
+// with its libraries (uPlot for charts, Leaflet and its marker clustering for the map); nothing
+// is loaded from elsewhere. Chinese by default, English on request; times in Beijing time.
+//
+// Conventions every page follows (the pages to come copy them):
+// - names, never codes: points, enterprises and districts by name in the UI language (`nameOf`,
+//   `districtName`), factors by name and unit from the API's one factor table (`factorLabel`),
+//   every enumerated value through `t()` with a prefix (`role_`, `rule_`, `sev_`, `kind_`, ...);
+// - values with units and a precision fit for their size (`fmtNum`), counts as integers;
+// - a table row that leads somewhere is a link or a focusable row that Enter opens;
+// - forms pick from lists the API serves; confirmations are forms, never `prompt()`;
+// - data typed in by people (addresses, findings) is shown as entered, marked `data-entered`.
 "use strict";
 
 const I18N = {
   zh: {
-    brand: "智慧生态黄河监管平台", logout: "退出", login: "登录", username: "用户名", password: "密码",
-    overview: "一张图", alarms: "报警", cases: "案件", registries: "台账", targets: "目标", devices: "设备",
-    points: "点位", loginFailed: "登录失败", forbidden: "无权查看", notFound: "不存在",
-    cityAqi: "全市 AQI（当前小时）", alarmCounts: "在线报警", sectionCompliance: "断面达标", targetProgress: "目标进度",
-    legendAlarm: "报警", legendOffline: "离线", legendOk: "正常", legendUnknown: "无状态",
-    latest: "最新数据", chart: "曲线", series: "数据类型", code: "因子", from: "开始", to: "结束", load: "查询",
-    panLeft: "◀ 前移", panRight: "后移 ▶", resetZoom: "复位", limit: "限值", flagged: "非正常标记",
-    assessment: "评价", acknowledge: "确认", dismiss: "忽略", reason: "原因", openCase: "立案",
-    id: "编号", point: "点位", rule: "规则", severity: "级别", state: "状态", start: "开始", end: "结束", handling: "处理",
-    live: "实时推送已连接", title: "标题", district: "区县", enterprise: "企业", officer: "承办人", mode: "方式",
-    opened: "立案时间", due: "期限", events: "过程记录", actions: "可执行操作", evidence: "下载证据包",
+    brand: "智慧生态黄河监管平台", logout: "退出", login: "登录", username: "用户名", password: "密码", skip: "跳到正文", menu: "菜单",
+    overview: "一张图", alarms: "报警", cases: "案件", registries: "台账", targets: "目标", devices: "设备", admin: "用户与审计",
+    points: "点位", loginFailed: "登录失败", forbidden: "无权查看", notFound: "不存在", loading: "加载中…",
+    cityAqi: "全市空气质量", cityAqiNow: "当前小时", cityAqiToday: "今日（日均）", stationRanking: "空气站 AQI 排名",
+    sectionsTable: "地表水断面", alarmsToday: "今日报警", onlineCapture: "污染源在线与传输", casesCard: "案件办理", targetProgress: "年度目标进度",
+    legend: "图例", legendAlarm: "报警", legendOffline: "离线", legendOk: "正常", legendNoData: "无数据",
+    layerAir: "空气站", layerWater: "水质断面", layerSources: "污染源排口", layerRivers: "河流", layerDistricts: "区县",
+    searchPoint: "搜索点位名称", noMatch: "没有匹配的点位", openChart: "查看曲线", online: "在线", offline: "离线", neverSeen: "从未上报",
+    latest: "最新数据", chart: "曲线", series: "数据类型", factors: "监测因子", from: "开始", to: "结束", load: "查询",
+    panLeft: "◀ 前移", panRight: "后移 ▶", resetZoom: "复位", limit: "排放限值", flagged: "非正常标记", alarmWindow: "报警时段", classBound: "类",
+    assessment: "评价", acknowledge: "确认", dismiss: "忽略", reason: "原因", openCase: "立案", inCase: "已立案", cancel: "取消",
+    id: "编号", point: "点位", rule: "报警类型", severity: "级别", state: "状态", start: "开始", end: "结束", handling: "处理",
+    where: "位置", what: "内容", howMuch: "数值与阈值", since: "开始时间", duration: "持续", all: "全部",
+    live: "实时推送已连接", liveOff: "实时推送未连接", title: "标题", district: "区县", enterprise: "企业", officer: "承办人", mode: "方式",
+    opened: "立案时间", due: "期限", overdue: "已超期", events: "办理过程", actions: "可执行操作", evidence: "下载证据包",
     chainOk: "事件链校验通过", chainBroken: "事件链被篡改", actor: "人员", time: "时间", action: "动作",
-    submit: "提交", search: "搜索", export: "导出", import: "导入", history: "变更历史", page: "页",
-    total: "共", value: "当前值", goal: "目标值", forecast: "年底预测", onTrack: "进度", deadline: "期限",
-    online: "在线", lastPacket: "最后上报", packets: "报文", peer: "地址", received: "接收时间", crc: "CRC", disposition: "处理",
-    yes: "是", no: "否", none: "无", newCase: "新建案件", description: "描述", file: "附件",
-    rtd: "实时", min: "分钟", hour: "小时", day: "日", figures: "执法统计", offSiteShare: "非现场执法占比",
-    admin: "用户与审计", users: "用户", audit: "审计日志", role: "角色", disabled: "已停用", disable: "停用", displayName: "显示名", create: "创建", enable: "启用", status: "状态码", path: "路径", method: "方法",
-    loading: "加载中…", inspectionPlan: "导出年度检查计划（CSV）", missingLib: "缺少前端库（构建时需 Node.js/npm）：",
+    submit: "提交", search: "搜索", export: "导出", import: "导入", history: "变更历史", page: "第 {n} 页，共 {m} 页", prev: "上一页", next: "下一页",
+    total: "共", value: "当前值", goal: "目标值", forecast: "年底预测", onTrack: "按期完成", deadline: "期限",
+    lastPacket: "最后上报", packets: "报文", peer: "地址", received: "接收时间", crc: "CRC", disposition: "处理结果", rawFrame: "原始报文（密码已隐去）",
+    yes: "是", no: "否", none: "无", description: "描述", file: "附件", sound: "声音提示",
+    rtd: "实时数据", min: "分钟数据", hour: "小时数据", day: "日数据", figures: "执法统计", offSiteShare: "非现场执法占比",
+    users: "用户", audit: "审计日志", role: "角色", disabled: "已停用", disable: "停用", displayName: "显示名", create: "创建", enable: "启用",
+    inspectionPlan: "导出年度检查计划（CSV）", missingLib: "缺少前端库（构建时需 Node.js/npm）：",
+    before: "修改前", after: "修改后", field: "字段", version: "版本", entry: "条目", created: "新建", deleted: "删除", changedFields: "变更字段",
+    flag: "标记", standard: "依据标准", hourlyAqi: "小时 AQI", dailyAqi: "日 AQI", aqi: "AQI", level: "级别", primary: "首要污染物",
+    item: "项目", klass: "类别", target: "目标类别", meets: "达标", notMeets: "未达标", deciding: "定类项目", thisHour: "本小时", today: "今日", thisMonth: "本月",
+    mean: "小时均值", converted: "折算浓度", validMinutes: "有效分钟", valid: "有效", invalid: "无效", exceeds: "超标",
+    noiseDay: "昼间 Ld", noiseNight: "夜间 Ln", zone: "声环境功能区", offlineOnly: "仅显示离线", rows: "条", open: "未办结",
+    openCases: "未办结", overdueCases: "超期", onlineRate: "在线率", captureRate: "今日传输有效率", sourcesOnline: "在线 {a} / {b}",
+    criticalPinned: "严重报警（置顶）", newCritical: "新的严重报警", caseFrom: "由报警立案",
+    uEnt: "家", uVehicles: "辆", uVillages: "个", uMachinery: "台", uOutlets: "个",
+    e_opened: "{actor} 立案：{title}", e_dispatched: "{actor} 派发至{district}，承办人 {officer}{due}", e_off_site_review: "{actor} 非现场核查：{findings}",
+    e_inspection: "{inspector} 于 {inspected} 现场检查：{findings}", e_rectification_requested: "{actor} 下达整改：{requirement}，期限 {due}",
+    e_responded: "企业反馈：{statement}", e_response_returned: "{actor} 退回反馈：{reason}", e_verified: "{actor} 核查（{method}）：{detail}",
+    e_closed: "{actor} 办结：{conclusion}{violation}", e_reopened: "{actor} 重新办理：{reason}", e_escalated: "超期督办（{stage}，期限 {due}）", e_commented: "{actor} 备注：{text}",
+    violationYes: "（存在违法行为）", dueAt: "，期限 {due}",
+    au_login: "登录", au_logout: "退出", au_create: "新建", au_update: "修改", au_delete: "删除", au_action: "操作",
     s_open: "待派发", s_dispatched: "已派发", s_investigated: "已调查", s_rectifying: "整改中", s_responded: "企业已反馈", s_verified: "已核查", s_closed: "已办结",
     s_raised: "报警中", s_cleared: "已恢复", s_withdrawn: "已撤销",
     a_opened: "立案", a_dispatched: "派发", a_off_site_review: "非现场核查", a_inspection: "现场检查", a_rectification_requested: "下达整改",
     a_responded: "企业反馈", a_response_returned: "退回反馈", a_verified: "核查", a_closed: "办结", a_reopened: "重新办理", a_escalated: "超期督办", a_commented: "备注",
     f_findings: "核查发现", f_notice: "告知企业内容", f_inspector: "检查人员", f_inspected: "检查时间", f_requirement: "整改要求", f_due: "整改期限",
     f_statement: "整改说明", f_reason: "原因", f_method: "方式", f_detail: "核查情况", f_conclusion: "办结结论", f_violation: "存在违法行为", f_text: "备注",
-    f_officer: "承办人（用户名）", f_district: "区县", f_file: "附件",
+    f_officer: "承办人", f_district: "区县", f_file: "附件",
+    m_off_site: "非现场执法", m_on_site: "现场执法", vm_data: "数据核查", vm_inspection: "现场核查",
+    src_alarms: "报警", src_manual: "人工", src_registry: "台账",
+    role_admin: "管理员", role_duty_officer: "值班员", role_district_officer: "区县执法人员", role_analyst: "分析员", role_registry_clerk: "台账员", role_device_operator: "设备运维", role_enterprise: "企业用户",
+    sev_info: "提示", sev_warning: "警告", sev_critical: "严重",
+    kind_gas_outlet: "废气排放口", kind_water_outlet: "废水排放口", kind_air_station: "空气站", kind_water_section: "水质断面", kind_noise: "噪声", kind_radiation: "辐射", kind_other: "其他",
+    rule_source_exceedance: "污染源小时均值超标", rule_air_high_value: "空气质量高值", rule_flags_too_long: "异常标记持续过长", rule_device_silent: "设备离线",
+    rule_realtime_exceedance: "实时数据超限（提示）", rule_invalid_hour: "小时数据无效", rule_water_target_class: "水质未达目标类别", rule_noise_zone: "噪声超功能区限值",
+    rule_sudden_change: "水质突变", rule_air_above_peers: "空气站明显高于全市",
+    ev_exceed: "{value} 超过限值 {limit}", ev_converted: "折算 {value}（O₂ {o2}%，基准 {ref}%）超过限值 {limit}", ev_silent: "已 {silent} 无数据（允许 {allowed}）",
+    ev_iaqi: "浓度 {value}，分指数 {iaqi} 超过 {threshold}", ev_flags: "非正常标记 {minutes} 分钟（允许 {threshold} 分钟）",
+    ev_invalid: "有效 {valid} 分钟，需 {required} 分钟", ev_class: "{value}，{klass} 类，目标 {target} 类", ev_noise: "Leq {value} dB(A) 超过 {limit} dB(A)（{period}）",
+    ev_peers: "{value}，其他 {n} 站均值 {mean}，阈值 {threshold}", ev_sudden: "{value}，前 {hours} 小时均值 {mean}，阈值 {threshold}", ev_rt: "{n}/{m} 个实时值超过 {limit}",
+    period_day: "昼间", period_night: "夜间", flag_N: "正常", flag_F: "停运", flag_M: "维护", flag_S: "手工输入", flag_D: "故障", flag_C: "校准", flag_T: "超测上限", flag_B: "通讯异常",
+    min_s: "{n} 分钟", hour_s: "{n} 小时", day_s: "{n} 天", minutesShort: "分钟",
+    shown: "显示 {n} 条", markers: "{n} 个点位", hoursCapture: "小时数据", status: "状态码",
+    h_acknowledge: "已确认", h_acknowledged: "已确认", h_dismiss: "已忽略", h_dismissed: "已忽略",
   },
   en: {
-    brand: "Smart Ecological Yellow River", logout: "Log out", login: "Log in", username: "User name", password: "Password",
-    overview: "Map", alarms: "Alarms", cases: "Cases", registries: "Registries", targets: "Targets", devices: "Devices",
-    points: "Points", loginFailed: "Login failed", forbidden: "Not allowed", notFound: "Not found",
-    cityAqi: "City AQI (this hour)", alarmCounts: "Raised alarms", sectionCompliance: "Section compliance", targetProgress: "Target progress",
-    legendAlarm: "alarm", legendOffline: "offline", legendOk: "normal", legendUnknown: "no state",
-    latest: "Latest values", chart: "Chart", series: "Series", code: "Code", from: "From", to: "To", load: "Load",
-    panLeft: "◀ Earlier", panRight: "Later ▶", resetZoom: "Reset", limit: "limit", flagged: "flagged",
-    assessment: "Assessment", acknowledge: "Acknowledge", dismiss: "Dismiss", reason: "Reason", openCase: "Open case",
-    id: "Id", point: "Point", rule: "Rule", severity: "Severity", state: "State", start: "Start", end: "End", handling: "Handling",
-    live: "live updates on", title: "Title", district: "District", enterprise: "Enterprise", officer: "Officer", mode: "Mode",
-    opened: "Opened", due: "Due", events: "Events", actions: "Actions", evidence: "Download evidence",
-    chainOk: "event chain verified", chainBroken: "event chain broken", actor: "Actor", time: "Time", action: "Action",
-    submit: "Submit", search: "Search", export: "Export", import: "Import", history: "History", page: "page",
+    brand: "Smart Ecological Yellow River", logout: "Log out", login: "Log in", username: "User name", password: "Password", skip: "Skip to content", menu: "Menu",
+    overview: "Map", alarms: "Alarms", cases: "Cases", registries: "Registries", targets: "Targets", devices: "Devices", admin: "Users & audit",
+    points: "Points", loginFailed: "Login failed", forbidden: "Not allowed", notFound: "Not found", loading: "Loading…",
+    cityAqi: "City air quality", cityAqiNow: "This hour", cityAqiToday: "Today (daily)", stationRanking: "Air stations by AQI",
+    sectionsTable: "Water sections", alarmsToday: "Today's alarms", onlineCapture: "Sources online and reporting", casesCard: "Casework", targetProgress: "Targets this year",
+    legend: "Legend", legendAlarm: "alarm", legendOffline: "offline", legendOk: "normal", legendNoData: "no data",
+    layerAir: "Air stations", layerWater: "Water sections", layerSources: "Source outlets", layerRivers: "Rivers", layerDistricts: "Districts",
+    searchPoint: "Search a point by name", noMatch: "No point matches", openChart: "Open the chart", online: "online", offline: "offline", neverSeen: "never reported",
+    latest: "Latest values", chart: "Chart", series: "Series", factors: "Factors", from: "From", to: "To", load: "Load",
+    panLeft: "◀ Earlier", panRight: "Later ▶", resetZoom: "Reset", limit: "emission limit", flagged: "flagged", alarmWindow: "alarm window", classBound: "class",
+    assessment: "Assessment", acknowledge: "Acknowledge", dismiss: "Dismiss", reason: "Reason", openCase: "Open case", inCase: "In a case", cancel: "Cancel",
+    id: "Id", point: "Point", rule: "Alarm", severity: "Severity", state: "State", start: "Start", end: "End", handling: "Handling",
+    where: "Where", what: "What", howMuch: "Value and threshold", since: "Since", duration: "Duration", all: "all",
+    live: "live updates on", liveOff: "live updates off", title: "Title", district: "District", enterprise: "Enterprise", officer: "Officer", mode: "Mode",
+    opened: "Opened", due: "Due", overdue: "overdue", events: "Events", actions: "Actions", evidence: "Download the evidence package",
+    chainOk: "event chain verified", chainBroken: "event chain broken", actor: "By", time: "Time", action: "Action",
+    submit: "Submit", search: "Search", export: "Export", import: "Import", history: "History", page: "page {n} of {m}", prev: "Previous", next: "Next",
     total: "total", value: "Value", goal: "Goal", forecast: "Year-end forecast", onTrack: "On track", deadline: "Deadline",
-    online: "Online", lastPacket: "Last packet", packets: "Packets", peer: "Peer", received: "Received", crc: "CRC", disposition: "Disposition",
-    yes: "yes", no: "no", none: "none", newCase: "New case", description: "Description", file: "Attachment",
-    rtd: "real-time", min: "minute", hour: "hour", day: "day", figures: "Enforcement figures", offSiteShare: "Off-site share",
-    admin: "Users & audit", users: "Users", audit: "Audit log", role: "Role", disabled: "Disabled", disable: "Disable", displayName: "Display name", create: "Create", enable: "Enable", status: "Status", path: "Path", method: "Method",
-    loading: "Loading…", inspectionPlan: "Export the year's inspection plan (CSV)", missingLib: "Missing browser library (Node.js/npm are needed at build time): ",
+    lastPacket: "Last packet", packets: "Packets", peer: "Peer", received: "Received", crc: "CRC", disposition: "Disposition", rawFrame: "Raw frame (password hidden)",
+    yes: "yes", no: "no", none: "none", description: "Description", file: "Attachment", sound: "Sound",
+    rtd: "real-time", min: "minute", hour: "hourly", day: "daily", figures: "Enforcement figures", offSiteShare: "Off-site share",
+    users: "Users", audit: "Audit log", role: "Role", disabled: "Disabled", disable: "Disable", displayName: "Display name", create: "Create", enable: "Enable",
+    inspectionPlan: "Export the year's inspection plan (CSV)", missingLib: "Missing browser library (Node.js/npm are needed at build time): ",
+    before: "Before", after: "After", field: "Field", version: "Version", entry: "Entry", created: "created", deleted: "deleted", changedFields: "Changed fields",
+    flag: "Flag", standard: "Standard", hourlyAqi: "Hourly AQI", dailyAqi: "Daily AQI", aqi: "AQI", level: "Level", primary: "Primary pollutant",
+    item: "Item", klass: "Class", target: "Target class", meets: "meets the target", notMeets: "misses the target", deciding: "Deciding items", thisHour: "This hour", today: "Today", thisMonth: "This month",
+    mean: "Hourly mean", converted: "Converted", validMinutes: "Valid minutes", valid: "valid", invalid: "invalid", exceeds: "Exceeds",
+    noiseDay: "Day Ld", noiseNight: "Night Ln", zone: "Zone class", offlineOnly: "Offline only", rows: "rows", open: "open",
+    openCases: "Open", overdueCases: "Overdue", onlineRate: "Online", captureRate: "Reported today", sourcesOnline: "{a} of {b} online",
+    criticalPinned: "Critical alarms (pinned)", newCritical: "New critical alarm", caseFrom: "Opened from an alarm",
+    uEnt: "enterprises", uVehicles: "vehicles", uVillages: "villages", uMachinery: "machines", uOutlets: "outlets",
+    e_opened: "{actor} opened the case: {title}", e_dispatched: "{actor} dispatched it to {district}, officer {officer}{due}", e_off_site_review: "{actor} reviewed off site: {findings}",
+    e_inspection: "{inspector} inspected on site at {inspected}: {findings}", e_rectification_requested: "{actor} requested rectification: {requirement}, due {due}",
+    e_responded: "The enterprise responded: {statement}", e_response_returned: "{actor} returned the response: {reason}", e_verified: "{actor} verified ({method}): {detail}",
+    e_closed: "{actor} closed the case: {conclusion}{violation}", e_reopened: "{actor} reopened it: {reason}", e_escalated: "Escalated as overdue ({stage}, due {due})", e_commented: "{actor} commented: {text}",
+    violationYes: " (violation established)", dueAt: ", due {due}",
+    au_login: "logged in", au_logout: "logged out", au_create: "created", au_update: "changed", au_delete: "deleted", au_action: "acted on",
     s_open: "open", s_dispatched: "dispatched", s_investigated: "investigated", s_rectifying: "rectifying", s_responded: "responded", s_verified: "verified", s_closed: "closed",
     s_raised: "raised", s_cleared: "cleared", s_withdrawn: "withdrawn",
-    a_opened: "opened", a_dispatched: "dispatch", a_off_site_review: "off-site review", a_inspection: "on-site inspection", a_rectification_requested: "request rectification",
-    a_responded: "enterprise response", a_response_returned: "return the response", a_verified: "verify", a_closed: "close", a_reopened: "reopen", a_escalated: "escalated (overdue)", a_commented: "comment",
-    f_findings: "findings", f_notice: "notice to the enterprise", f_inspector: "inspectors", f_inspected: "inspected at", f_requirement: "requirement", f_due: "due",
-    f_statement: "statement", f_reason: "reason", f_method: "method", f_detail: "detail", f_conclusion: "conclusion", f_violation: "violation established", f_text: "text",
-    f_officer: "officer (user name)", f_district: "district", f_file: "attachment",
+    a_opened: "opened", a_dispatched: "Dispatch", a_off_site_review: "Off-site review", a_inspection: "On-site inspection", a_rectification_requested: "Request rectification",
+    a_responded: "Enterprise response", a_response_returned: "Return the response", a_verified: "Verify", a_closed: "Close", a_reopened: "Reopen", a_escalated: "Escalated (overdue)", a_commented: "Comment",
+    f_findings: "Findings", f_notice: "Notice to the enterprise", f_inspector: "Inspectors", f_inspected: "Inspected at", f_requirement: "Requirement", f_due: "Due",
+    f_statement: "Statement", f_reason: "Reason", f_method: "Method", f_detail: "Detail", f_conclusion: "Conclusion", f_violation: "Violation established", f_text: "Text",
+    f_officer: "Officer", f_district: "District", f_file: "Attachment",
+    m_off_site: "off-site enforcement", m_on_site: "on-site enforcement", vm_data: "data check", vm_inspection: "inspection",
+    src_alarms: "alarms", src_manual: "manual", src_registry: "registry",
+    role_admin: "administrator", role_duty_officer: "duty officer", role_district_officer: "district officer", role_analyst: "analyst", role_registry_clerk: "registry clerk", role_device_operator: "device operator", role_enterprise: "enterprise user",
+    sev_info: "info", sev_warning: "warning", sev_critical: "critical",
+    kind_gas_outlet: "Flue-gas outlet", kind_water_outlet: "Wastewater outlet", kind_air_station: "Air station", kind_water_section: "Water section", kind_noise: "Noise", kind_radiation: "Radiation", kind_other: "Other",
+    rule_source_exceedance: "Source hourly mean above its limit", rule_air_high_value: "Air quality high value", rule_flags_too_long: "Abnormal flags too long", rule_device_silent: "Device silent",
+    rule_realtime_exceedance: "Real-time value above the limit (info)", rule_invalid_hour: "Invalid hour", rule_water_target_class: "Water below its target class", rule_noise_zone: "Noise above the zone limit",
+    rule_sudden_change: "Sudden change in water quality", rule_air_above_peers: "Station well above the city",
+    ev_exceed: "{value} above the limit {limit}", ev_converted: "converted {value} (O₂ {o2}%, reference {ref}%) above the limit {limit}", ev_silent: "silent for {silent} (allowed {allowed})",
+    ev_iaqi: "concentration {value}, IAQI {iaqi} above {threshold}", ev_flags: "flagged {minutes} min (allowed {threshold} min)",
+    ev_invalid: "{valid} valid minutes, {required} needed", ev_class: "{value}, class {klass}, target {target}", ev_noise: "Leq {value} dB(A) above {limit} dB(A) ({period})",
+    ev_peers: "{value}; mean of {n} other stations {mean}; threshold {threshold}", ev_sudden: "{value}; mean of the previous {hours} h {mean}; threshold {threshold}", ev_rt: "{n} of {m} real-time values above {limit}",
+    period_day: "day", period_night: "night", flag_N: "normal", flag_F: "stopped", flag_M: "maintenance", flag_S: "manual entry", flag_D: "fault", flag_C: "calibration", flag_T: "above range", flag_B: "communication fault",
+    min_s: "{n} min", hour_s: "{n} h", day_s: "{n} d", minutesShort: "min",
+    shown: "{n} shown", markers: "{n} points", hoursCapture: "hourly records", status: "Status",
+    h_acknowledge: "acknowledged", h_acknowledged: "acknowledged", h_dismiss: "dismissed", h_dismissed: "dismissed",
   },
 };
 
 const App = {
-  lang: localStorage.getItem("huanghe.lang") || "zh",
+  lang: localStorage.getItem("huanghe.lang") === "en" ? "en" : "zh",
   me: null,
   caps: new Set(),
   stream: null,
   chart: null,
+  timers: [],
+  sound: localStorage.getItem("huanghe.sound") === "on",
 };
 window.HuangheApp = App; // for the browser tests
+App.I18N = I18N;
 
-function t(key) { return (I18N[App.lang] && I18N[App.lang][key]) || I18N.zh[key] || key; }
+/** A text of the UI language; `{name}` placeholders filled from `vars`. */
+function t(key, vars) {
+  let s = (I18N[App.lang] && I18N[App.lang][key]) ?? I18N.zh[key] ?? humanize(key);
+  if (vars) s = s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] === undefined || vars[k] === null ? "" : String(vars[k])));
+  return s;
+}
+App.t = t;
+
+/** The translation of `prefix + value` when there is one, else the value made readable. */
+function tv(prefix, value) {
+  if (value === null || value === undefined || value === "") return "";
+  const k = prefix + value;
+  return (I18N[App.lang] && I18N[App.lang][k]) ?? (App.lang === "zh" ? I18N.zh[k] : undefined) ?? humanize(String(value));
+}
+/** `off_site` → "Off site": a fallback for values no dictionary names. */
+function humanize(s) { const x = String(s).replace(/_/g, " "); return x.charAt(0).toUpperCase() + x.slice(1); }
 
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -82,7 +176,7 @@ function h(tag, attrs, ...children) {
     else if (k === "class") el.className = v;
     else el.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -107,39 +201,63 @@ async function api(method, path, body, contentType) {
   if (!r.ok) throw new HttpError(r.status, (data && data.error) || text || r.statusText);
   return data;
 }
-
 const get = (p) => api("GET", p);
 const post = (p, b) => api("POST", p, b);
+async function safe(p) { try { return await get(p); } catch (e) { if (e.status === 401) throw e; return null; } }
+function enc(s) { return encodeURIComponent(s); }
 
-// Factor names and units, from the platform's one table (fetched once).
-let factorTable = null;
-async function loadFactors() {
-  if (!factorTable) {
-    factorTable = get("/api/v1/factors")
-      .then((list) => new Map(list.map((f) => [f.code, f])))
-      .catch(() => { factorTable = null; return new Map(); });
-  }
-  return factorTable;
+// ---------------------------------------------------------------- names: one place each
+
+/** Fetched once per login: factors, districts, points (with their enterprises' names). */
+const Names = { factors: null, districts: null, points: null };
+function cached(key, path, wrap) {
+  if (!Names[key]) Names[key] = get(path).then(wrap).catch((e) => { Names[key] = null; if (e.status === 401) throw e; return wrap([]); });
+  return Names[key];
 }
-/** A factor's name, the code after it. */
-function factorName(factors, code) {
+const loadFactors = () => cached("factors", "/api/v1/factors", (l) => new Map(l.map((f) => [f.code, f])));
+const loadDistricts = () => cached("districts", "/api/v1/districts", (l) => new Map(l.map((d) => [d.code, d])));
+const loadPoints = () => cached("points", "/api/v1/points", (l) => new Map(l.map((p) => [p.id, p])));
+async function loadNames() { const [factors, districts, points] = await Promise.all([loadFactors(), loadDistricts(), loadPoints()]); return { factors, districts, points }; }
+
+/** A registry or API object's name in the UI language (`name_en` in English when there is one). */
+function nameOf(o) { return o ? (App.lang === "en" && o.name_en) || o.name || o.id || "" : ""; }
+function districtName(districts, code) { const d = code && districts.get(code); return d ? (App.lang === "en" ? d.name_en : d.name_zh) : code || ""; }
+function enterpriseName(p) { return p ? (App.lang === "en" && p.enterprise_name_en) || p.enterprise_name || p.enterprise || "" : ""; }
+/** The enterprise name of a credit code, from the points that belong to it. */
+function enterpriseByCode(points, code) { for (const p of points.values()) if (p.enterprise === code) return enterpriseName(p); return code || ""; }
+function factorName(factors, code) { const f = factors.get(code); return f ? (App.lang === "zh" ? f.name_zh : f.name_en) : code; }
+function unitOf(factors, code, point) {
   const f = factors.get(code);
-  return f ? `${App.lang === "zh" ? f.name_zh : f.name_en} · ${code}` : code;
-}
-/** A factor as people read it at a point: name and unit (the point's own unit first), the code. */
-function factorLabel(factors, code, point) {
-  const f = factors.get(code);
-  if (!f) return code;
-  const name = App.lang === "zh" ? f.name_zh : f.name_en;
   const own = point && point.codes && point.codes[code] && point.codes[code].unit;
-  const unit = own || (point.kind === "air_station" && f.unit_air_station) || f.unit;
-  return unit ? `${name} (${unit}) · ${code}` : `${name} · ${code}`;
+  return own || (f && point && point.kind === "air_station" && f.unit_air_station) || (f && f.unit) || "";
 }
+/** A factor as people read it at a point: name and unit. */
+function factorLabel(factors, code, point) { const u = unitOf(factors, code, point); return u ? `${factorName(factors, code)} (${u})` : factorName(factors, code); }
 
-function fmtTime(s) { return s ? String(s).replace("T", " ").replace(/(\.\d+)?\+08:00$/, "") : ""; }
+// ---------------------------------------------------------------- numbers and times
+
+/** A value with a precision fit for its size: 3 significant digits, at most 3 decimals. */
+function fmtNum(v) {
+  const x = typeof v === "number" ? v : parseFloat(v);
+  if (!Number.isFinite(x)) return v === null || v === undefined ? "" : String(v);
+  const a = Math.abs(x);
+  const d = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3;
+  return x.toLocaleString(App.lang === "zh" ? "zh-CN" : "en-GB", { maximumFractionDigits: d, minimumFractionDigits: 0 });
+}
+function fmtInt(v) { return Number.isFinite(v) ? Math.round(v).toLocaleString(App.lang === "zh" ? "zh-CN" : "en-GB") : ""; }
+function withUnit(v, unit) { const s = fmtNum(v); return s && unit ? `${s} ${unit}` : s; }
+function fmtTime(s) { return s ? String(s).replace("T", " ").replace(/(:\d\d)(\.\d+)?\+08:00$/, "$1").replace(/:00$/, "") : ""; }
+function fmtUnix(sec) { return sec ? fmtTime(new Date(sec * 1000 + 8 * 3600e3).toISOString().slice(0, 16)) : ""; }
+function fmtMs(ms) { return ms ? fmtTime(new Date(ms + 8 * 3600e3).toISOString().slice(0, 16)) : ""; }
+function fmtDuration(sec) {
+  if (!(sec >= 0)) return "";
+  if (sec < 3600) return t("min_s", { n: Math.max(1, Math.round(sec / 60)) });
+  if (sec < 2 * 86400) return t("hour_s", { n: Math.round(sec / 360) / 10 });
+  return t("day_s", { n: Math.round(sec / 8640) / 10 });
+}
 function bjNow() { return new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 16); }
 function toRfc(local) { return local.length === 16 ? `${local}:00+08:00` : `${local}+08:00`; }
-function enc(s) { return encodeURIComponent(s); }
+function localOf(ms) { return new Date(ms + 8 * 3600e3).toISOString().slice(0, 16); }
 
 function errorBox(e) {
   if (e.status === 403) return h("p", { class: "error", "data-error": "forbidden" }, `${t("forbidden")}: ${e.message}`);
@@ -147,11 +265,38 @@ function errorBox(e) {
   return h("p", { class: "error" }, e.message || String(e));
 }
 
-function table(headers, rows, onClick) {
-  return h("table", {},
-    h("thead", {}, h("tr", {}, headers.map((x) => h("th", {}, x)))),
-    h("tbody", {}, rows.map((r) => h("tr", onClick ? { class: "clickable", onclick: () => onClick(r.item) } : {}, r.cells.map((c) => h("td", {}, c))))));
+/** A table; `open(item)` makes rows focusable links (click or Enter). */
+function table(headers, rows, open, attrs) {
+  return h("div", { class: "table-wrap" }, h("table", attrs || {},
+    h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
+    h("tbody", {}, rows.map((r) => {
+      const tr = h("tr", open ? { class: `clickable ${r.class || ""}`, tabindex: "0", onclick: () => open(r.item), onkeydown: (ev) => { if (ev.key === "Enter") open(r.item); } } : { class: r.class || null }, r.cells.map((c) => h("td", {}, c)));
+      if (r.attrs) for (const [k, v] of Object.entries(r.attrs)) tr.setAttribute(k, v);
+      return tr;
+    }))));
 }
+function card(id, title, ...body) { return h("section", { class: "card", id, "aria-label": title }, h("h2", {}, title), body); }
+/** Free text typed in by people, shown as entered (the browser test knows it is data). */
+function entered(s) { return h("span", { "data-entered": "" }, s); }
+function labelled(text, input) { return h("label", { class: "field" }, h("span", {}, text), input); }
+
+/** A modal form (acknowledge, dismiss...): resolves with the form's data or null. */
+function ask(title, fields) {
+  return new Promise((resolve) => {
+    const dlg = h("dialog", { class: "ask", "aria-label": title });
+    const form = h("form", { method: "dialog", onsubmit: (ev) => { ev.preventDefault(); const fd = new FormData(form); dlg.close(); dlg.remove(); resolve(fd); } },
+      h("h2", {}, title), fields,
+      h("p", { class: "buttons" }, h("button", { class: "act", type: "submit", "data-ask": "ok" }, t("submit")), " ",
+        h("button", { class: "act secondary", type: "button", onclick: () => { dlg.close(); dlg.remove(); resolve(null); } }, t("cancel"))));
+    dlg.append(form);
+    document.body.append(dlg);
+    dlg.addEventListener("cancel", () => { dlg.remove(); resolve(null); });
+    dlg.showModal();
+    const first = form.querySelector("textarea, input, select");
+    if (first) first.focus();
+  });
+}
+function flashError(e) { const box = document.getElementById("announce"); box.textContent = e.message || String(e); const m = document.getElementById("main"); m.prepend(h("p", { class: "error", role: "alert" }, e.message || String(e))); }
 
 // ---------------------------------------------------------------- shell, login, routing
 
@@ -168,19 +313,27 @@ const NAV = [
 function applyI18n() {
   document.documentElement.lang = App.lang === "zh" ? "zh-CN" : "en";
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  document.getElementById("lang").textContent = App.lang === "zh" ? "EN" : "中文";
+  document.querySelectorAll("[data-i18n-label]").forEach((el) => { el.setAttribute("aria-label", t(el.dataset.i18nLabel)); });
+  const lang = document.getElementById("lang");
+  lang.textContent = App.lang === "zh" ? "English" : "中文";
+  lang.setAttribute("lang", App.lang === "zh" ? "en" : "zh-CN");
   const nav = document.getElementById("nav");
-  nav.replaceChildren(...(App.me ? NAV.filter(([, , cap]) => App.caps.has(cap)).map(([k, href]) =>
-    h("a", { href, "data-nav": k, class: location.hash.startsWith(href) && href !== "#/" || (href === "#/" && (location.hash === "" || location.hash === "#/")) ? "active" : null }, t(k))) : []));
-  document.getElementById("who").textContent = App.me ? `${App.me.display_name} · ${App.me.role}` : "";
+  const here = (location.hash.replace(/^#/, "") || "/").split("?")[0];
+  nav.replaceChildren(...(App.me ? NAV.filter(([, , cap]) => App.caps.has(cap)).map(([k, href]) => {
+    const path = href.slice(1);
+    const active = path === "/" ? here === "/" || here.startsWith("/points") : here.startsWith(path);
+    return h("a", { href, "data-nav": k, class: active ? "active" : null, "aria-current": active ? "page" : null }, t(k));
+  }) : []));
+  document.getElementById("who").textContent = App.me ? `${App.me.display_name} · ${tv("role_", App.me.role)}` : "";
   document.getElementById("logout").hidden = !App.me;
 }
 
 function showLogin(message) {
   App.me = null;
-  if (App.stream) { App.stream.close(); App.stream = null; }
+  Names.factors = Names.districts = Names.points = null;
+  stopLive();
   applyI18n();
-  const err = h("p", { class: "error", id: "login-error" }, message || "");
+  const err = h("p", { class: "error", id: "login-error", role: "alert" }, message || "");
   const form = h("form", { class: "card login", id: "login-form", onsubmit: async (ev) => {
     ev.preventDefault();
     const fd = new FormData(ev.target);
@@ -190,8 +343,8 @@ function showLogin(message) {
     } catch (e) { err.textContent = `${t("loginFailed")}: ${e.message}`; }
   } },
   h("h1", {}, t("brand")),
-  h("label", {}, t("username"), h("input", { name: "username", autocomplete: "username", required: true })),
-  h("label", {}, t("password"), h("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
+  labelled(t("username"), h("input", { name: "username", autocomplete: "username", required: true })),
+  labelled(t("password"), h("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
   h("p", {}, h("button", { class: "act", type: "submit", id: "login-submit" }, t("login"))), err);
   document.getElementById("main").replaceChildren(form);
 }
@@ -209,144 +362,336 @@ async function start() {
   route();
 }
 
+function stopLive() {
+  if (App.stream) { App.stream.close(); App.stream = null; }
+  for (const x of App.timers) clearInterval(x);
+  App.timers = [];
+}
+
+/** The hash route: `#/points/ID?code=...&from=...`. */
+function parseHash() {
+  const [path, query] = (location.hash.replace(/^#/, "") || "/").split("?");
+  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(query || "") };
+}
+
+let routeSeq = 0;
 async function route() {
   if (!App.me) return;
+  const seq = ++routeSeq;
   applyI18n();
+  stopLive();
   if (App.chart) { App.chart.destroy(); App.chart = null; }
   const main = document.getElementById("main");
-  const hash = location.hash.replace(/^#/, "") || "/";
-  const parts = hash.split("/").filter(Boolean).map(decodeURIComponent);
+  const { parts, query } = parseHash();
   main.replaceChildren(h("p", { class: "muted" }, t("loading")));
   const missing = window.HUANGHE_MISSING || [];
   const view = h("div", {});
   if (missing.length) view.append(h("p", { class: "error" }, t("missingLib") + missing.join(", ")));
   try {
     if (parts.length === 0) await overview(view);
-    else if (parts[0] === "points" && parts[1]) await pointPage(view, parts[1]);
-    else if (parts[0] === "alarms") await alarmsPage(view);
+    else if (parts[0] === "points" && parts[1]) await pointPage(view, parts[1], query);
+    else if (parts[0] === "alarms") await alarmsPage(view, query);
     else if (parts[0] === "cases" && parts[1]) await casePage(view, parts[1]);
     else if (parts[0] === "cases") await casesPage(view);
     else if (parts[0] === "registries" && parts[1]) await registryPage(view, parts[1]);
     else if (parts[0] === "registries") await registriesPage(view);
     else if (parts[0] === "targets") await targetsPage(view);
-    else if (parts[0] === "devices") await devicesPage(view, parts[1]);
+    else if (parts[0] === "devices") await devicesPage(view, parts[1], query);
     else if (parts[0] === "admin") await adminPage(view);
-    else view.append(errorBox({ status: 404, message: hash }));
+    else view.append(errorBox({ status: 404, message: location.hash }));
   } catch (e) {
     if (e.status === 401) return;
     view.append(errorBox(e));
   }
+  if (seq !== routeSeq) return;
   main.replaceChildren(view);
   main.dataset.page = parts[0] || "overview";
+  const h1 = view.querySelector("h1");
+  document.title = `${h1 ? h1.textContent : t("brand")} · ${t("brand")}`;
+  view.dispatchEvent(new Event("attached"));
 }
 
-// ---------------------------------------------------------------- overview: the one map
+// ---------------------------------------------------------------- overview: the monitoring centre's wall
 
-async function safe(p) { try { return await get(p); } catch (e) { if (e.status === 401) throw e; return null; } }
+const AQI_LEVELS = [[50, "#00e400", "#000"], [100, "#ffff00", "#000"], [150, "#ff7e00", "#000"], [200, "#ff0000", "#000"], [300, "#99004c", "#fff"], [Infinity, "#7e0023", "#fff"]];
+function aqiColour(aqi) { const l = AQI_LEVELS.find(([top]) => aqi <= top); return l ? l : AQI_LEVELS[0]; }
+function aqiBadge(report) {
+  if (!report || report.aqi === null || report.aqi === undefined) return h("span", { class: "muted" }, "—");
+  const [, bg, fg] = aqiColour(report.aqi);
+  const cat = report.level ? (App.lang === "zh" ? report.level.category_zh : report.level.category_en) : "";
+  return h("span", { class: "aqi", style: `background:${bg};color:${fg}` }, `${report.aqi} ${cat}`);
+}
+function primaryName(report) { return report && report.primary && report.primary.length ? report.primary.join(", ") : "—"; }
+
+/** A marker's look: shape by kind, fill by state, a ring and "!" when alarmed (not colour alone). */
+function markerIcon(p, st, extra) {
+  const kind = p.kind === "air_station" ? "air" : p.kind === "water_section" ? "water" : "source";
+  const alarmed = st && st.alarms > 0;
+  const state = alarmed ? "alarm" : st && st.online === false ? "offline" : st && st.online ? "ok" : "nodata";
+  const fill = extra && extra.fill;
+  const html = `<span class="mk mk-${kind} st-${state}"${fill ? ` style="--fill:${fill}"` : ""}>${alarmed ? "!" : extra && extra.text ? extra.text : ""}</span>`;
+  return L.divIcon({ className: `mk-wrap${alarmed ? " mk-alarmed" : ""}`, html, iconSize: [22, 22], iconAnchor: [11, 11] });
+}
 
 async function overview(view) {
   const t0 = performance.now();
-  // The map needs points, raised alarms and device states (fast); the side cards fill in as
-  // their figures arrive (targets replay a year of registry history and take longer).
-  const [points, alarms, devices] = await Promise.all([
-    get("/api/v1/points"),
-    safe("/api/v1/alarms?state=raised&limit=10000"),
-    App.caps.has("read_devices") ? safe("/api/v1/devices") : null,
-  ]);
-  const alarmed = new Map();
-  for (const a of alarms || []) alarmed.set(a.point_id, (alarmed.get(a.point_id) || 0) + 1);
-  const online = new Map((devices || []).map((d) => [d.mn, d.online]));
-  const colour = (p) => alarmed.has(p.id) ? "#d32f2f" : online.has(p.mn) ? (online.get(p.mn) ? "#2e7d32" : "#8a8f96") : "#4f83cc";
-  const mapEl = h("div", { id: "map" });
-  const side = h("div", {});
-  const bySeverity = {};
-  for (const a of alarms || []) bySeverity[a.severity] = (bySeverity[a.severity] || 0) + 1;
-  side.append(h("div", { class: "card", id: "alarm-counts" }, h("h2", {}, t("alarmCounts")),
-    h("div", { class: "figure" }, String((alarms || []).length)),
-    h("div", { class: "muted" }, Object.entries(bySeverity).map(([k, v]) => `${k}: ${v}`).join(" · "))));
-  const aqiCard = h("div", { class: "card", id: "city-aqi" }, h("h2", {}, t("cityAqi")), h("div", { class: "figure" }, "…"));
-  side.append(aqiCard);
-  safe("/api/v1/aqi/city").then((aqi) => {
-    const hourly = (aqi && aqi.hourly) || [];
-    const lastHour = [...hourly].reverse().find((x) => x.report && x.report.aqi !== null && x.report.aqi !== undefined);
-    aqiCard.replaceChildren(h("h2", {}, t("cityAqi")), h("div", { class: "figure" }, lastHour ? String(lastHour.report.aqi) : "—"),
-      h("div", { class: "muted" }, lastHour ? `${fmtTime(lastHour.time)} ${lastHour.report.primary.join(",")} ${aqi.standard}` : ""));
-    aqiCard.dataset.ready = "true";
-  });
+  const [{ districts, points: pointMap, factors }, status] = await Promise.all([loadNames(), get("/api/v1/points/status")]);
+  const points = [...pointMap.values()];
+  const statusOf = new Map(status.map((s) => [s.id, s]));
+  const located = points.filter((p) => Array.isArray(p.location));
+  const stations = points.filter((p) => p.kind === "air_station");
   const sections = points.filter((p) => p.kind === "water_section");
-  if (sections.length) {
-    const card = h("div", { class: "card", id: "sections" }, h("h2", {}, t("sectionCompliance")), h("div", { class: "figure" }, "…"));
-    side.append(card);
-    const month = bjNow().slice(0, 7);
-    Promise.all(sections.map((s) => safe(`/api/v1/points/${enc(s.id)}/water?month=${month}`))).then((verdicts) => {
-      const meets = (v) => v && v.assessment ? v.assessment.meets_target : null;
-      const ok = verdicts.filter((v) => meets(v) === true).length;
-      const judged = verdicts.filter((v) => meets(v) === true || meets(v) === false).length;
-      card.replaceChildren(h("h2", {}, t("sectionCompliance")), h("div", { class: "figure" }, `${ok} / ${judged}`),
-        h("div", { class: "muted" }, `${sections.length} ${t("points")}`));
-    });
-  }
-  if (App.caps.has("read_registries")) {
-    const card = h("div", { class: "card", id: "target-progress" }, h("h2", {}, t("targetProgress")), h("div", { class: "muted" }, t("loading")));
-    side.append(card);
-    safe("/api/v1/targets").then((targets) => {
-      if (!targets) return;
-      card.replaceChildren(h("h2", {}, t("targetProgress")),
-        table([t("title"), t("value")], targets.slice(0, 6).map((x) => ({ cells: [App.lang === "zh" ? x.title_zh || x.title : x.title, x.value === null ? "—" : fmtValue(x.value, x.measure)] }))));
-      card.dataset.ready = "true";
-    });
-  }
-  view.append(h("h1", {}, t("overview")),
-    h("div", { class: "legend muted" }, h("span", { style: "background:#d32f2f" }), t("legendAlarm"), h("span", { style: "background:#2e7d32" }), t("legendOk"),
-      h("span", { style: "background:#8a8f96" }), t("legendOffline"), h("span", { style: "background:#4f83cc" }), t("legendUnknown"), ` · ${points.length} ${t("points")}`),
-    h("div", { class: "grid" }, mapEl, side));
-  // The map is drawn once the element is in the page.
-  queueMicrotask(() => requestAnimationFrame(() => {
+  const sources = points.filter((p) => p.kind === "gas_outlet" || p.kind === "water_outlet");
+
+  const mapEl = h("div", { id: "map", role: "application", "aria-label": t("overview") });
+  const search = h("input", { id: "map-search", type: "search", list: "point-names", placeholder: t("searchPoint"), "aria-label": t("searchPoint") });
+  const names = h("datalist", { id: "point-names" }, located.map((p) => h("option", { value: nameOf(p) })));
+  const legend = h("div", { class: "legend", id: "legend" },
+    h("span", { class: "mk mk-air st-ok" }), t("layerAir"), h("span", { class: "mk mk-water st-ok" }), t("layerWater"), h("span", { class: "mk mk-source st-ok" }), t("layerSources"), " · ",
+    h("span", { class: "mk mk-source st-alarm" }, "!"), t("legendAlarm"), h("span", { class: "mk mk-source st-offline" }), t("legendOffline"), h("span", { class: "mk mk-source st-nodata" }), t("legendNoData"),
+    ` · ${t("markers", { n: fmtInt(located.length) })}`);
+  const side = h("div", { class: "cards" });
+  const wall = h("div", { class: "wall" }, h("div", { class: "mapcol" }, h("div", { class: "toolbar" }, search, names), mapEl, legend), side);
+  view.append(h("h1", {}, t("overview")), wall);
+
+  // Cards, each filled as its figures arrive.
+  const aqiCard = card("city-aqi", t("cityAqi"), h("p", { class: "muted" }, t("loading")));
+  const rankCard = card("station-ranking", t("stationRanking"), h("p", { class: "muted" }, t("loading")));
+  const waterCard = card("sections", t("sectionsTable"), h("p", { class: "muted" }, t("loading")));
+  const alarmCard = App.caps.has("read_alarms") ? card("alarm-counts", t("alarmsToday"), h("p", { class: "muted" }, t("loading"))) : null;
+  const onlineCard = card("online-capture", t("onlineCapture"));
+  const caseCard = App.caps.has("read_cases") ? card("case-counts", t("casesCard"), h("p", { class: "muted" }, t("loading"))) : null;
+  const targetCard = App.caps.has("read_registries") ? card("target-progress", t("targetProgress"), h("p", { class: "muted" }, t("loading"))) : null;
+  side.append(aqiCard, alarmCard, rankCard, waterCard, onlineCard, caseCard, targetCard);
+  const ready = (c) => { if (c) c.dataset.ready = "true"; };
+  const fill = (c, ...body) => { c.replaceChildren(c.firstChild, ...body); ready(c); };
+
+  const day = bjNow().slice(0, 10);
+  const stationAqi = new Map();
+  const lastHour = (r) => r && [...(r.hourly || [])].reverse().find((x) => x.report && x.report.aqi !== null && x.report.aqi !== undefined);
+  const cityP = safe("/api/v1/aqi/city").then((aqi) => {
+    const now = lastHour(aqi);
+    fill(aqiCard, h("div", { class: "aqi-now" }, h("div", {}, h("div", { class: "muted" }, `${t("cityAqiNow")}${now ? ` · ${fmtTime(now.time).slice(11)}` : ""}`), h("div", { class: "figure" }, now ? aqiBadge(now.report) : "—"),
+      h("div", { class: "muted" }, now ? `${t("primary")}: ${primaryName(now.report)}` : "")),
+      h("div", {}, h("div", { class: "muted" }, t("cityAqiToday")), h("div", { class: "figure" }, aqi && aqi.daily && aqi.daily.aqi !== null ? aqiBadge(aqi.daily) : "—"))),
+      h("p", { class: "muted small" }, aqi ? aqi.standard : ""));
+  });
+  const stationsP = Promise.all(stations.map((s) => safe(`/api/v1/points/${enc(s.id)}/aqi?date=${day}`).then((r) => { const x = lastHour(r); if (x) stationAqi.set(s.id, x.report); }))).then(() => {
+    const ranked = stations.filter((s) => stationAqi.has(s.id)).sort((a, b) => stationAqi.get(b.id).aqi - stationAqi.get(a.id).aqi);
+    fill(rankCard, ranked.length ? table(["#", t("point"), t("district"), t("aqi"), t("primary")], ranked.map((s, i) => ({ item: s, cells: [String(i + 1), nameOf(s), districtName(districts, s.district), aqiBadge(stationAqi.get(s.id)), primaryName(stationAqi.get(s.id))] })), (s) => { location.hash = `#/points/${enc(s.id)}`; }) : h("p", { class: "muted" }, t("none")));
+  });
+  const sectionInfo = new Map();
+  const hourNow = `${bjNow().slice(0, 13)}:00:00+08:00`;
+  const sectionsP = Promise.all(sections.map((s) => Promise.all([
+    safe(`/api/v1/points/${enc(s.id)}/water?month=${day.slice(0, 7)}`),
+    safe(`/api/v1/points/${enc(s.id)}/latest`),
+  ]).then(async ([month, latest]) => {
+    const newest = (latest || []).filter((o) => o.type === "hour").map((o) => o.time).sort().pop();
+    const hour = newest ? await safe(`/api/v1/points/${enc(s.id)}/water?hour=${enc(newest)}`) : null;
+    sectionInfo.set(s.id, { month, hour });
+  }))).then(() => {
+    const regKey = (s) => { const i = sectionInfo.get(s.id); return i && i.month && i.month.key_section ? 0 : 1; };
+    const rows = [...sections].sort((a, b) => regKey(a) - regKey(b) || nameOf(a).localeCompare(nameOf(b)));
+    const cls = (a) => (a && a.assessment && a.assessment.class) || "—";
+    const meets = (a) => a && a.assessment && a.assessment.meets_target;
+    fill(waterCard, table([t("point"), t("thisHour"), t("thisMonth"), t("target"), t("deciding")], rows.map((s) => {
+      const i = sectionInfo.get(s.id) || {};
+      const m = i.month;
+      const badge = (a) => h("span", { class: meets(a) === false ? "bad" : meets(a) ? "good" : "muted" }, cls(a), meets(a) === false ? ` ✘` : meets(a) ? " ✔" : "");
+      return { item: s, cells: [nameOf(s), badge(i.hour), badge(m), (m && m.target_class) || "—", m && m.assessment ? m.assessment.deciding.map((d) => itemName(factors, d)).join(", ") : "—"] };
+    }), (s) => { location.hash = `#/points/${enc(s.id)}`; }), h("p", { class: "muted small" }, "GB 3838-2002 · ✔ " + t("meets") + " · ✘ " + t("notMeets")));
+  });
+  const renderOnline = () => {
+    const seen = sources.map((p) => statusOf.get(p.id)).filter(Boolean);
+    const on = seen.filter((s) => s.online).length;
+    const caps = seen.map((s) => s.capture_today).filter((x) => typeof x === "number");
+    const capture = caps.length ? caps.reduce((a, b) => a + b, 0) / caps.length : null;
+    fill(onlineCard, h("div", { class: "pair" },
+      h("div", {}, h("div", { class: "muted" }, t("onlineRate")), h("div", { class: "figure" }, sources.length ? `${fmtNum(100 * on / sources.length)}%` : "—"), h("div", { class: "muted" }, t("sourcesOnline", { a: fmtInt(on), b: fmtInt(sources.length) }))),
+      h("div", {}, h("div", { class: "muted" }, t("captureRate")), h("div", { class: "figure" }, capture === null ? "—" : `${fmtNum(100 * capture)}%`), h("div", { class: "muted" }, t("hoursCapture")))));
+  };
+  renderOnline();
+  const renderAlarms = async () => {
+    if (!alarmCard) return;
+    const list = await safe(`/api/v1/alarms?from=${enc(`${day}T00:00:00+08:00`)}&limit=10000`) || [];
+    const count = (f) => { const m = new Map(); for (const a of list) { const k = f(a); m.set(k, (m.get(k) || 0) + 1); } return [...m.entries()].sort((a, b) => b[1] - a[1]); };
+    const raised = list.filter((a) => a.state === "raised").length;
+    fill(alarmCard, h("div", { class: "pair" }, h("div", {}, h("div", { class: "muted" }, t("alarmsToday")), h("div", { class: "figure", id: "alarms-today" }, fmtInt(list.length))),
+      h("div", {}, h("div", { class: "muted" }, tv("s_", "raised")), h("div", { class: "figure" }, fmtInt(raised)))),
+      h("div", { class: "three" },
+        table([t("rule"), ""], count((a) => a.rule_id).map(([k, n]) => ({ cells: [tv("rule_", k), fmtInt(n)] }))),
+        table([t("severity"), ""], count((a) => a.severity).map(([k, n]) => ({ cells: [h("span", { class: `sev-${k}` }, tv("sev_", k)), fmtInt(n)] }))),
+        table([t("district"), ""], count((a) => (pointMap.get(a.point_id) || {}).district || "").map(([k, n]) => ({ cells: [k ? districtName(districts, k) : "—", fmtInt(n)] })))));
+  };
+  const alarmsP = renderAlarms();
+  const casesP = caseCard ? safe("/api/v1/cases?limit=10000").then((cases) => {
+    const open = (cases || []).filter((c) => c.state !== "closed");
+    const overdue = open.filter((c) => c.escalated || (c.due_ms && c.due_ms < Date.now()));
+    fill(caseCard, h("div", { class: "pair" }, h("div", {}, h("div", { class: "muted" }, t("openCases")), h("div", { class: "figure" }, fmtInt(open.length))),
+      h("div", {}, h("div", { class: "muted" }, t("overdueCases")), h("div", { class: `figure${overdue.length ? " bad" : ""}` }, fmtInt(overdue.length)))),
+      h("p", {}, h("a", { href: "#/cases" }, t("cases"))));
+  }) : null;
+  const targetsP = targetCard ? safe("/api/v1/targets").then((targets) => {
+    fill(targetCard, targets ? table([t("title"), t("value"), t("goal")], targets.map((x) => ({ cells: [targetTitle(x), fmtTarget(x.value, x), fmtTarget(x.goal, x)] }))) : h("p", { class: "muted" }, t("none")));
+  }) : null;
+
+  // The map, once the element is in the page.
+  let markers = new Map();
+  let clusters = null;
+  const draw = () => {
     if (typeof L === "undefined") return;
-    const map = L.map(mapEl, { preferCanvas: true }).setView([36.65, 117.0], 9);
+    const map = L.map(mapEl, { preferCanvas: false, keyboard: true, zoomSnap: 0.5, minZoom: 6, maxZoom: 18 }).setView([36.65, 117.0], 9);
+    App.map = map;
     const tiles = document.body.dataset.tileUrl;
     if (tiles && !tiles.startsWith("{{")) L.tileLayer(tiles, { attribution: document.body.dataset.tileAttribution || "" }).addTo(map);
-    const located = points.filter((p) => Array.isArray(p.location));
-    for (const p of located) {
-      L.circleMarker([p.location[1], p.location[0]], { radius: 5, color: colour(p), fillColor: colour(p), fillOpacity: 0.85, weight: 1 })
-        .bindPopup(`<b>${escapeHtml(p.name)}</b><br>${escapeHtml(p.id)} · ${escapeHtml(p.kind)}<br>${alarmed.has(p.id) ? alarmed.get(p.id) + " " + t("alarms") : ""}<br><a href="#/points/${enc(p.id)}">${t("chart")}</a>`)
-        .addTo(map);
+    const overlays = {};
+    let layerList = [];
+    try { layerList = JSON.parse(document.body.dataset.layers || "[]"); } catch { layerList = []; }
+    for (const l of layerList) {
+      const group = L.layerGroup().addTo(map);
+      overlays[l.id === "rivers" ? t("layerRivers") : l.title] = group;
+      fetch(l.url).then((r) => r.json()).then((gj) => {
+        L.geoJSON(gj, {
+          interactive: false,
+          style: l.id === "rivers" ? { color: "#3b7fc4", weight: 3, opacity: 0.8 } : { color: "#5a6470", weight: 1.5, fill: false, dashArray: "4 3" },
+          onEachFeature: (f, layer) => { const n = f.properties && (App.lang === "en" ? f.properties.name_en : f.properties.name_zh) || (f.properties && f.properties.name); if (n) layer.bindTooltip(n, { permanent: l.id === "rivers", direction: "center", className: "river-label" }); },
+        }).addTo(group);
+        mapEl.dataset.layers = String((Number(mapEl.dataset.layers) || 0) + 1);
+      }).catch(() => {});
     }
+    // District names at the centre of their registered points.
+    const byDistrict = new Map();
+    for (const p of located) if (p.district) { const a = byDistrict.get(p.district) || [0, 0, 0]; a[0] += p.location[0]; a[1] += p.location[1]; a[2] += 1; byDistrict.set(p.district, a); }
+    const labels = L.layerGroup(); overlays[t("layerDistricts")] = labels; labels.addTo(map);
+    for (const [d, [x, y, n]] of byDistrict) L.marker([y / n, x / n], { interactive: false, keyboard: false, icon: L.divIcon({ className: "district-label", html: escapeHtml(districtName(districts, d)), iconSize: [90, 18], iconAnchor: [45, 9] }) }).addTo(labels);
+    const clusterOf = () => L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 40, disableClusteringAtZoom: 12,
+      iconCreateFunction: (c) => { const alarmed = c.getAllChildMarkers().filter((m) => m.options.alarmed).length; return L.divIcon({ className: `cluster${alarmed ? " cluster-alarm" : ""}`, html: `<span>${c.getChildCount()}${alarmed ? `<b>!${alarmed}</b>` : ""}</span>`, iconSize: [36, 36] }); } });
+    const layerAir = L.layerGroup().addTo(map), layerWater = L.layerGroup().addTo(map);
+    clusters = clusterOf().addTo(map);
+    overlays[t("layerAir")] = layerAir; overlays[t("layerWater")] = layerWater; overlays[t("layerSources")] = clusters;
+    L.control.layers(null, overlays, { collapsed: window.innerWidth < 700 }).addTo(map);
+    const popup = (p) => {
+      const st = statusOf.get(p.id) || {};
+      const el = h("div", { class: "popup" }, h("b", {}, nameOf(p)), h("div", { class: "muted" }, [tv("kind_", p.kind), districtName(districts, p.district), enterpriseName(p)].filter(Boolean).join(" · ")),
+        h("div", {}, st.online === undefined || st.online === null ? t("neverSeen") : st.online ? `● ${t("online")}` : `○ ${t("offline")}`, st.last_packet ? ` · ${t("lastPacket")} ${fmtTime(st.last_packet)}` : ""),
+        st.alarms ? h("div", { class: "sev-critical" }, `! ${fmtInt(st.alarms)} ${t("alarms")}`) : null,
+        h("div", { class: "latest" }, t("loading")), h("a", { href: `#/points/${enc(p.id)}` }, t("openChart")));
+      safe(`/api/v1/points/${enc(p.id)}/latest`).then((latest) => {
+        const hourly = (latest || []).filter((o) => o.type === "hour").slice(0, 8);
+        el.querySelector(".latest").replaceChildren(hourly.length ? h("table", {}, hourly.map((o) => h("tr", {}, h("td", {}, factorName(factors, o.code)), h("td", {}, withUnit(o.fields.avg ?? o.fields.rtd, unitOf(factors, o.code, p)))))) : t("none"));
+      });
+      return el;
+    };
+    const place = () => {
+      layerAir.clearLayers(); layerWater.clearLayers(); clusters.clearLayers();
+      markers = new Map();
+      const sourceMarkers = [];
+      for (const p of located) {
+        const st = statusOf.get(p.id);
+        const extra = p.kind === "air_station" && stationAqi.has(p.id) ? { fill: aqiColour(stationAqi.get(p.id).aqi)[1], text: "" } :
+          p.kind === "water_section" && sectionInfo.has(p.id) && sectionInfo.get(p.id).month ? { fill: sectionInfo.get(p.id).month.assessment && sectionInfo.get(p.id).month.assessment.meets_target === false ? "#e65100" : "#1565c0", text: (sectionInfo.get(p.id).month.assessment || {}).class || "" } : null;
+        const alarmed = st && st.alarms > 0;
+        const m = L.marker([p.location[1], p.location[0]], { icon: markerIcon(p, st, extra), title: nameOf(p), alt: nameOf(p), keyboard: true, alarmed, zIndexOffset: alarmed ? 1000 : 0, riseOnHover: true });
+        m.bindPopup(() => popup(p));
+        markers.set(p.id, m);
+        if (p.kind === "air_station") m.addTo(layerAir); else if (p.kind === "water_section") m.addTo(layerWater); else sourceMarkers.push(m);
+      }
+      clusters.addLayers(sourceMarkers);
+      mapEl.dataset.markers = String(markers.size);
+      mapEl.dataset.alarmed = String([...statusOf.values()].filter((s) => s.alarms > 0).length);
+    };
+    place();
     if (located.length) map.fitBounds(located.map((p) => [p.location[1], p.location[0]]), { maxZoom: 12, padding: [20, 20] });
-    mapEl.dataset.markers = String(located.length);
+    search.addEventListener("change", () => {
+      const q = search.value.trim();
+      const p = located.find((x) => nameOf(x) === q) || located.find((x) => nameOf(x).includes(q) || x.id === q);
+      if (!p) { search.setCustomValidity(t("noMatch")); search.reportValidity(); return; }
+      search.setCustomValidity("");
+      const m = markers.get(p.id);
+      if (p.kind === "gas_outlet" || p.kind === "water_outlet") clusters.zoomToShowLayer(m, () => m.openPopup());
+      else { map.setView(m.getLatLng(), Math.max(map.getZoom(), 12)); m.openPopup(); }
+    });
     mapEl.dataset.ready = "true";
-    App.overviewMs = performance.now() - t0;
-  }));
+    App.overviewMapMs = performance.now() - t0;
+    // Station colours and section classes once they are known; all cards.
+    Promise.all([cityP, stationsP, sectionsP, alarmsP, casesP, targetsP]).then(() => {
+      place();
+      wall.dataset.complete = "true";
+      App.overviewMs = performance.now() - t0;
+    });
+    // Live: alarm events move markers and counts; device state every minute.
+    const refresh = async () => {
+      const fresh = await safe("/api/v1/points/status");
+      if (!fresh || !document.body.contains(mapEl)) return;
+      statusOf.clear(); for (const s of fresh) statusOf.set(s.id, s);
+      place(); renderOnline(); renderAlarms();
+    };
+    let pending = null;
+    const soon = () => { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 1500); };
+    if (App.caps.has("read_alarms")) {
+      App.stream = new EventSource("/api/v1/alarms/stream");
+      App.stream.onopen = () => { mapEl.dataset.live = "true"; };
+      for (const kind of ["raised", "updated", "cleared", "reopened", "withdrawn"]) App.stream.addEventListener(kind, soon);
+    }
+    App.timers.push(setInterval(refresh, 60000));
+  };
+  view.addEventListener("attached", () => requestAnimationFrame(draw), { once: true });
 }
 
-function fmtValue(v, measure) { return measure === "share" ? `${(v * 100).toFixed(1)}%` : String(Math.round(v * 100) / 100); }
+function itemName(factors, item) {
+  for (const f of factors.values()) if (f.water_class_limits && f.code && waterItemOf(f) === item) return factorName(factors, f.code);
+  return item;
+}
+const WATER_ITEM_CODES = { cod: "w01018", nh3n: "w21003", tp: "w21011", do: "w01009", ph: "w01001", codmn: "w01019", tn: "w21001", temp: "w01010" };
+function waterItemOf(f) { for (const [item, code] of Object.entries(WATER_ITEM_CODES)) if (code === f.code) return item; return null; }
+
+function targetTitle(x) { return App.lang === "zh" ? x.title_zh || x.title : x.title; }
+const TARGET_UNITS = { vehicles: "uVehicles", villages: "uVillages", carbon_market_enterprises: "uEnt", non_road_machinery: "uMachinery", sewage_outlets: "uOutlets" };
+function fmtTarget(v, x) {
+  if (v === null || v === undefined) return "—";
+  if (x.measure === "share") return `${fmtNum(v * 100)}%`;
+  const u = TARGET_UNITS[x.registry];
+  return `${fmtInt(v)}${u ? (App.lang === "zh" ? "" : " ") + t(u) : ""}`;
+}
 function escapeHtml(s) { return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
 
 // ---------------------------------------------------------------- a point: chart, latest, assessment
 
-async function pointPage(view, id) {
-  const point = await get(`/api/v1/points/${enc(id)}`);
-  const latest = await get(`/api/v1/points/${enc(id)}/latest`);
-  const factors = await loadFactors();
-  const codes = [...new Set((latest || []).map((o) => o.code))].sort();
-  view.append(h("h1", {}, `${point.name} (${point.id})`), h("p", { class: "muted" }, `${point.kind} · MN ${point.mn}`));
-  const typeSel = h("select", { id: "series-type" }, ["min", "hour", "rtd", "day"].map((x) => h("option", { value: x }, t(x))));
-  // The first code with a limit is the most telling; otherwise the first code.
-  const preferred = codes.find((c) => point.codes && point.codes[c] && point.codes[c].limit != null) || codes[0];
-  const codeSel = h("select", { id: "series-code" }, codes.map((c) => h("option", { value: c, selected: c === preferred }, factorLabel(factors, c, point))));
+/** Month and weekday names for chart axes in the UI language. */
+const DATE_NAMES = {
+  zh: { MMMM: [...Array(12).keys()].map((i) => `${i + 1}月`), MMM: [...Array(12).keys()].map((i) => `${i + 1}月`), WWWW: ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"], WWW: ["日", "一", "二", "三", "四", "五", "六"] },
+  en: { MMMM: ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"], MMM: ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], WWWW: ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"], WWW: ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"] },
+};
+const COLOURS = ["#0d4f6c", "#8e24aa", "#2e7d32", "#c62828", "#ef6c00", "#5d4037"];
+
+async function pointPage(view, id, query) {
+  const [point, latest, { factors, districts }] = await Promise.all([get(`/api/v1/points/${enc(id)}`), get(`/api/v1/points/${enc(id)}/latest`), loadNames()]);
+  const codes = [...new Set((latest || []).map((o) => o.code).concat(Object.keys(point.codes || {})))].sort((a, b) => factorName(factors, a).localeCompare(factorName(factors, b)));
+  view.append(h("h1", {}, nameOf(point)),
+    h("p", { class: "muted" }, [tv("kind_", point.kind), districtName(districts, point.district), enterpriseName(point)].filter(Boolean).join(" · ")));
+  const typeSel = h("select", { id: "series-type" }, ["min", "hour", "rtd", "day"].map((x) => h("option", { value: x, selected: x === (query.get("type") || "min") }, t(x))));
+  const wanted = (query.get("code") || "").split(",").filter(Boolean);
+  const preferred = wanted.length ? wanted : [codes.find((c) => point.codes && point.codes[c] && point.codes[c].limit != null) || codes[0]].filter(Boolean);
+  const picker = h("fieldset", { class: "picker", id: "series-codes" }, h("legend", {}, t("factors")),
+    codes.map((c) => h("label", {}, h("input", { type: "checkbox", value: c, checked: preferred.includes(c), "data-code": c }), ` ${factorLabel(factors, c, point)}`)));
   const newest = (latest || []).map((o) => o.time).sort().pop();
-  const end = newest ? newest.slice(0, 16) : bjNow();
-  const endMs = Date.parse(toRfc(end));
-  const fromIn = h("input", { id: "series-from", type: "datetime-local", value: new Date(endMs - 24 * 3600e3 + 8 * 3600e3).toISOString().slice(0, 16) });
-  const toIn = h("input", { id: "series-to", type: "datetime-local", value: new Date(endMs + 3600e3 + 8 * 3600e3).toISOString().slice(0, 16) });
+  const endMs = query.get("to") ? Date.parse(query.get("to")) : newest ? Date.parse(newest) + 3600e3 : Date.now();
+  const startMs = query.get("from") ? Date.parse(query.get("from")) : endMs - 25 * 3600e3;
+  const fromIn = h("input", { id: "series-from", type: "datetime-local", value: localOf(startMs) });
+  const toIn = h("input", { id: "series-to", type: "datetime-local", value: localOf(endMs) });
   const chartEl = h("div", { id: "chart" });
-  const status = h("span", { class: "muted", id: "chart-status" });
+  const status = h("span", { class: "muted", id: "chart-status", role: "status" });
+  const alarmsP = App.caps.has("read_alarms") ? safe(`/api/v1/alarms?point=${enc(id)}&limit=500`) : Promise.resolve([]);
   const load = async () => {
-    const code = codeSel.value;
-    if (!code) { status.textContent = t("none"); return; }
-    const rows = await get(`/api/v1/points/${enc(id)}/series?type=${typeSel.value}&code=${enc(code)}&from=${enc(toRfc(fromIn.value))}&to=${enc(toRfc(toIn.value))}&limit=100000`);
-    drawChart(chartEl, point, code, typeSel.value, rows, factorLabel(factors, code, point));
-    status.textContent = `${rows.length}`;
+    const chosen = [...picker.querySelectorAll("input:checked")].map((x) => x.value);
+    if (!chosen.length) { status.textContent = t("none"); return; }
+    const from = toRfc(fromIn.value), to = toRfc(toIn.value);
+    const [series, alarms] = await Promise.all([
+      Promise.all(chosen.map((c) => get(`/api/v1/points/${enc(id)}/series?type=${typeSel.value}&code=${enc(c)}&from=${enc(from)}&to=${enc(to)}&limit=100000`))),
+      alarmsP,
+    ]);
+    drawChart(chartEl, point, chosen, typeSel.value, series, factors, (alarms || []).filter((a) => !a.code || chosen.includes(a.code)));
+    status.textContent = t("shown", { n: fmtInt(series.reduce((n, s) => n + s.length, 0)) });
   };
   const pan = (dir) => {
     if (!App.chart) return;
@@ -354,186 +699,345 @@ async function pointPage(view, id) {
     const w = (max - min) * 0.5 * dir;
     App.chart.setScale("x", { min: min + w, max: max + w });
   };
-  view.append(h("div", { class: "card" }, h("h2", {}, t("chart")),
-    h("div", { class: "toolbar" }, t("series"), typeSel, t("code"), codeSel, t("from"), fromIn, t("to"), toIn,
+  view.append(h("section", { class: "card", "aria-label": t("chart") }, h("h2", {}, t("chart")),
+    h("div", { class: "toolbar" }, labelled(t("series"), typeSel), labelled(t("from"), fromIn), labelled(t("to"), toIn),
       h("button", { class: "act", id: "series-load", onclick: load }, t("load")),
       h("button", { class: "act secondary", id: "pan-left", onclick: () => pan(-1) }, t("panLeft")),
       h("button", { class: "act secondary", id: "pan-right", onclick: () => pan(1) }, t("panRight")),
       h("button", { class: "act secondary", id: "zoom-reset", onclick: load }, t("resetZoom")),
       h("a", { id: "series-csv", href: "#", onclick: (ev) => { ev.currentTarget.href = `/api/v1/points/${enc(id)}/series?format=csv&type=${typeSel.value}&from=${enc(toRfc(fromIn.value))}&to=${enc(toRfc(toIn.value))}`; } }, `${t("export")} CSV`), status),
-    chartEl));
-  view.append(h("div", { class: "card" }, h("h2", {}, t("latest")),
-    table([t("series"), t("code"), t("time"), "fields"], (latest || []).map((o) => ({ cells: [t(o.type), factorLabel(factors, o.code, point), fmtTime(o.time), Object.entries(o.fields).map(([k, v]) => `${k}=${v}`).join(" ")] })))));
-  const assess = h("div", { class: "card", id: "assessment" }, h("h2", {}, t("assessment")));
+    picker, chartEl));
+  picker.addEventListener("change", load);
+  const latestRows = (latest || []).filter((o) => o.type === "hour" || o.type === "min").sort((a, b) => factorName(factors, a.code).localeCompare(factorName(factors, b.code)) || a.type.localeCompare(b.type));
+  view.append(card("latest", t("latest"), table([t("factors"), t("series"), t("value"), t("flag"), t("time")], latestRows.map((o) => ({ cells: [
+    factorName(factors, o.code), t(o.type), withUnit(o.fields.avg ?? o.fields.rtd, unitOf(factors, o.code, point)), tv("flag_", o.fields.flag || "N"), fmtTime(o.time)] })))));
+  const assess = card("assessment", t("assessment"), h("p", { class: "muted" }, t("loading")));
   view.append(assess);
   const day = (newest || toRfc(bjNow())).slice(0, 10);
-  const which = point.kind === "air_station" ? `aqi?date=${day}` : point.kind === "water_section" ? `water?month=${day.slice(0, 7)}` : point.kind === "noise" ? `noise?date=${day}` : `emissions?date=${day}`;
-  safe(`/api/v1/points/${enc(id)}/${which}`).then((a) => { assess.append(assessmentView(a)); });
-  if (codes.length) setTimeout(load, 0);
+  assessmentView(point, day, newest, factors).then((el) => { assess.replaceChildren(assess.firstChild, el); assess.dataset.ready = "true"; });
+  if (codes.length) view.addEventListener("attached", () => load(), { once: true });
 }
 
-/// An assessment as tables: arrays of records become tables of their plain fields, the rest a
-/// list of plain fields (nested detail stays available through the API).
-function assessmentView(a) {
-  if (!a) return h("p", { class: "muted" }, t("none"));
-  const plain = (v) => v === null || ["string", "number", "boolean"].includes(typeof v);
-  const rowsOf = (arr) => {
-    const keys = Object.keys(arr[0] || {}).filter((k) => arr.some((r) => plain(r[k]))).slice(0, 9);
-    return table(keys, arr.slice(0, 200).map((r) => ({ cells: keys.map((k) => fmtCell(r[k])) })));
-  };
-  if (Array.isArray(a)) return rowsOf(a);
-  const out = h("div", {});
-  out.append(table(["", ""], Object.entries(a).filter(([, v]) => plain(v)).map(([k, v]) => ({ cells: [k, fmtCell(v)] }))));
-  for (const [k, v] of Object.entries(a)) {
-    if (Array.isArray(v) && v.length && typeof v[0] === "object") out.append(h("h2", {}, k), rowsOf(v));
-    else if (v && typeof v === "object" && !Array.isArray(v)) out.append(h("h2", {}, k), table(["", ""], Object.entries(v).filter(([, x]) => plain(x) || Array.isArray(x)).map(([x, y]) => ({ cells: [x, Array.isArray(y) ? y.map((e) => typeof e === "object" ? JSON.stringify(e) : e).join(", ") : fmtCell(y)] }))));
+async function assessmentView(point, day, newest, factors) {
+  const id = enc(point.id);
+  const std = (s) => h("p", { class: "muted small" }, `${t("standard")}: ${s}`);
+  if (point.kind === "air_station") {
+    const a = await safe(`/api/v1/points/${id}/aqi?date=${day}`);
+    if (!a) return h("p", { class: "muted" }, t("none"));
+    const pols = ["so2", "no2", "co", "o3", "pm10", "pm25"];
+    const polName = { so2: "SO₂", no2: "NO₂", co: "CO", o3: "O₃", pm10: "PM₁₀", pm25: "PM₂.₅" };
+    const rows = (a.hourly || []).slice().reverse().map((x) => ({ cells: [fmtTime(x.time).slice(11), aqiBadge(x.report), primaryName(x.report),
+      ...pols.map((p) => { const i = ((x.report && x.report.iaqi) || []).find((v) => v.pollutant === p); return i ? `${i.iaqi} (${i.concentration})` : "—"; })] }));
+    return h("div", {}, h("h3", {}, `${t("dailyAqi")} · ${a.date}`), h("p", {}, aqiBadge(a.daily), a.daily && a.daily.missing && a.daily.missing.length ? h("span", { class: "muted" }, ` ${t("none")}: ${a.daily.missing.join(", ")}`) : null),
+      h("h3", {}, t("hourlyAqi")), table([t("time"), t("aqi"), t("primary"), ...pols.map((p) => `IAQI ${polName[p]}`)], rows), std(a.standard));
   }
-  return out;
+  if (point.kind === "water_section") {
+    const [hour, dayA, month] = await Promise.all([
+      newest ? safe(`/api/v1/points/${id}/water?hour=${enc(newest)}`) : null,
+      safe(`/api/v1/points/${id}/water?date=${day}`), safe(`/api/v1/points/${id}/water?month=${day.slice(0, 7)}`)]);
+    const periods = [[t("thisHour"), hour], [t("today"), dayA], [t("thisMonth"), month]];
+    const items = [...new Set(periods.flatMap(([, p]) => (p && p.assessment ? p.assessment.items.map((i) => i.item) : [])))];
+    const cell = (p, item) => { const i = p && p.assessment && p.assessment.items.find((x) => x.item === item); return i ? `${fmtNum(i.value)} · ${i.class || "—"}` : "—"; };
+    const verdict = (p) => (p && p.assessment ? h("b", { class: p.assessment.meets_target === false ? "bad" : "good" }, `${p.assessment.class || "—"}${p.assessment.meets_target === false ? ` ✘ ${t("notMeets")}` : p.assessment.meets_target ? ` ✔ ${t("meets")}` : ""}`) : "—");
+    return h("div", {}, h("p", {}, `${t("target")}: ${(month && month.target_class) || "—"}`),
+      table([t("item"), ...periods.map(([n]) => n)], [...items.map((it) => ({ cells: [itemName(factors, it), ...periods.map(([, p]) => cell(p, it))] })),
+        { cells: [t("klass"), ...periods.map(([, p]) => verdict(p))] }]), std("GB 3838-2002"));
+  }
+  if (point.kind === "noise") {
+    const n = await safe(`/api/v1/points/${id}/noise?date=${day}`);
+    if (!n || !n.verdict) return h("p", { class: "muted" }, (n && n.note) || t("none"));
+    return h("div", {}, table(["", ""], Object.entries(n.verdict).filter(([, v]) => typeof v !== "object").map(([k, v]) => ({ cells: [humanize(k), typeof v === "boolean" ? (v ? t("yes") : t("no")) : fmtNum(v)] }))), std("GB 3096-2008"));
+  }
+  const e = await safe(`/api/v1/points/${id}/emissions?date=${day}`);
+  if (!e || !Array.isArray(e) || !e.length) return h("p", { class: "muted" }, t("none"));
+  const rows = e.slice().sort((a, b) => b.time.localeCompare(a.time) || a.code.localeCompare(b.code)).map((r) => ({ class: r.exceeds ? "row-bad" : null, cells: [
+    fmtTime(r.time).slice(11), factorName(factors, r.code), withUnit(r.mean, unitOf(factors, r.code, point)), r.converted === null || r.converted === undefined ? "—" : withUnit(r.converted, unitOf(factors, r.code, point)),
+    r.limit === null || r.limit === undefined ? "—" : withUnit(r.limit, unitOf(factors, r.code, point)), `${fmtInt(r.valid_minutes)} · ${r.valid ? t("valid") : t("invalid")}`, r.exceeds === null || r.exceeds === undefined ? "—" : r.exceeds ? h("b", { class: "bad" }, t("yes")) : t("no")] }));
+  return h("div", {}, table([t("time"), t("factors"), t("mean"), t("converted"), t("limit"), t("validMinutes"), t("exceeds")], rows), std(point.kind === "gas_outlet" ? "HJ 75-2017 · GB 13223-2011" : "HJ 355-2019 · GB 18918-2002"));
 }
 
-function drawChart(el, point, code, type, rows, label) {
+function drawChart(el, point, codes, type, seriesRows, factors, alarms) {
   if (App.chart) { App.chart.destroy(); App.chart = null; }
   el.replaceChildren();
   if (typeof uPlot === "undefined") return;
   const field = type === "rtd" ? "rtd" : "avg";
-  const xs = [], ys = [], flagged = [];
-  for (const o of rows) {
-    const x = Date.parse(o.time) / 1000;
-    const v = parseFloat(o.fields[field] ?? o.fields.rtd ?? o.fields.avg);
-    xs.push(x);
-    ys.push(Number.isFinite(v) ? v : null);
-    const flag = o.fields.flag;
-    flagged.push(flag && flag !== "N" && Number.isFinite(v) ? v : null);
-  }
-  const limit = point.codes && point.codes[code] && point.codes[code].limit;
-  const data = [xs, ys, flagged];
-  const series = [{},
-    { label: label || code, stroke: "#0d4f6c", width: 1.5 },
-    { label: t("flagged"), stroke: "#d32f2f", width: 0, points: { show: true, size: 7, fill: "#d32f2f" } }];
-  if (limit !== undefined && limit !== null) {
-    data.push(xs.map(() => limit));
-    series.push({ label: `${t("limit")} ${limit}`, stroke: "#b36b00", dash: [6, 4], width: 1 });
-  }
+  // One x axis over every series' times.
+  const xsSet = new Set();
+  for (const rows of seriesRows) for (const o of rows) xsSet.add(Date.parse(o.time) / 1000);
+  const xs = [...xsSet].sort((a, b) => a - b);
+  const at = new Map(xs.map((x, i) => [x, i]));
+  const data = [xs];
+  const series = [{}];
+  const units = [];
+  const bands = [];
+  codes.forEach((code, k) => {
+    const ys = new Array(xs.length).fill(null), flagged = new Array(xs.length).fill(null);
+    for (const o of seriesRows[k]) {
+      const i = at.get(Date.parse(o.time) / 1000);
+      const v = parseFloat(o.fields[field] ?? o.fields.rtd ?? o.fields.avg);
+      ys[i] = Number.isFinite(v) ? v : null;
+      if (o.fields.flag && o.fields.flag !== "N" && Number.isFinite(v)) flagged[i] = v;
+    }
+    const unit = unitOf(factors, code, point);
+    if (!units.includes(unit)) units.push(unit);
+    const scale = `u${units.indexOf(unit)}`;
+    const colour = COLOURS[k % COLOURS.length];
+    data.push(ys); series.push({ label: factorLabel(factors, code, point), stroke: colour, width: 1.5, scale, value: (u, v) => (v === null ? "—" : fmtNum(v)) });
+    data.push(flagged); series.push({ label: `${factorName(factors, code)} · ${t("flagged")}`, stroke: "#c62828", width: 0, scale, points: { show: true, size: 7, fill: "#c62828" }, value: (u, v) => (v === null ? "" : fmtNum(v)) });
+    const setting = point.codes && point.codes[code];
+    if (setting && setting.limit !== undefined && setting.limit !== null) {
+      data.push(xs.map(() => setting.limit)); series.push({ label: `${factorName(factors, code)} ${t("limit")} ${fmtNum(setting.limit)}`, stroke: "#8a5300", dash: [6, 4], width: 1.5, scale, points: { show: false } });
+    }
+    const f = factors.get(code);
+    if (point.kind === "water_section" && f && f.water_class_limits) {
+      const seen = new Set();
+      f.water_class_limits.forEach((b, i) => { const v = parseFloat(b); if (seen.has(v)) return; seen.add(v); bands.push({ scale, v, label: `${["I", "II", "III", "IV", "V"][i]}${t("classBound")}` }); });
+    }
+  });
+  const fmtTick = (u, splits) => splits.map((v) => (v === null ? "" : fmtNum(v)));
+  const pad2 = (n) => String(n).padStart(2, "0");
+  const timeTicks = (u, splits, ax, space, incr) => {
+    let lastDay = null;
+    return splits.map((v) => {
+      const d = uPlot.tzDate(new Date(v * 1e3), "Asia/Shanghai");
+      const day = `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+      const first = day !== lastDay;
+      lastDay = day;
+      if (incr >= 86400) return day;
+      const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+      return first ? `${hm}\n${day}` : hm;
+    });
+  };
+  const axes = [{ space: 70, values: timeTicks, size: 50 }];
+  units.forEach((u, i) => axes.push({ scale: `u${i}`, side: i === 0 ? 3 : 1, label: u, size: 70, values: fmtTick, grid: { show: i === 0 } }));
+  const windows = (alarms || []).map((a) => [a.start, a.end || Math.floor(Date.now() / 1000)]);
+  series[0] = { value: (u, v) => (v === null ? "" : fmtUnix(v)) };
   const opts = {
-    width: Math.max(600, el.clientWidth || 900), height: 320, series,
+    width: Math.max(320, el.clientWidth || 900), height: 340, series, axes,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Asia/Shanghai"),
+    fmtDate: (tpl) => uPlot.fmtDate(tpl, DATE_NAMES[App.lang]),
     cursor: { drag: { x: true, y: false } },
     scales: { x: { time: true } },
-    axes: [{ values: (u, splits) => splits.map((v) => { const d = uPlot.tzDate(new Date(v * 1e3), "Asia/Shanghai"); const p = (n) => String(n).padStart(2, "0"); return `${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`; }) }, {}],
+    hooks: { draw: [(u) => {
+      const ctx = u.ctx;
+      ctx.save();
+      // Alarm windows shaded; class bounds as thin labelled lines.
+      ctx.fillStyle = "rgba(198,40,40,0.10)";
+      for (const [s, e] of windows) {
+        const x0 = Math.max(u.bbox.left, u.valToPos(s, "x", true)), x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(e, "x", true));
+        if (x1 > x0) ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+      }
+      ctx.strokeStyle = "rgba(21,101,192,0.45)"; ctx.fillStyle = "#1565c0"; ctx.font = `${11 * devicePixelRatio}px sans-serif`; ctx.setLineDash([2 * devicePixelRatio, 3 * devicePixelRatio]);
+      for (const b of bands) {
+        const y = u.valToPos(b.v, b.scale, true);
+        if (y < u.bbox.top || y > u.bbox.top + u.bbox.height) continue;
+        ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke();
+        ctx.fillText(b.label, u.bbox.left + 4, y - 3);
+      }
+      ctx.restore();
+    }] },
   };
   App.chart = new uPlot(opts, data, el);
   el.dataset.points = String(xs.length);
+  el.dataset.series = String(codes.length);
+  el.dataset.windows = String(windows.length);
 }
 
 // ---------------------------------------------------------------- alarms, live
 
-async function alarmsPage(view) {
+/** What an alarm's evidence says, as a sentence: the value against its threshold. */
+function alarmAmount(a, factors, point) {
+  const e = a.evidence || {};
+  const u = a.code ? unitOf(factors, a.code, point) : "";
+  const v = (x) => withUnit(x, u);
+  switch (e.rule ? a.rule_id : "") {
+    default: break;
+  }
+  if (e.silent_s !== undefined) return t("ev_silent", { silent: fmtDuration(e.silent_s), allowed: fmtDuration(e.allowed_s) });
+  if (e.converted !== undefined && e.converted !== null && e.ref_o2) return t("ev_converted", { value: v(e.converted), o2: fmtNum(e.o2), ref: fmtNum(e.ref_o2), limit: v(e.limit) });
+  if (e.hourly_mean !== undefined) return t("ev_exceed", { value: v(e.hourly_mean), limit: v(e.limit) });
+  if (e.iaqi !== undefined) return t("ev_iaqi", { value: v(e.concentration), iaqi: e.iaqi, threshold: e.threshold });
+  if (e.flagged_minutes !== undefined) return t("ev_flags", { minutes: e.flagged_minutes, threshold: e.threshold_minutes });
+  if (e.valid_minutes !== undefined && e.required !== undefined) return t("ev_invalid", { valid: e.valid_minutes, required: e.required });
+  if (e.target_class !== undefined) return t("ev_class", { value: v(e.value), klass: e.class, target: e.target_class });
+  if (e.leq !== undefined) return t("ev_noise", { value: fmtNum(e.leq), limit: fmtNum(e.limit), period: tv("period_", e.period) });
+  if (e.other_stations_mean !== undefined && e.other_stations_mean !== null) return t("ev_peers", { value: v(e.value), n: e.other_stations, mean: v(e.other_stations_mean), threshold: v(e.threshold) });
+  if (e.baseline_mean_24h !== undefined && e.baseline_mean_24h !== null) return t("ev_sudden", { value: v(e.value), hours: e.baseline_hours, mean: v(e.baseline_mean_24h), threshold: v(e.threshold) });
+  if (e.count_over !== undefined) return t("ev_rt", { n: e.count_over, m: e.count, limit: v(e.limit) });
+  return "";
+}
+function alarmTitle(a, names) {
+  const p = names.points.get(a.point_id);
+  return [p ? nameOf(p) : a.point_id, tv("rule_", a.rule_id), a.code ? factorName(names.factors, a.code) : null].filter(Boolean).join(" · ");
+}
+function chartLink(a) {
+  const pad = 3 * 3600;
+  const q = new URLSearchParams({ from: new Date((a.start - pad) * 1000).toISOString(), to: new Date(((a.end || a.start) + pad) * 1000).toISOString(), type: a.rule_id === "realtime_exceedance" ? "rtd" : "min" });
+  if (a.code) q.set("code", a.code);
+  return `#/points/${enc(a.point_id)}?${q}`;
+}
+
+let beepCtx = null;
+function beep() {
+  try {
+    beepCtx = beepCtx || new AudioContext();
+    const o = beepCtx.createOscillator(), g = beepCtx.createGain();
+    o.frequency.value = 880; g.gain.value = 0.08; o.connect(g); g.connect(beepCtx.destination); o.start(); o.stop(beepCtx.currentTime + 0.25);
+  } catch { /* no audio */ }
+}
+
+async function alarmsPage(view, query) {
+  const names = await loadNames();
+  const { factors, districts, points } = names;
+  const live = h("span", { class: "muted", id: "live" }, t("liveOff"));
+  const mk = (name, options, label) => labelled(label, h("select", { "data-filter": name, name }, h("option", { value: "" }, t("all")), options.map(([v, l]) => h("option", { value: v, selected: query.get(name) === v }, l))));
+  const rules = ["source_exceedance", "air_high_value", "flags_too_long", "device_silent", "realtime_exceedance", "invalid_hour", "water_target_class", "noise_zone", "sudden_change", "air_above_peers"];
+  const filters = h("form", { class: "toolbar", id: "alarm-filters", onsubmit: (ev) => { ev.preventDefault(); render(); } },
+    mk("rule", rules.map((r) => [r, tv("rule_", r)]), t("rule")),
+    mk("severity", ["critical", "warning", "info"].map((s) => [s, tv("sev_", s)]), t("severity")),
+    mk("district", [...districts.values()].map((d) => [d.code, districtName(districts, d.code)]), t("district")),
+    mk("state", ["raised", "cleared", "withdrawn"].map((s) => [s, tv("s_", s)]), t("state")),
+    labelled(t("sound"), h("input", { type: "checkbox", id: "alarm-sound", checked: App.sound, onchange: (ev) => { App.sound = ev.target.checked; localStorage.setItem("huanghe.sound", App.sound ? "on" : "off"); } })),
+    live);
+  filters.addEventListener("change", (ev) => { if (ev.target.dataset.filter) render(); });
+  const pinned = h("div", { id: "alarm-pinned" });
   const list = h("div", { id: "alarm-list" });
-  const live = h("span", { class: "muted", id: "live" });
-  view.append(h("h1", {}, t("alarms")), h("p", {}, live), list);
+  view.append(h("h1", {}, t("alarms")), filters, pinned, list);
+  const known = new Set();
+  let first = true;
+  const inCase = new Set();
   const render = async (flashId) => {
-    const rows = await get("/api/v1/alarms?limit=200");
-    const factors = await loadFactors();
+    const params = new URLSearchParams({ limit: "300" });
+    for (const sel of filters.querySelectorAll("select[data-filter]")) if (sel.value) params.set(sel.dataset.filter, sel.value);
+    const [rows, critical, cases] = await Promise.all([
+      get(`/api/v1/alarms?${params}`),
+      get("/api/v1/alarms?state=raised&severity=critical&limit=100"),
+      App.caps.has("read_cases") ? safe("/api/v1/cases?limit=10000") : null,
+    ]);
+    inCase.clear();
+    for (const c of cases || []) for (const id of c.alarms || []) inCase.add(id);
+    const now = Date.now() / 1000;
     const handle = (a, kind) => async (ev) => {
       ev.stopPropagation();
-      const reason = prompt(t("reason"));
-      if (!reason) return;
-      try { await post(`/api/v1/alarms/${a.id}/${kind}`, { reason }); await render(a.id); }
-      catch (e) { alert(e.message); }
+      const fd = await ask(`${t(kind)} · ${alarmTitle(a, names)}`, [labelled(t("reason"), h("textarea", { name: "reason", required: true, rows: 3 }))]);
+      if (!fd) return;
+      try { await post(`/api/v1/alarms/${a.id}/${kind}`, { reason: fd.get("reason") }); await render(a.id); } catch (e) { flashError(e); }
     };
     const openCase = (a) => async (ev) => {
       ev.stopPropagation();
-      try { const c = await post("/api/v1/cases", { title: `${a.point_id} ${a.rule_id} ${a.code}`, alarms: [a.id] }); location.hash = `#/cases/${c.id}`; }
-      catch (e) { alert(e.message); }
+      try { const c = await post("/api/v1/cases", { title: alarmTitle(a, names), description: alarmAmount(a, factors, points.get(a.point_id)), alarms: [a.id] }); location.hash = `#/cases/${c.id}`; } catch (e) { flashError(e); }
     };
-    list.replaceChildren(table([t("id"), t("point"), t("rule"), t("code"), t("severity"), t("state"), t("start"), t("end"), t("handling"), ""],
-      rows.map((a) => ({ item: a, cells: [
-        String(a.id), h("a", { href: `#/points/${enc(a.point_id)}` }, a.point_id), a.rule_id, a.code ? factorName(factors, a.code) : "",
-        h("span", { class: `sev-${a.severity}` }, a.severity), h("span", { class: `state-${a.state}` }, t(`s_${a.state}`)),
-        fmtTime(new Date(a.start * 1000 + 8 * 3600e3).toISOString().slice(0, 19)), fmtTime(new Date(a.end * 1000 + 8 * 3600e3).toISOString().slice(0, 19)),
-        a.handling ? `${a.handling.action} · ${a.handling.by}: ${a.handling.reason}` : "",
-        h("span", {},
-          App.caps.has("handle_alarms") && !a.handling && a.state !== "withdrawn" ? [h("button", { class: "act", "data-ack": a.id, onclick: handle(a, "acknowledge") }, t("acknowledge")), " ",
-            h("button", { class: "act secondary", "data-dismiss": a.id, onclick: handle(a, "dismiss") }, t("dismiss"))] : null,
-          App.caps.has("open_cases") ? [" ", h("button", { class: "act secondary", "data-open-case": a.id, onclick: openCase(a) }, t("openCase"))] : null),
-      ] }))));
-    if (flashId) list.querySelectorAll("tbody tr").forEach((tr) => { if (tr.firstChild.textContent === String(flashId)) tr.classList.add("flash"); });
+    const rowOf = (a) => {
+      const p = points.get(a.point_id);
+      const end = a.state === "raised" ? now : a.end;
+      return { item: a, class: `sev-row-${a.severity}`, attrs: { "data-alarm": String(a.id) }, cells: [
+        h("div", {}, h("a", { href: chartLink(a), "data-chart-link": a.id }, p ? nameOf(p) : a.point_id), h("div", { class: "muted small" }, [p ? enterpriseName(p) : "", p ? districtName(districts, p.district) : ""].filter(Boolean).join(" · "))),
+        h("div", {}, h("b", {}, tv("rule_", a.rule_id)), a.code ? h("div", { class: "small" }, factorLabel(factors, a.code, p)) : null),
+        h("span", { class: "small" }, alarmAmount(a, factors, p)),
+        h("span", { class: `sev sev-${a.severity}` }, tv("sev_", a.severity)),
+        h("span", { class: `state-${a.state}` }, tv("s_", a.state)),
+        h("div", {}, fmtUnix(a.start), h("div", { class: "muted small" }, fmtDuration(end - a.start))),
+        a.handling ? h("span", { class: "small" }, `${tv("h_", a.handling.action)} · ${a.handling.by}: `, entered(a.handling.reason)) : "",
+        h("span", { class: "buttons" },
+          App.caps.has("handle_alarms") && !a.handling && a.state !== "withdrawn" ? [h("button", { class: "act", type: "button", "data-ack": a.id, onclick: handle(a, "acknowledge") }, t("acknowledge")), " ",
+            h("button", { class: "act secondary", type: "button", "data-dismiss": a.id, onclick: handle(a, "dismiss") }, t("dismiss"))] : null,
+          App.caps.has("open_cases") ? (inCase.has(a.id) ? h("span", { class: "muted small" }, ` ${t("inCase")}`) : [" ", h("button", { class: "act secondary", type: "button", "data-open-case": a.id, onclick: openCase(a) }, t("openCase"))]) : null),
+      ] };
+    };
+    const headers = [t("where"), t("what"), t("howMuch"), t("severity"), t("state"), t("since"), t("handling"), ""];
+    const go = (a) => { location.hash = chartLink(a); };
+    pinned.replaceChildren(critical.length ? h("section", { class: "card pinned", "aria-label": t("criticalPinned") }, h("h2", {}, `${t("criticalPinned")} · ${fmtInt(critical.length)}`), table(headers, critical.map(rowOf), go)) : "");
+    list.replaceChildren(table(headers, rows.map(rowOf), go), h("p", { class: "muted small" }, t("shown", { n: fmtInt(rows.length) })));
+    const fresh = critical.filter((a) => !known.has(a.id));
+    for (const a of critical) known.add(a.id);
+    if (!first && fresh.length) {
+      document.getElementById("announce").textContent = `${t("newCritical")}: ${fresh.map((a) => alarmTitle(a, names)).join("; ")}`;
+      if (App.sound) beep();
+    }
+    first = false;
+    if (flashId) view.querySelectorAll(`tr[data-alarm="${flashId}"]`).forEach((tr) => tr.classList.add("flash"));
   };
   await render();
-  if (App.stream) App.stream.close();
   App.stream = new EventSource("/api/v1/alarms/stream");
   App.stream.onopen = () => { live.textContent = `● ${t("live")}`; live.dataset.live = "true"; };
-  const onEvent = (ev) => { try { const e = JSON.parse(ev.data); if (location.hash.startsWith("#/alarms")) render(e.alarm_id); } catch { /* keep-alive */ } };
+  let pending = null;
+  const onEvent = (ev) => { let id = null; try { id = JSON.parse(ev.data).alarm_id; } catch { /* keep-alive */ } clearTimeout(pending); pending = setTimeout(() => { if (location.hash.startsWith("#/alarms")) render(id); }, 300); };
   for (const kind of ["raised", "updated", "cleared", "reopened", "withdrawn", "acknowledged", "dismissed"]) App.stream.addEventListener(kind, onEvent);
 }
 
 // ---------------------------------------------------------------- cases
 
+function caseOverdue(c) { return c.state !== "closed" && (c.escalated || (c.due_ms && c.due_ms < Date.now())); }
+
 async function casesPage(view) {
-  const rows = await get("/api/v1/cases?limit=500");
+  const [rows, { districts, points }] = await Promise.all([get("/api/v1/cases?limit=500"), loadNames()]);
   view.append(h("h1", {}, t("cases")));
   if (App.caps.has("read_figures")) {
     const f = await safe("/api/v1/cases/figures");
-    if (f) view.append(h("div", { class: "card", id: "case-figures" }, h("h2", {}, t("figures")),
-      h("span", { class: "figure" }, f.total.off_site_share === null ? "—" : `${(f.total.off_site_share * 100).toFixed(0)}%`),
-      h("span", { class: "muted" }, ` ${t("offSiteShare")} (≥ ${f.off_site_target * 100}%) · ${f.total.open} open · ${f.total.closed} closed · ${f.total.overdue} overdue · `),
-      h("a", { href: "/api/v1/inspection-plan?format=csv", id: "plan-csv" }, t("inspectionPlan"))));
+    if (f) view.append(card("case-figures", t("figures"),
+      h("div", { class: "figure" }, f.off_site_share === null || f.off_site_share === undefined ? "—" : `${fmtNum(f.off_site_share * 100)}%`), h("div", { class: "muted" }, t("offSiteShare")),
+      h("p", {}, h("a", { href: "/api/v1/inspection-plan?format=csv", id: "inspection-plan" }, t("inspectionPlan")))));
   }
-  if (App.caps.has("open_cases")) {
-    view.append(h("form", { class: "card step", id: "new-case", onsubmit: async (ev) => {
-      ev.preventDefault();
-      const fd = new FormData(ev.target);
-      try {
-        const c = await post("/api/v1/cases", { title: fd.get("title"), description: fd.get("description") || "", district: fd.get("district") || undefined, point_id: fd.get("point") || undefined });
-        location.hash = `#/cases/${c.id}`;
-      } catch (e) { alert(e.message); }
-    } }, h("h2", {}, t("newCase")), h("input", { name: "title", placeholder: t("title"), required: true }),
-      h("input", { name: "point", placeholder: t("point") }), h("input", { name: "district", placeholder: t("district"), value: App.me.district || "" }),
-      h("textarea", { name: "description", placeholder: t("description") }), h("button", { class: "act", type: "submit" }, t("submit"))));
-  }
-  view.append(table([t("id"), t("title"), t("state"), t("district"), t("enterprise"), t("officer"), t("opened"), t("due")],
-    rows.map((c) => ({ item: c, cells: [String(c.id), c.title, t(`s_${c.state}`), c.district || "", c.enterprise || "", c.officer || "",
-      fmtTime(new Date(c.opened_ms + 8 * 3600e3).toISOString().slice(0, 19)), c.due_ms ? fmtTime(new Date(c.due_ms + 8 * 3600e3).toISOString().slice(0, 16)) : ""] })),
+  view.append(table([t("id"), t("title"), t("state"), t("district"), t("enterprise"), t("officer"), t("mode"), t("opened"), t("due")], rows.map((c) => ({ item: c, attrs: { "data-case": String(c.id) }, cells: [
+    String(c.id), entered(c.title), tv("s_", c.state), districtName(districts, c.district), c.enterprise ? enterpriseByCode(points, c.enterprise) : "", c.officer || "", c.mode ? tv("m_", c.mode) : "",
+    fmtMs(c.opened_ms), c.due_ms ? h("span", { class: caseOverdue(c) ? "bad" : null }, fmtMs(c.due_ms), caseOverdue(c) ? ` · ${t("overdue")}` : "") : ""] })),
     (c) => { location.hash = `#/cases/${c.id}`; }));
 }
 
-/// The form of each step: [endpoint, capability, fields]; a field is [name, kind].
+/** The form of each step: [endpoint, capability, fields]; a field is [name, kind]. */
 const STEPS = {
-  dispatched: ["dispatch", "dispatch_cases", [["district", "text"], ["officer", "text"]]],
+  dispatched: ["dispatch", "dispatch_cases", [["district", "district"], ["officer", "officer"]]],
   off_site_review: ["actions", "handle_cases", [["findings", "textarea"], ["notice", "text"]]],
   inspection: ["actions", "handle_cases", [["inspector", "text"], ["inspected", "datetime"], ["findings", "textarea"]]],
   rectification_requested: ["actions", "handle_cases", [["requirement", "textarea"], ["due", "datetime"]]],
   responded: ["response", "respond_to_cases", [["statement", "textarea"], ["file", "file"]]],
   response_returned: ["actions", "handle_cases", [["reason", "text"]]],
-  verified: ["actions", "handle_cases", [["method", "select:inspection,data"], ["detail", "text"]]],
+  verified: ["actions", "handle_cases", [["method", "select:data,inspection"], ["detail", "text"]]],
   closed: ["actions", "handle_cases", [["conclusion", "textarea"], ["violation", "checkbox"]]],
   reopened: ["actions", "handle_cases", [["reason", "text"]]],
   commented: ["actions", "handle_cases", [["text", "textarea"]]],
 };
 
+function eventSentence(e, districts) {
+  const a = e.action;
+  const vars = { actor: e.actor, ...a };
+  if (a.district) vars.district = districtName(districts, a.district);
+  if (a.due_ms) vars.due = fmtMs(a.due_ms);
+  if (a.inspected_ms) vars.inspected = fmtMs(a.inspected_ms);
+  if (a.method) vars.method = tv("vm_", a.method);
+  if (a.stage) vars.stage = tv("s_", a.stage);
+  if (a.action === "dispatched") vars.due = a.due_ms ? t("dueAt", { due: fmtMs(a.due_ms) }) : "";
+  if (a.action === "closed") vars.violation = a.violation ? t("violationYes") : "";
+  return h("span", { "data-entered": "" }, t(`e_${a.action}`, vars));
+}
+
 async function casePage(view, id) {
-  const v = await get(`/api/v1/cases/${enc(id)}`);
+  const [v, { districts, points }] = await Promise.all([get(`/api/v1/cases/${enc(id)}`), loadNames()]);
   const c = v.case;
-  view.append(h("h1", { "data-case-state": c.state }, `${t("cases")} ${c.id} · ${c.title}`),
+  const p = c.point_id ? points.get(c.point_id) : null;
+  view.append(h("h1", { "data-case-state": c.state }, `${t("cases")} ${c.id} · `, entered(c.title)),
     h("p", { class: v.chain_valid ? "ok" : "error", id: "chain" }, v.chain_valid ? `✔ ${t("chainOk")}` : `✘ ${t("chainBroken")}: ${v.chain_error}`),
-    h("div", { class: "card" }, table(["", ""], [
-      [t("state"), h("b", { id: "case-state", "data-state": c.state }, t(`s_${c.state}`))], [t("district"), c.district || ""], [t("enterprise"), c.enterprise || ""],
-      [t("point"), c.point_id ? h("a", { href: `#/points/${enc(c.point_id)}` }, c.point_id) : ""], [t("officer"), c.officer || ""],
-      [t("mode"), c.mode || ""], [t("alarms"), c.alarms.join(", ")], [t("due"), c.due_ms ? fmtTime(new Date(c.due_ms + 8 * 3600e3).toISOString().slice(0, 16)) : ""],
+    h("section", { class: "card" }, table([t("field"), t("value")], [
+      [t("state"), h("b", { id: "case-state", "data-state": c.state }, tv("s_", c.state))], [t("district"), districtName(districts, c.district)],
+      [t("enterprise"), c.enterprise ? enterpriseByCode(points, c.enterprise) : ""],
+      [t("point"), c.point_id ? h("a", { href: `#/points/${enc(c.point_id)}` }, p ? nameOf(p) : c.point_id) : ""], [t("officer"), c.officer || ""],
+      [t("mode"), c.mode ? tv("m_", c.mode) : ""], [t("alarms"), c.alarms.length ? c.alarms.map((a, i) => [i ? ", " : "", h("a", { href: `#/alarms` }, `#${a}`)]) : t("none")],
+      [t("due"), c.due_ms ? h("span", { class: caseOverdue(c) ? "bad" : null }, fmtMs(c.due_ms), caseOverdue(c) ? ` · ${t("overdue")}` : "") : ""],
+      [t("description"), entered(c.description || "")],
     ].map(([a, b]) => ({ cells: [a, b] }))), h("p", {}, h("a", { href: `/api/v1/cases/${c.id}/evidence`, id: "evidence" }, t("evidence")))));
-  const actions = h("div", { class: "card", id: "case-actions" }, h("h2", {}, t("actions")));
+  const actions = h("section", { class: "card", id: "case-actions", "aria-label": t("actions") }, h("h2", {}, t("actions")));
   for (const name of v.legal_actions) {
     const step = STEPS[name];
     if (!step || !App.caps.has(step[1])) continue;
-    actions.append(stepForm(c, name, step));
+    actions.append(await stepForm(c, name, step, districts));
   }
   view.append(actions);
-  view.append(h("div", { class: "card" }, h("h2", {}, t("events")),
-    table(["#", t("time"), t("actor"), t("action"), ""], v.events.map((e) => ({ cells: [String(e.seq), fmtTime(e.at), e.actor, t(`a_${e.action.action}`),
-      h("code", { class: "raw" }, JSON.stringify(Object.fromEntries(Object.entries(e.action).filter(([k]) => k !== "action"))))] })))));
+  view.append(card("case-events", t("events"),
+    h("ol", { class: "events" }, v.events.map((e) => h("li", { "data-action": e.action.action }, h("time", {}, fmtTime(e.at)), " ", h("b", {}, tv("a_", e.action.action)), " — ", eventSentence(e, districts),
+      e.action.attachments && e.action.attachments.length ? [" ", e.action.attachments.map((a) => h("a", { href: `/api/v1/cases/${c.id}/attachments/${enc(a.id || a)}` }, `📎 ${a.name || t("file")}`))] : null)))));
 }
 
-function stepForm(c, name, [endpoint, , fields]) {
+async function stepForm(c, name, [endpoint, , fields], districts) {
   const form = h("form", { class: "step", "data-step": name, onsubmit: async (ev) => {
     ev.preventDefault();
     const fd = new FormData(ev.target);
@@ -554,15 +1058,29 @@ function stepForm(c, name, [endpoint, , fields]) {
       }
       await post(`/api/v1/cases/${c.id}/${endpoint}`, body);
       await route();
-    } catch (e) { alert(e.message); }
-  } }, h("b", {}, t(`a_${name}`)));
+    } catch (e) { flashError(e); }
+  } }, h("h3", {}, tv("a_", name)));
   for (const [f, kind] of fields) {
-    if (kind === "textarea") form.append(h("textarea", { name: f, placeholder: t(`f_${f}`) }));
-    else if (kind === "checkbox") form.append(h("label", {}, h("input", { type: "checkbox", name: f }), ` ${t(`f_${f}`)}`));
-    else if (kind === "file") form.append(h("input", { type: "file", name: f }));
-    else if (kind === "datetime") form.append(h("label", {}, `${t(`f_${f}`)} `), h("input", { type: "datetime-local", name: f, value: f === "due" ? new Date(Date.now() + 8 * 3600e3 + 7 * 86400e3).toISOString().slice(0, 16) : bjNow() }));
-    else if (kind.startsWith("select:")) form.append(h("select", { name: f }, kind.slice(7).split(",").map((o) => h("option", { value: o }, o))));
-    else form.append(h("input", { name: f, placeholder: t(`f_${f}`), value: f === "district" ? (c.district || "") : null }));
+    const label = t(`f_${f}`);
+    if (kind === "textarea") form.append(labelled(label, h("textarea", { name: f, rows: 3 })));
+    else if (kind === "checkbox") form.append(h("label", {}, h("input", { type: "checkbox", name: f }), ` ${label}`));
+    else if (kind === "file") form.append(labelled(label, h("input", { type: "file", name: f })));
+    else if (kind === "datetime") form.append(labelled(label, h("input", { type: "datetime-local", name: f, value: f === "due" ? localOf(Date.now() + 7 * 86400e3) : bjNow() })));
+    else if (kind.startsWith("select:")) form.append(labelled(label, h("select", { name: f }, kind.slice(7).split(",").map((o) => h("option", { value: o }, tv("vm_", o))))));
+    else if (kind === "district") {
+      form.append(labelled(label, h("select", { name: f, required: true, "data-pick": "district" }, [...districts.values()].map((d) => h("option", { value: d.code, selected: d.code === c.district }, districtName(districts, d.code))))));
+    } else if (kind === "officer") {
+      const sel = h("select", { name: f, required: true, "data-pick": "officer" });
+      const fill = async () => {
+        const d = form.querySelector("select[name=district]").value;
+        const officers = (await safe(`/api/v1/officers?district=${enc(d)}`)) || [];
+        officers.sort((a, b) => (a.role === "district_officer" ? 0 : 1) - (b.role === "district_officer" ? 0 : 1));
+        sel.replaceChildren(...officers.map((o) => h("option", { value: o.username }, `${o.display_name} (${tv("role_", o.role)}${o.district ? ` · ${districtName(districts, o.district)}` : ""})`)));
+      };
+      form.append(labelled(label, sel));
+      form.querySelector("select[name=district]").addEventListener("change", fill);
+      await fill();
+    } else form.append(labelled(label, h("input", { name: f })));
   }
   form.append(h("button", { class: "act", type: "submit" }, t("submit")));
   return form;
@@ -572,87 +1090,130 @@ function stepForm(c, name, [endpoint, , fields]) {
 
 async function registriesPage(view) {
   const regs = await get("/api/v1/registries");
-  view.append(h("h1", {}, t("registries")), table([t("id"), t("title"), t("total")], regs.map((r) => ({ item: r, cells: [r.name, App.lang === "zh" ? r.title_zh : r.title, String(r.count)] })), (r) => { location.hash = `#/registries/${r.name}`; }));
+  view.append(h("h1", {}, t("registries")), table([t("title"), t("total")], regs.map((r) => ({ item: r, cells: [App.lang === "zh" ? r.title_zh : r.title, fmtInt(r.count)] })), (r) => { location.hash = `#/registries/${r.name}`; }));
 }
+
+/** An enumerated value in the user's language (`lixia` → 历下区 / Lixia District). */
+function enumLabel(field, v) {
+  const i = field.type === "enum" ? (field.values || []).indexOf(v) : -1;
+  if (i >= 0) {
+    const names = App.lang === "zh" ? field.values_zh : field.values_en;
+    if (names && names[i]) return names[i];
+    return App.lang === "zh" ? v : humanize(v);
+  }
+  return fmtCell(v);
+}
+function fmtCell(v) {
+  if (v === undefined || v === null) return "";
+  if (typeof v === "boolean") return v ? t("yes") : t("no");
+  if (typeof v === "number") return fmtNum(v);
+  if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "number")) return `${v[0].toFixed(4)}, ${v[1].toFixed(4)}`;
+  if (typeof v === "object") return v.type ? `GeoJSON ${v.type}` : Object.entries(v).map(([k, x]) => `${k} ${fmtCell(x)}`).join(" · ");
+  return entered(String(v));
+}
+function fieldLabel(f) { return App.lang === "zh" ? f.label_zh : f.label; }
 
 async function registryPage(view, name) {
   const schema = await get(`/api/v1/registries/${enc(name)}`);
   // Secret fields (a device password) are never sent: no column for them.
-  const fields = schema.fields.filter((f) => !f.secret && f.type !== "geometry" && f.type !== "point").slice(0, 7);
-  const q = h("input", { id: "registry-q", placeholder: t("search") });
-  const districtField = schema.fields.find((f) => f.name === "district");
-  const district = districtField ? h("select", { id: "registry-district" }, h("option", { value: "" }, t("district")),
-    (districtField.values || []).map((v, i) => h("option", { value: v }, App.lang === "zh" ? (districtField.values_zh || [])[i] || v : v))) : null;
-  // Every other field with a fixed list of values (status, kind, ...) filters too.
-  const enumFilters = schema.fields.filter((f) => f.type === "enum" && f.name !== "district").slice(0, 3).map((f) =>
-    h("select", { "data-filter": f.name }, h("option", { value: "" }, App.lang === "zh" ? f.label_zh : f.label),
-      (f.values || []).map((v, i) => h("option", { value: v }, App.lang === "zh" ? (f.values_zh || [])[i] || v : v))));
+  const shown = schema.fields.filter((f) => !f.secret && f.type !== "geometry" && f.name !== "name_en");
+  const columns = shown.filter((f) => f.type !== "point").slice(0, 7);
+  const q = h("input", { id: "registry-q", type: "search", "aria-label": t("search") });
+  const enumFilters = schema.fields.filter((f) => f.type === "enum").slice(0, 4).map((f) =>
+    labelled(fieldLabel(f), h("select", { "data-filter": f.name }, h("option", { value: "" }, t("all")), (f.values || []).map((v) => h("option", { value: v }, enumLabel(f, v))))));
   const out = h("div", { id: "registry-entries" });
-  const hist = h("div", { id: "registry-history" });
-  let page = 0;
+  const hist = h("aside", { id: "registry-history", class: "card", "aria-live": "polite" }, h("p", { class: "muted" }, t("history")));
+  let page = 0, pages = 1;
+  const cellOf = (f, v) => (f.name === "name" ? null : enumLabel(f, v));
   const load = async () => {
     const params = new URLSearchParams({ page: String(page), per_page: "50" });
     if (q.value) params.set("q", q.value);
-    if (district && district.value) params.set("district", district.value);
-    for (const sel of enumFilters) if (sel.value) params.set(sel.dataset.filter, sel.value);
+    for (const sel of view.querySelectorAll("select[data-filter]")) if (sel.value) params.set(sel.dataset.filter, sel.value);
     const r = await get(`/api/v1/registries/${enc(name)}/entries?${params}`);
-    out.replaceChildren(h("p", { class: "muted" }, `${t("total")} ${r.total} · ${t("page")} ${page + 1}`),
-      table(fields.map((f) => App.lang === "zh" ? f.label_zh : f.label), r.entries.map((e) => ({ item: e, cells: fields.map((f) => enumLabel(f, e.data[f.name])) })), async (e) => {
-        const changes = await get(`/api/v1/registries/${enc(name)}/entries/${enc(e.id)}/history`);
-        hist.replaceChildren(h("h2", {}, `${t("history")}: ${e.id}`), table([t("time"), t("actor"), "version"], changes.map((c) => ({ cells: [fmtTime(c.at), c.actor, String(c.version)] }))));
-      }));
+    pages = Math.max(1, Math.ceil(r.total / 50));
+    out.replaceChildren(h("p", { class: "muted" }, `${t("total")} ${fmtInt(r.total)} · ${t("page", { n: page + 1, m: pages })}`),
+      table(columns.map(fieldLabel), r.entries.map((e) => ({ item: e, attrs: { "data-entry": e.id }, cells: columns.map((f) => cellOf(f, e.data[f.name]) ?? entered((App.lang === "en" && e.data.name_en) || e.data.name || "")) })), showHistory));
   };
-  const file = h("input", { type: "file", id: "registry-import", accept: ".csv,.xlsx" });
+  const showHistory = async (e) => {
+    const changes = await get(`/api/v1/registries/${enc(name)}/entries/${enc(e.id)}/history`);
+    const title = (App.lang === "en" && e.data.name_en) || e.data.name || e.id;
+    hist.replaceChildren(h("h2", {}, `${t("history")}: `, entered(title)), ...changes.slice().reverse().map((c) => {
+      const before = c.before || {}, after = c.after || {};
+      const keys = shown.map((f) => f.name).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+      const byName = new Map(schema.fields.map((f) => [f.name, f]));
+      return h("div", { class: "change", "data-version": c.version }, h("p", {}, h("b", {}, `${t("version")} ${c.version}`), ` · ${fmtTime(c.at)} · ${c.actor}`, !c.before ? ` · ${t("created")}` : !c.after ? ` · ${t("deleted")}` : ""),
+        keys.length ? table([t("field"), t("before"), t("after")], keys.map((k) => ({ cells: [fieldLabel(byName.get(k)), enumLabel(byName.get(k), before[k]), enumLabel(byName.get(k), after[k])] }))) : null);
+    }));
+    hist.scrollIntoView({ block: "nearest" });
+  };
+  const file = h("input", { type: "file", id: "registry-import", accept: ".csv,.xlsx", "aria-label": t("import") });
+  const importResult = h("p", { id: "import-result", role: "status" });
   view.append(h("h1", {}, App.lang === "zh" ? schema.title_zh : schema.title),
-    h("div", { class: "toolbar" }, q, district, enumFilters, h("button", { class: "act", onclick: () => { page = 0; load(); } }, t("search")),
-      h("button", { class: "act secondary", onclick: () => { page = Math.max(0, page - 1); load(); } }, "◀"),
-      h("button", { class: "act secondary", onclick: () => { page += 1; load(); } }, "▶"),
+    h("form", { class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); page = 0; load(); } }, labelled(t("search"), q), enumFilters, h("button", { class: "act", type: "submit" }, t("search")),
+      h("button", { class: "act secondary", type: "button", onclick: () => { page = Math.max(0, page - 1); load(); } }, t("prev")),
+      h("button", { class: "act secondary", type: "button", onclick: () => { page = Math.min(pages - 1, page + 1); load(); } }, t("next")),
       h("a", { href: `/api/v1/registries/${enc(name)}/export?format=xlsx&lang=${App.lang}` }, `${t("export")} XLSX`),
       h("a", { href: `/api/v1/registries/${enc(name)}/export?format=csv&lang=${App.lang}` }, `${t("export")} CSV`),
-      App.caps.has("write_registries") ? [t("import"), file, h("button", { class: "act secondary", onclick: async () => {
+      App.caps.has("write_registries") ? [file, h("button", { class: "act secondary", type: "button", onclick: async () => {
         const f = file.files[0];
         if (!f) return;
-        try { const r = await api("POST", `/api/v1/registries/${enc(name)}/import`, f, f.type || "application/octet-stream"); alert(JSON.stringify(r)); load(); }
-        catch (e) { alert(e.message); }
+        try { const r = await api("POST", `/api/v1/registries/${enc(name)}/import`, f, f.type || "application/octet-stream"); importResult.textContent = `${t("import")}: ${fmtInt(r.applied ?? r.created ?? 0)}`; load(); }
+        catch (e) { importResult.textContent = e.message; }
       } }, t("import"))] : null),
-    out, hist);
+    importResult, h("div", { class: "split" }, out, hist));
+  view.querySelectorAll("select[data-filter]").forEach((s) => s.addEventListener("change", () => { page = 0; load(); }));
   await load();
 }
-
-/// An enumerated value in the user's language (`lixia` → 历下区), other values as they are.
-function enumLabel(field, v) {
-  const i = field.type === "enum" && App.lang === "zh" ? (field.values || []).indexOf(v) : -1;
-  return i >= 0 && field.values_zh && field.values_zh[i] ? field.values_zh[i] : fmtCell(v);
-}
-
-function fmtCell(v) { return v === undefined || v === null ? "" : typeof v === "object" ? JSON.stringify(v) : typeof v === "boolean" ? (v ? t("yes") : t("no")) : String(v); }
 
 async function targetsPage(view) {
   const targets = await get("/api/v1/targets");
   const cards = targets.map((x) => {
     const el = h("div", { class: "spark" });
-    setTimeout(() => {
+    view.addEventListener("attached", () => {
       if (typeof uPlot === "undefined" || !x.series || x.series.length < 1) return;
       const xs = x.series.map((p) => Date.parse(`${p.date}T00:00:00+08:00`) / 1000);
-      new uPlot({ width: 320, height: 120, legend: { show: false }, series: [{}, { stroke: "#0d4f6c", points: { show: true } }, { stroke: "#b36b00", dash: [4, 4] }],
+      new uPlot({ width: Math.min(420, el.clientWidth || 320), height: 120, legend: { show: false }, series: [{}, { stroke: "#0d4f6c", points: { show: true } }, { stroke: "#8a5300", dash: [4, 4] }],
+        axes: [{}, { values: (u, s) => s.map((v) => fmtTarget(v, x)), size: 60 }],
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Asia/Shanghai") }, [xs, x.series.map((p) => p.value), xs.map(() => x.goal)], el);
-    }, 0);
-    return h("div", { class: "card", "data-target": x.id }, h("h2", {}, App.lang === "zh" ? x.title_zh || x.title : x.title),
-      h("div", {}, `${t("value")}: ${x.value === null ? "—" : fmtValue(x.value, x.measure)} · ${t("goal")}: ${fmtValue(x.goal, x.measure)} · ${t("forecast")}: ${x.forecast === null || x.forecast === undefined ? "—" : fmtValue(x.forecast, x.measure)} · ${t("onTrack")}: ${x.on_track === null || x.on_track === undefined ? "—" : x.on_track ? t("yes") : t("no")} · ${t("deadline")}: ${x.deadline}`),
+    }, { once: true });
+    return h("section", { class: "card", "data-target": x.id, "aria-label": targetTitle(x) }, h("h2", {}, targetTitle(x)),
+      table([t("value"), t("goal"), t("forecast"), t("onTrack"), t("deadline")], [{ cells: [fmtTarget(x.value, x), fmtTarget(x.goal, x), fmtTarget(x.forecast, x),
+        x.on_track === null || x.on_track === undefined ? "—" : x.on_track ? h("span", { class: "good" }, t("yes")) : h("span", { class: "bad" }, t("no")), x.deadline] }]),
       x.note ? h("p", { class: "muted" }, x.note) : null, el);
   });
-  view.append(h("h1", {}, t("targets")), h("div", { class: "grid" }, h("div", {}, cards.filter((_, i) => i % 2 === 0)), h("div", {}, cards.filter((_, i) => i % 2 === 1))));
+  view.append(h("h1", {}, t("targets")), h("div", { class: "two" }, cards));
 }
 
-async function devicesPage(view, mn) {
-  const devices = await get("/api/v1/devices");
-  view.append(h("h1", {}, t("devices")), table(["MN", t("online"), t("peer"), t("lastPacket"), t("packets")],
-    devices.map((d) => ({ item: d, cells: [d.mn, d.online ? t("yes") : t("no"), d.peer, fmtTime(d.last_packet || ""), String(d.packets)] })),
-    (d) => { location.hash = `#/devices/${enc(d.mn)}`; }));
+async function devicesPage(view, mn, query) {
+  const [devices, { points }] = await Promise.all([get("/api/v1/devices"), loadNames()]);
+  const byMn = new Map([...points.values()].map((p) => [p.mn, p]));
+  const q = h("input", { id: "device-q", type: "search", value: query.get("q") || "" });
+  const offline = h("input", { id: "device-offline", type: "checkbox", checked: query.get("offline") === "1" });
+  const out = h("div", { id: "device-list" });
+  let page = 0;
+  const render = () => {
+    const needle = q.value.trim().toLowerCase();
+    const rows = devices.filter((d) => (!offline.checked || !d.online) && (!needle || d.mn.toLowerCase().includes(needle) || nameOf(byMn.get(d.mn)).toLowerCase().includes(needle)));
+    const pages = Math.max(1, Math.ceil(rows.length / 50));
+    page = Math.min(page, pages - 1);
+    out.replaceChildren(h("p", { class: "muted" }, `${t("total")} ${fmtInt(rows.length)} · ${t("page", { n: page + 1, m: pages })}`),
+      table([t("point"), "MN", t("state"), t("peer"), t("lastPacket"), t("packets")], rows.slice(page * 50, page * 50 + 50).map((d) => ({ item: d, attrs: { "data-mn": d.mn }, cells: [
+        nameOf(byMn.get(d.mn)) || "—", d.mn, d.online ? h("span", { class: "good" }, `● ${t("online")}`) : h("span", { class: "muted" }, `○ ${t("offline")}`), d.peer, fmtTime(d.last_packet || ""), fmtInt(d.packets)] })),
+      (d) => { location.hash = `#/devices/${enc(d.mn)}`; }),
+      h("p", { class: "toolbar" }, h("button", { class: "act secondary", type: "button", id: "device-prev", onclick: () => { page = Math.max(0, page - 1); render(); } }, t("prev")),
+        h("button", { class: "act secondary", type: "button", id: "device-next", onclick: () => { page += 1; render(); } }, t("next"))));
+  };
+  view.append(h("h1", {}, t("devices")), h("div", { class: "toolbar" }, labelled(t("search"), q), h("label", {}, offline, ` ${t("offlineOnly")}`)), out);
+  q.addEventListener("input", () => { page = 0; render(); });
+  offline.addEventListener("change", () => { page = 0; render(); });
+  render();
   if (mn) {
     const packets = await get(`/api/v1/packets?mn=${enc(mn)}&limit=100`);
-    view.append(h("h2", { id: "packets-of" }, `${t("packets")} · ${mn}`), table([t("received"), "CN", t("crc"), t("disposition"), "raw"],
-      packets.map((p) => ({ cells: [fmtTime(p.received), p.cn || "", p.crc_given && p.crc_computed && p.crc_given.toUpperCase() === p.crc_computed.toUpperCase() ? `${p.crc_variant || ""} ✔` : `✘ ${p.crc_given || ""}/${p.crc_computed || ""}`, p.reason ? `${p.status}: ${p.reason}` : p.status, h("code", { class: "raw" }, p.raw)] }))));
+    const p = byMn.get(mn);
+    view.append(card("packets-of", `${t("packets")} · ${p ? nameOf(p) : mn}`, table([t("received"), "CN", t("crc"), t("disposition"), t("rawFrame")],
+      packets.map((x) => ({ cells: [fmtTime(x.received), x.cn || "", x.crc_given && x.crc_computed && x.crc_given.toUpperCase() === x.crc_computed.toUpperCase() ? `${x.crc_variant || ""} ✔` : `✘ ${x.crc_given || ""}/${x.crc_computed || ""}`, x.reason ? [humanize(x.status), ": ", entered(x.reason)] : humanize(x.status), h("code", { class: "raw" }, x.raw)] })))));
+    const el = document.getElementById("packets-of");
+    if (el) el.scrollIntoView();
   }
 }
 
@@ -660,36 +1221,56 @@ async function devicesPage(view, mn) {
 
 const ROLES = ["admin", "duty_officer", "district_officer", "analyst", "registry_clerk", "device_operator", "enterprise"];
 
+function auditSentence(a) {
+  const path = a.path.replace(/^\/api\/v1\//, "");
+  const [thing, id, sub] = path.split("/");
+  const verb = thing === "auth" ? (id === "login" ? t("au_login") : id === "logout" ? t("au_logout") : t("au_action")) : a.method === "POST" && !sub ? t("au_create") : a.method === "PUT" ? t("au_update") : a.method === "DELETE" ? t("au_delete") : t("au_action");
+  const what = thing === "auth" ? "" : [t(thing) === humanize(thing) ? humanize(thing) : t(thing), id ? decodeURIComponent(id) : "", sub ? humanize(sub) : ""].filter(Boolean).join(" ");
+  return `${a.actor.replace(/^-/, "")} ${verb}${what ? ` ${what}` : ""}`;
+}
+function auditChanges(a) {
+  const b = a.before && typeof a.before === "object" ? a.before : {}, x = a.after && typeof a.after === "object" ? a.after : {};
+  const keys = [...new Set([...Object.keys(b), ...Object.keys(x)])].filter((k) => JSON.stringify(b[k]) !== JSON.stringify(x[k]) && k !== "capabilities" && k !== "token").slice(0, 8);
+  if (!keys.length) return "";
+  const show = (v) => (v === undefined || v === null ? "—" : typeof v === "object" ? h("code", { class: "raw" }, JSON.stringify(v).slice(0, 120)) : entered(String(v)));
+  return h("table", { class: "mini" }, keys.map((k) => h("tr", {}, h("th", {}, humanize(k)), h("td", {}, show(b[k])), h("td", {}, "→"), h("td", {}, show(x[k])))));
+}
+
 async function adminPage(view) {
-  const [users, audit] = await Promise.all([get("/api/v1/users"), get("/api/v1/audit?limit=200")]);
+  const [users, audit, { districts }, enterprises] = await Promise.all([get("/api/v1/users"), get("/api/v1/audit?limit=200"), loadNames(),
+    safe("/api/v1/registries/enterprises/entries?per_page=1000")]);
+  const entList = ((enterprises && enterprises.entries) || []).map((e) => [e.data.credit_code || e.id, (App.lang === "en" && e.data.name_en) || e.data.name || e.id]).sort((a, b) => a[1].localeCompare(b[1]));
+  const roleSel = h("select", { name: "role" }, ROLES.map((r) => h("option", { value: r }, tv("role_", r))));
+  const districtSel = h("select", { name: "district" }, h("option", { value: "" }, t("none")), [...districts.values()].map((d) => h("option", { value: d.code }, districtName(districts, d.code))));
+  const entSel = h("select", { name: "enterprise" }, h("option", { value: "" }, t("none")), entList.map(([code, n]) => h("option", { value: code }, n)));
+  const sync = () => { districtSel.closest("label").hidden = roleSel.value !== "district_officer"; entSel.closest("label").hidden = roleSel.value !== "enterprise"; };
   const form = h("form", { class: "card step", id: "new-user", onsubmit: async (ev) => {
     ev.preventDefault();
     const fd = new FormData(ev.target);
     const body = { username: fd.get("username"), role: fd.get("role"), password: fd.get("password"), display_name: fd.get("display_name") || undefined };
-    if (fd.get("district")) body.district = fd.get("district");
-    if (fd.get("enterprise")) body.enterprise = fd.get("enterprise");
-    try { await post("/api/v1/users", body); await route(); } catch (e) { alert(e.message); }
+    if (body.role === "district_officer" && fd.get("district")) body.district = fd.get("district");
+    if (body.role === "enterprise" && fd.get("enterprise")) body.enterprise = fd.get("enterprise");
+    try { await post("/api/v1/users", body); await route(); } catch (e) { flashError(e); }
   } }, h("h2", {}, `${t("create")} · ${t("users")}`),
-    h("input", { name: "username", placeholder: t("username"), required: true }),
-    h("input", { name: "display_name", placeholder: t("displayName") }),
-    h("select", { name: "role" }, ROLES.map((r) => h("option", { value: r }, r))),
-    h("input", { name: "district", placeholder: t("district") }),
-    h("input", { name: "enterprise", placeholder: t("enterprise") }),
-    h("input", { name: "password", type: "password", placeholder: t("password"), required: true, autocomplete: "new-password" }),
+    labelled(t("username"), h("input", { name: "username", required: true })),
+    labelled(t("displayName"), h("input", { name: "display_name" })),
+    labelled(t("role"), roleSel), labelled(t("district"), districtSel), labelled(t("enterprise"), entSel),
+    labelled(t("password"), h("input", { name: "password", type: "password", required: true, autocomplete: "new-password" })),
     h("button", { class: "act", type: "submit" }, t("create")));
+  roleSel.addEventListener("change", sync);
+  const entName = (code) => { const e = entList.find(([c]) => c === code); return e ? e[1] : code || ""; };
   const toggle = (u) => async () => {
-    try { await api("PUT", `/api/v1/users/${enc(u.username)}`, { disabled: !u.disabled }); await route(); } catch (e) { alert(e.message); }
+    try { await api("PUT", `/api/v1/users/${enc(u.username)}`, { disabled: !u.disabled }); await route(); } catch (e) { flashError(e); }
   };
   view.append(h("h1", {}, t("admin")), h("h2", {}, t("users")),
-    table([t("username"), t("role"), t("district"), t("enterprise"), t("disabled"), ""], users.map((u) => ({ cells: [
-      `${u.username} (${u.display_name})`, u.role, u.district || "", u.enterprise || "", u.disabled ? t("yes") : t("no"),
-      u.username === App.me.username ? "" : h("button", { class: "act secondary", onclick: toggle(u) }, u.disabled ? t("enable") : t("disable"))] }))),
+    table([t("username"), t("displayName"), t("role"), t("district"), t("enterprise"), t("disabled"), ""], users.map((u) => ({ cells: [
+      entered(u.username), entered(u.display_name), tv("role_", u.role), districtName(districts, u.district), entName(u.enterprise), u.disabled ? t("yes") : t("no"),
+      u.username === App.me.username ? "" : h("button", { class: "act secondary", type: "button", onclick: toggle(u) }, u.disabled ? t("enable") : t("disable"))] }))),
     form,
     h("h2", {}, t("audit")),
-    h("div", { id: "audit-log" }, table([t("time"), t("actor"), t("method"), t("path"), t("status"), "before", "after"], audit.map((a) => ({ cells: [
-      fmtTime(a.at), a.actor, a.method, a.path, String(a.status),
-      h("code", { class: "raw" }, a.before ? JSON.stringify(a.before).slice(0, 300) : ""),
-      h("code", { class: "raw" }, a.after ? JSON.stringify(a.after).slice(0, 300) : "")] })))));
+    h("div", { id: "audit-log" }, table([t("time"), t("action"), t("status"), t("changedFields")], audit.map((a) => ({ cells: [
+      fmtTime(a.at), auditSentence(a), h("span", { class: a.status >= 400 ? "bad" : null }, String(a.status)), auditChanges(a)] })))));
+  sync();
 }
 
 // ---------------------------------------------------------------- start
@@ -703,6 +1284,10 @@ document.getElementById("logout").addEventListener("click", async () => {
   try { await post("/api/v1/auth/logout"); } catch { /* already out */ }
   showLogin();
 });
-window.addEventListener("hashchange", route);
+document.getElementById("menu").addEventListener("click", (ev) => {
+  const open = document.body.classList.toggle("nav-open");
+  ev.currentTarget.setAttribute("aria-expanded", String(open));
+});
+window.addEventListener("hashchange", () => { document.body.classList.remove("nav-open"); route(); });
 applyI18n();
 start();

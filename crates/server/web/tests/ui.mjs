@@ -51,24 +51,119 @@ async function login(page, user) {
 
 try {
   if (MODE === "render") {
-    const page = await newPage();
-    await login(page, env("UI_USER"));
+    // The overview, cold (a new browser profile: nothing cached) and warm (reloaded), and a
+    // point's chart with a day of minute data; 5 runs each, medians.
     const runs = [];
     for (let i = 0; i < 5; i++) {
-      const t0 = Date.now();
+      const context = await browser.newContext({ viewport: { width: 1920, height: 1080 }, locale: "zh-CN", timezoneId: "Asia/Shanghai" });
+      const r = await context.request.post(`${BASE}/api/v1/auth/login`, { data: { username: env("UI_USER"), password: PASSWORD } });
+      if (!r.ok()) throw new Error(`login: ${r.status()}`);
+      const page = await context.newPage();
+      page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
+      const timed = async (t0) => {
+        await page.waitForSelector("#map[data-ready=true]", { timeout: 60000 });
+        const map = Date.now() - t0;
+        await page.waitForSelector(".wall[data-complete=true]", { timeout: 120000 });
+        return { map_ms: map, complete_ms: Date.now() - t0 };
+      };
+      const coldStart = Date.now();
       await page.goto(`${BASE}/#/`, { waitUntil: "commit" });
+      const cold = await timed(coldStart);
+      const warmStart = Date.now();
       await page.reload({ waitUntil: "commit" });
-      await page.waitForSelector("#map[data-ready=true]", { timeout: 60000 });
-      const wall = Date.now() - t0;
-      await page.waitForSelector("#target-progress[data-ready=true]", { timeout: 120000 });
-      const complete = Date.now() - t0;
-      const fcp = await page.evaluate(() => (performance.getEntriesByName("first-contentful-paint")[0] || {}).startTime || null);
-      const markers = await page.getAttribute("#map", "data-markers");
-      runs.push({ map_ms: wall, all_cards_ms: complete, fcp_ms: fcp && Math.round(fcp), markers: Number(markers) });
+      const warm = await timed(warmStart);
+      const markers = Number(await page.getAttribute("#map", "data-markers"));
+      let chart_ms = null;
+      if (process.env.UI_CHART_POINT) {
+        const to = new Date(Date.parse(process.env.UI_CHART_TO || new Date().toISOString()));
+        const from = new Date(to.getTime() - 24 * 3600e3);
+        chart_ms = await page.evaluate(async ([id, f, t]) => {
+          const t0 = performance.now();
+          location.hash = `#/points/${encodeURIComponent(id)}?type=min&from=${encodeURIComponent(f)}&to=${encodeURIComponent(t)}`;
+          await new Promise((res) => { const tick = () => { const c = document.querySelector("#chart[data-points]"); if (c && Number(c.dataset.points) > 0) res(); else requestAnimationFrame(tick); }; tick(); });
+          return Math.round(performance.now() - t0);
+        }, [process.env.UI_CHART_POINT, from.toISOString(), to.toISOString()]);
+        if (i === 4) await page.screenshot({ path: `${SHOTS}/render-chart.png` });
+      }
+      if (i === 4) { await page.goto(`${BASE}/#/`); await timed(Date.now()); await page.screenshot({ path: `${SHOTS}/overview-demo-city-1920.png` }); }
+      runs.push({ cold_map_ms: cold.map_ms, cold_complete_ms: cold.complete_ms, warm_map_ms: warm.map_ms, warm_complete_ms: warm.complete_ms, chart_ms, markers });
+      await context.close();
     }
-    await page.screenshot({ path: `${SHOTS}/overview-demo-city.png` });
-    const sorted = (k) => runs.map((r) => r[k]).sort((a, b) => a - b);
-    console.log(JSON.stringify({ render: runs, median_map_ms: sorted("map_ms")[2], median_all_cards_ms: sorted("all_cards_ms")[2], median_fcp_ms: sorted("fcp_ms")[2] }));
+    const median = (k) => { const v = runs.map((r) => r[k]).filter((x) => x !== null).sort((a, b) => a - b); return v.length ? v[Math.floor(v.length / 2)] : null; };
+    console.log(JSON.stringify({ render: runs, median_cold_complete_ms: median("cold_complete_ms"), median_warm_complete_ms: median("warm_complete_ms"),
+      median_cold_map_ms: median("cold_map_ms"), median_warm_map_ms: median("warm_map_ms"), median_chart_ms: median("chart_ms") }));
+  } else if (MODE === "walk") {
+    // Every page of every role in both languages: no raw key, no id where a name exists, no
+    // text of the other language. Screenshots of every page in both languages (the first user).
+    const users = env("UI_USERS").split(",");
+    let problems = [];
+    for (const [u, user] of users.entries()) {
+      for (const lang of ["zh", "en"]) {
+        const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "zh-CN", timezoneId: "Asia/Shanghai" });
+        await context.addInitScript((l) => localStorage.setItem("huanghe.lang", l), lang);
+        const r = await context.request.post(`${BASE}/api/v1/auth/login`, { data: { username: user, password: PASSWORD } });
+        if (!r.ok()) throw new Error(`login ${user}: ${r.status()}`);
+        const page = await context.newPage();
+        page.on("pageerror", (e) => failures.push(`${user}/${lang}: page error: ${e.message}`));
+        await page.goto(`${BASE}/#/`);
+        await page.waitForSelector("#nav a");
+        const hrefs = await page.$$eval("#nav a", (as) => as.map((a) => a.getAttribute("href")));
+        const extra = await page.evaluate(async () => {
+          const j = async (p) => { const r = await fetch(p); return r.ok ? r.json() : null; };
+          const points = (await j("/api/v1/points")) || [];
+          const cases = (await j("/api/v1/cases?limit=1")) || [];
+          const pick = (k) => points.find((p) => p.kind === k);
+          const out = [pick("gas_outlet"), pick("air_station"), pick("water_section")].filter(Boolean).map((p) => `#/points/${encodeURIComponent(p.id)}`);
+          if (cases.length) out.push(`#/cases/${cases[0].id}`);
+          return out;
+        });
+        if (hrefs.includes("#/registries")) extra.push("#/registries/enterprises");
+        if (hrefs.includes("#/devices")) extra.push("#/devices?offline=1");
+        for (const href of [...hrefs, ...extra]) {
+          await page.goto(`${BASE}/${href}`);
+          await page.waitForFunction(() => {
+            const m = document.getElementById("main");
+            const busy = [...m.querySelectorAll(".muted")].some((e) => e.textContent === window.HuangheApp.t("loading"));
+            return m.dataset.page && !busy && (!document.getElementById("map") || document.querySelector(".wall[data-complete=true]"));
+          }, null, { timeout: 60000 });
+          const found = await page.evaluate(async (lang) => {
+            const I = window.HuangheApp.I18N;
+            const zhValues = new Set(Object.values(I.zh));
+            const english = Object.values(I.en).filter((v) => /[a-z]{4,}/.test(v) && !zhValues.has(v) && !/\{/.test(v) && v.length >= 6);
+            const points = (await (await fetch("/api/v1/points")).json()) || [];
+            const ids = new Set(points.filter((p) => p.name && p.name !== p.id).map((p) => p.id));
+            for (const p of points) if (p.enterprise && p.enterprise_name) ids.add(p.enterprise);
+            const out = [];
+            const walker = document.createTreeWalker(document.getElementById("main"), NodeFilter.SHOW_TEXT);
+            for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+              const el = n.parentElement;
+              if (!el || el.closest("[data-entered], code, .leaflet-control-attribution, [hidden]")) continue;
+              const text = n.textContent.trim();
+              if (!text) continue;
+              if (/\b[a-z][a-z0-9]*(_[a-z0-9]+)+\b/.test(text)) out.push(`raw key: ${text}`);
+              if (ids.has(text)) out.push(`an id where a name exists: ${text}`);
+              if (lang === "en" && /[\u4e00-\u9fff]/.test(text)) out.push(`Chinese in English: ${text}`);
+              if (lang === "zh") for (const e of english) if (text.includes(e)) out.push(`English in Chinese: ${text}`);
+            }
+            return [...new Set(out)].slice(0, 10);
+          }, lang);
+          for (const f of found) problems.push(`${user} ${lang} ${href}: ${f}`);
+          if (u === 0) await page.screenshot({ path: `${SHOTS}/page-${lang}-${href.replace(/[#/?=&]+/g, "_").replace(/^_|_$/g, "") || "overview"}.png`, fullPage: true });
+        }
+        if (u === 0 && lang === "zh") {
+          await page.setViewportSize({ width: 390, height: 844 });
+          await page.goto(`${BASE}/#/`);
+          await page.waitForSelector(".wall[data-complete=true]", { timeout: 60000 });
+          const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+          check(wide <= 400, `the overview fits a phone (${wide} px wide)`);
+          await page.screenshot({ path: `${SHOTS}/phone-overview.png`, fullPage: true });
+        }
+        await context.close();
+        check(true, `${user} (${lang}): every page walked`);
+      }
+    }
+    if (problems.length) throw new Error(`text problems:\n${problems.join("\n")}`);
+    check(true, "no raw key, no id where a name exists, no text of the other language");
   } else {
     // A duty officer: login, map, language, chart zoom, alarm acknowledgement, a case step.
     const page = await newPage();
@@ -85,8 +180,10 @@ try {
     await page.click("#login-submit");
     await page.waitForSelector("#map[data-ready=true]");
     check(Number(await page.getAttribute("#map", "data-markers")) >= 2, "the map shows every located point");
-    check(await page.locator(".leaflet-overlay-pane canvas").count() >= 1, "markers drawn by Leaflet (on a canvas)");
-    check((await page.textContent("#alarm-counts .figure")).trim() !== "0", "raised alarms are counted");
+    check(await page.locator(".mk-wrap, .cluster").count() >= 1, "markers drawn by Leaflet, each focusable");
+    await page.waitForSelector("#alarm-counts[data-ready=true]");
+    check((await page.textContent("#alarms-today")).trim() !== "0", "today's alarms are counted");
+    check(await page.locator(".mk-alarmed").count() >= 1, "the alarmed point is marked (shape and '!', not colour alone)");
     await page.screenshot({ path: `${SHOTS}/overview.png` });
 
     await page.click("#lang");
@@ -117,16 +214,23 @@ try {
 
     await page.goto(`${BASE}/#/alarms`);
     await page.waitForSelector("#live[data-live=true]");
-    const ack = page.locator("button[data-ack]").first();
+    const ack = page.locator("#alarm-list button[data-ack]").first();
     await ack.click();
-    await page.waitForFunction(() => [...document.querySelectorAll("#alarm-list td")].some((td) => td.textContent.includes("acknowledged · duty: called the plant")));
-    check(true, "an alarm is acknowledged with a reason");
+    await page.waitForSelector("dialog.ask textarea[name=reason]");
+    await page.fill("dialog.ask textarea[name=reason]", "called the plant");
+    await page.click("dialog.ask button[data-ask=ok]");
+    await page.waitForFunction(() => [...document.querySelectorAll("#alarm-list td")].some((td) => td.textContent.includes("已确认 · duty: called the plant")));
+    check(true, "an alarm is acknowledged with a reason, in a form");
+    const link = await page.getAttribute("#alarm-list a[data-chart-link]", "href");
+    check(link.includes("code=a21026") && link.includes("from="), `the alarm links to its factor and window (${link})`);
     await page.screenshot({ path: `${SHOTS}/alarms.png` });
 
     await page.goto(`${BASE}/#/cases/${env("UI_CASE")}`);
     await page.waitForSelector("form[data-step=dispatched]");
     check((await page.getAttribute("#case-state", "data-state")) === "open", "the case is open");
-    await page.fill("form[data-step=dispatched] input[name=officer]", "li");
+    await page.selectOption("form[data-step=dispatched] select[name=district]", "lixia");
+    await page.waitForSelector("form[data-step=dispatched] select[name=officer] option[value=li]", { state: "attached" });
+    await page.selectOption("form[data-step=dispatched] select[name=officer]", "li");
     await page.click("form[data-step=dispatched] button[type=submit]");
     await page.waitForFunction(() => document.querySelector("#case-state") && document.querySelector("#case-state").dataset.state === "dispatched");
     check(true, "the case moved one step (dispatched)");
@@ -158,7 +262,7 @@ try {
     await login(admin, "admin");
     await admin.click("a[data-nav=admin]");
     await admin.waitForSelector("#audit-log table");
-    check(await admin.locator("#audit-log td", { hasText: "/dispatch" }).count() > 0, "the audit log shows the dispatch");
+    check(await admin.locator("#audit-log td", { hasText: "派发" }).count() > 0, "the audit log shows the dispatch, as a sentence");
     await admin.screenshot({ path: `${SHOTS}/admin.png` });
 
     // An enterprise user sees its own point only and is refused another enterprise's.
@@ -173,8 +277,8 @@ try {
     await ent.screenshot({ path: `${SHOTS}/enterprise-forbidden.png` });
     await ent.goto(`${BASE}/#/alarms`);
     await ent.waitForSelector("#alarm-list table");
-    const points = await ent.locator("#alarm-list tbody tr td:nth-child(2)").allTextContents();
-    check(points.every((p) => p === env("UI_POINT")), "its alarms only");
+    const points = await ent.locator("#alarm-list tbody tr td:nth-child(1) a").allTextContents();
+    check(points.length > 0 && points.every((p) => p === env("UI_POINT")), "its alarms only");
   }
   if (failures.length) throw new Error(failures.join("\n"));
 } finally {
