@@ -50,6 +50,8 @@ const I18N = {
     e_responded: "企业反馈：{statement}", e_response_returned: "{actor} 退回反馈：{reason}", e_verified: "{actor} 核查（{method}）：{detail}",
     e_closed: "{actor} 办结：{conclusion}{violation}", e_reopened: "{actor} 重新办理：{reason}", e_escalated: "超期督办（{stage}，期限 {due}）", e_commented: "{actor} 备注：{text}",
     violationYes: "（存在违法行为）", dueAt: "，期限 {due}",
+    au_t_points: "点位", au_t_users: "用户", au_t_registries: "台账", au_t_cases: "案件", au_t_alarms: "报警", au_t_tokens: "访问令牌",
+    au_s_dispatch: "派发", au_s_actions: "办理", au_s_response: "企业反馈", au_s_acknowledge: "确认", au_s_dismiss: "忽略", au_s_import: "导入", au_s_attachments: "附件", au_s_entries: "条目", au_s_password: "密码",
     au_login: "登录", au_logout: "退出", au_create: "新建", au_update: "修改", au_delete: "删除", au_action: "操作",
     s_open: "待派发", s_dispatched: "已派发", s_investigated: "已调查", s_rectifying: "整改中", s_responded: "企业已反馈", s_verified: "已核查", s_closed: "已办结",
     s_raised: "报警中", s_cleared: "已恢复", s_withdrawn: "已撤销",
@@ -112,6 +114,8 @@ const I18N = {
     e_responded: "The enterprise responded: {statement}", e_response_returned: "{actor} returned the response: {reason}", e_verified: "{actor} verified ({method}): {detail}",
     e_closed: "{actor} closed the case: {conclusion}{violation}", e_reopened: "{actor} reopened it: {reason}", e_escalated: "Escalated as overdue ({stage}, due {due})", e_commented: "{actor} commented: {text}",
     violationYes: " (violation established)", dueAt: ", due {due}",
+    au_t_points: "point", au_t_users: "user", au_t_registries: "registry", au_t_cases: "case", au_t_alarms: "alarm", au_t_tokens: "access token",
+    au_s_dispatch: "dispatch", au_s_actions: "step", au_s_response: "response", au_s_acknowledge: "acknowledgement", au_s_dismiss: "dismissal", au_s_import: "import", au_s_attachments: "attachment", au_s_entries: "entry", au_s_password: "password",
     au_login: "logged in", au_logout: "logged out", au_create: "created", au_update: "changed", au_delete: "deleted", au_action: "acted on",
     s_open: "open", s_dispatched: "dispatched", s_investigated: "investigated", s_rectifying: "rectifying", s_responded: "responded", s_verified: "verified", s_closed: "closed",
     s_raised: "raised", s_cleared: "cleared", s_withdrawn: "withdrawn",
@@ -513,11 +517,13 @@ async function overview(view) {
   renderOnline();
   const renderAlarms = async () => {
     if (!alarmCard) return;
-    const list = await safe(`/api/v1/alarms?from=${enc(`${day}T00:00:00+08:00`)}&limit=10000`) || [];
+    // Today's alarms and every alarm still raised, whenever it began.
+    const [today, open] = await Promise.all([safe(`/api/v1/alarms?from=${enc(`${day}T00:00:00+08:00`)}&limit=10000`), safe("/api/v1/alarms?state=raised&limit=10000")]);
+    const list = today || [];
+    const raised = (open || []).length;
     const count = (f) => { const m = new Map(); for (const a of list) { const k = f(a); m.set(k, (m.get(k) || 0) + 1); } return [...m.entries()].sort((a, b) => b[1] - a[1]); };
-    const raised = list.filter((a) => a.state === "raised").length;
     fill(alarmCard, h("div", { class: "pair" }, h("div", {}, h("div", { class: "muted" }, t("alarmsToday")), h("div", { class: "figure", id: "alarms-today" }, fmtInt(list.length))),
-      h("div", {}, h("div", { class: "muted" }, tv("s_", "raised")), h("div", { class: "figure" }, fmtInt(raised)))),
+      h("div", {}, h("div", { class: "muted" }, tv("s_", "raised")), h("div", { class: "figure", id: "alarms-raised" }, fmtInt(raised)))),
       h("div", { class: "three" },
         table([t("rule"), ""], count((a) => a.rule_id).map(([k, n]) => ({ cells: [tv("rule_", k), fmtInt(n)] }))),
         table([t("severity"), ""], count((a) => a.severity).map(([k, n]) => ({ cells: [h("span", { class: `sev-${k}` }, tv("sev_", k)), fmtInt(n)] }))),
@@ -638,12 +644,12 @@ async function overview(view) {
   view.addEventListener("attached", () => requestAnimationFrame(draw), { once: true });
 }
 
+/** A GB 3838 item (`nh3n`) by the name of its HJ 212 factor. */
 function itemName(factors, item) {
-  for (const f of factors.values()) if (f.water_class_limits && f.code && waterItemOf(f) === item) return factorName(factors, f.code);
-  return item;
+  const code = WATER_ITEM_CODES[item];
+  return code && factors.has(code) ? factorName(factors, code) : item.toUpperCase();
 }
 const WATER_ITEM_CODES = { cod: "w01018", nh3n: "w21003", tp: "w21011", do: "w01009", ph: "w01001", codmn: "w01019", tn: "w21001", temp: "w01010" };
-function waterItemOf(f) { for (const [item, code] of Object.entries(WATER_ITEM_CODES)) if (code === f.code) return item; return null; }
 
 function targetTitle(x) { return App.lang === "zh" ? x.title_zh || x.title : x.title; }
 const TARGET_UNITS = { vehicles: "uVehicles", villages: "uVillages", carbon_market_enterprises: "uEnt", non_road_machinery: "uMachinery", sewage_outlets: "uOutlets" };
@@ -714,7 +720,8 @@ async function pointPage(view, id, query) {
   const assess = card("assessment", t("assessment"), h("p", { class: "muted" }, t("loading")));
   view.append(assess);
   const day = (newest || toRfc(bjNow())).slice(0, 10);
-  assessmentView(point, day, newest, factors).then((el) => { assess.replaceChildren(assess.firstChild, el); assess.dataset.ready = "true"; });
+  const newestHour = (latest || []).filter((o) => o.type === "hour").map((o) => o.time).sort().pop();
+  assessmentView(point, day, newestHour, factors).then((el) => { assess.replaceChildren(assess.firstChild, el); assess.dataset.ready = "true"; });
   if (codes.length) view.addEventListener("attached", () => load(), { once: true });
 }
 
@@ -811,13 +818,25 @@ function drawChart(el, point, codes, type, seriesRows, factors, alarms) {
   const axes = [{ space: 70, values: timeTicks, size: 50 }];
   units.forEach((u, i) => axes.push({ scale: `u${i}`, side: i === 0 ? 3 : 1, label: u, size: 70, values: fmtTick, grid: { show: i === 0 } }));
   const windows = (alarms || []).map((a) => [a.start, a.end || Math.floor(Date.now() / 1000)]);
+  // A water section's scale reaches the class bounds on either side of its values.
+  const scales = { x: { time: true } };
+  units.forEach((u, i) => {
+    const own = bands.filter((b) => b.scale === `u${i}`).map((b) => b.v);
+    if (!own.length) return;
+    scales[`u${i}`] = { range: (_, min, max) => {
+      const below = own.filter((v) => v <= min), above = own.filter((v) => v >= max);
+      const lo = below.length ? Math.max(...below) : min, hi = above.length ? Math.min(...above) : max;
+      const pad = (hi - lo) * 0.05 || 1;
+      return [Math.max(0, lo - pad), hi + pad];
+    } };
+  });
   series[0] = { value: (u, v) => (v === null ? "" : fmtUnix(v)) };
   const opts = {
     width: Math.max(320, el.clientWidth || 900), height: 340, series, axes,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Asia/Shanghai"),
     fmtDate: (tpl) => uPlot.fmtDate(tpl, DATE_NAMES[App.lang]),
     cursor: { drag: { x: true, y: false } },
-    scales: { x: { time: true } },
+    scales,
     hooks: { draw: [(u) => {
       const ctx = u.ctx;
       ctx.save();
@@ -1225,7 +1244,7 @@ function auditSentence(a) {
   const path = a.path.replace(/^\/api\/v1\//, "");
   const [thing, id, sub] = path.split("/");
   const verb = thing === "auth" ? (id === "login" ? t("au_login") : id === "logout" ? t("au_logout") : t("au_action")) : a.method === "POST" && !sub ? t("au_create") : a.method === "PUT" ? t("au_update") : a.method === "DELETE" ? t("au_delete") : t("au_action");
-  const what = thing === "auth" ? "" : [t(thing) === humanize(thing) ? humanize(thing) : t(thing), id ? decodeURIComponent(id) : "", sub ? humanize(sub) : ""].filter(Boolean).join(" ");
+  const what = thing === "auth" ? "" : [tv("au_t_", thing), id ? decodeURIComponent(id) : "", sub ? tv("au_s_", sub) : ""].filter(Boolean).join(" ");
   return `${a.actor.replace(/^-/, "")} ${verb}${what ? ` ${what}` : ""}`;
 }
 function auditChanges(a) {
@@ -1233,7 +1252,7 @@ function auditChanges(a) {
   const keys = [...new Set([...Object.keys(b), ...Object.keys(x)])].filter((k) => JSON.stringify(b[k]) !== JSON.stringify(x[k]) && k !== "capabilities" && k !== "token").slice(0, 8);
   if (!keys.length) return "";
   const show = (v) => (v === undefined || v === null ? "—" : typeof v === "object" ? h("code", { class: "raw" }, JSON.stringify(v).slice(0, 120)) : entered(String(v)));
-  return h("table", { class: "mini" }, keys.map((k) => h("tr", {}, h("th", {}, humanize(k)), h("td", {}, show(b[k])), h("td", {}, "→"), h("td", {}, show(x[k])))));
+  return h("table", { class: "mini" }, keys.map((k) => h("tr", {}, h("th", {}, I18N.zh[k] ? t(k) : h("code", {}, k)), h("td", {}, show(b[k])), h("td", {}, "→"), h("td", {}, show(x[k])))));
 }
 
 async function adminPage(view) {

@@ -182,8 +182,8 @@ try {
     check(Number(await page.getAttribute("#map", "data-markers")) >= 2, "the map shows every located point");
     check(await page.locator(".mk-wrap, .cluster").count() >= 1, "markers drawn by Leaflet, each focusable");
     await page.waitForSelector("#alarm-counts[data-ready=true]");
-    check((await page.textContent("#alarms-today")).trim() !== "0", "today's alarms are counted");
-    check(await page.locator(".mk-alarmed").count() >= 1, "the alarmed point is marked (shape and '!', not colour alone)");
+    check((await page.textContent("#alarms-raised")).trim() !== "0", "raised alarms are counted");
+    check(await page.locator(".mk-alarmed, .cluster-alarm").count() >= 1, "the alarmed point (or its cluster) is marked with a ring and a count, not colour alone");
     await page.screenshot({ path: `${SHOTS}/overview.png` });
 
     await page.click("#lang");
