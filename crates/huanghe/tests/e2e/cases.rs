@@ -919,3 +919,113 @@ async fn overdue_cases_are_escalated_on_a_simulated_clock() {
     let overdue = server.get_json("/api/v1/cases?overdue=true").await;
     assert_eq!(overdue.as_array().expect("list").len(), 1);
 }
+
+/// What the pages build on: the districts with their names, the state of every point a user may
+/// see, the officers a case may go to, names with the points, and the admin API refusing an
+/// enterprise that is not registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_point_state_and_pick_lists() {
+    let dir = TempDir::new("names");
+    std::fs::write(dir.0.join("points.toml"), POINTS).expect("points");
+    let server = TestServer::start(&dir.0, "");
+    register(&server).await;
+    let tokens = role_tokens(&server);
+    let token = |role: &str| {
+        tokens
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, t)| t.clone())
+            .expect("role")
+    };
+    user_token(
+        &server.data_dir,
+        "zhang",
+        &["--role", "district_officer", "--district", "shizhong"],
+    );
+
+    let districts = server.get_json("/api/v1/districts").await;
+    let lixia = districts
+        .as_array()
+        .and_then(|ds| ds.iter().find(|d| d["code"] == "lixia"))
+        .expect("lixia");
+    assert_eq!(lixia["name_zh"], "历下区");
+    assert_eq!(lixia["name_en"], "Lixia District");
+
+    // The enterprise's name comes with its point.
+    let stack = server.get_json("/api/v1/points/stack").await;
+    assert_eq!(stack["enterprise_name"], "甲化工", "{stack}");
+
+    // State: the device that reported is online; an enterprise user sees its own point only.
+    let mut link = Link::connect(server.hj212).await.expect("connects");
+    let mut qn = 0;
+    send_hour(&mut link, midnight_days_ago(1) + 8 * 3600, "30", &mut qn).await;
+    let status = server.get_json("/api/v1/points/status").await;
+    let of = |id: &str| {
+        status
+            .as_array()
+            .and_then(|s| s.iter().find(|p| p["id"] == id))
+            .cloned()
+            .expect("point in status")
+    };
+    assert_eq!(of("stack")["online"], true, "{status}");
+    assert!(of("other")["online"].is_null(), "never seen: {status}");
+    let mine = server
+        .request_as(&token("enterprise"), "GET", "/api/v1/points/status", None)
+        .await
+        .json()
+        .expect("json");
+    let ids: Vec<&str> = mine
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["stack"], "{mine}");
+
+    // Officers for a Lixia case: its district officer and the city-wide roles, not Shizhong's.
+    let officers = server.get_json("/api/v1/officers?district=lixia").await;
+    let names: Vec<&str> = officers
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|o| o["username"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"li") && names.contains(&"duty"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"zhang") && !names.contains(&"ana"),
+        "{names:?}"
+    );
+
+    // Water over a day and an hour as well as a month; exactly one period.
+    let day = server
+        .request("GET", "/api/v1/points/stack/water?date=2026-11-01", None)
+        .await;
+    assert_eq!(day.status, 200, "{}", day.text());
+    assert_eq!(day.json().expect("json")["period"], "day");
+    let both = server
+        .request(
+            "GET",
+            "/api/v1/points/stack/water?date=2026-11-01&month=2026-11",
+            None,
+        )
+        .await;
+    assert_eq!(both.status, 400, "{}", both.text());
+
+    // A user of an enterprise that is not registered is refused, with the reason.
+    let r = server
+        .request(
+            "POST",
+            "/api/v1/users",
+            Some(r#"{"username":"ghost","role":"enterprise","enterprise":"91370100MA3C0000ZZ","password":"a long enough password"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("not in the enterprises registry"),
+        "{}",
+        r.text()
+    );
+}
