@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 mod kinds;
 
 pub use kinds::{
-    AirAbovePeers, AirHighValue, FlagDuration, InvalidHour, NoiseZone, Params, RealtimeExceedance,
-    SourceExceedance, Span, SuddenChange, WaterTargetClass,
+    AirAbovePeers, AirHighValue, FlagDuration, InvalidHour, ManualEntry, NoiseZone, Params,
+    RealtimeExceedance, SourceExceedance, Span, SuddenChange, WaterTargetClass,
 };
 
 use domain::{Observation, Point, PointKind};
@@ -55,6 +55,8 @@ pub enum RuleKind {
     SuddenChange,
     /// An air station's hourly value far above the other stations of the city at the same hour.
     AirAbovePeers,
+    /// Values set by hand (flag S) or typed as one number for several pollutants (fraud R10).
+    ManualEntry,
 }
 
 /// What the registries and the recent past say about a point, for rules that need it.
@@ -664,7 +666,7 @@ mod tests {
 
     #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 10);
+        assert_eq!(RuleSet::defaults().rules.len(), 11);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 

@@ -7,6 +7,7 @@ mod above_reference;
 mod air_high_value;
 mod flag_duration;
 mod invalid_hour;
+mod manual_entry;
 mod noise_zone;
 mod realtime_exceedance;
 mod source_exceedance;
@@ -19,6 +20,7 @@ pub use above_reference::{AirAbovePeers, SuddenChange};
 pub use air_high_value::AirHighValue;
 pub use flag_duration::FlagDuration;
 pub use invalid_hour::InvalidHour;
+pub use manual_entry::ManualEntry;
 pub use noise_zone::NoiseZone;
 pub use realtime_exceedance::RealtimeExceedance;
 pub use source_exceedance::SourceExceedance;
@@ -51,6 +53,8 @@ pub enum Params {
     SuddenChange(SuddenChange),
     /// An air station's hourly value far above the city's other stations at the same hour.
     AirAbovePeers(AirAbovePeers),
+    /// Values set by hand (flag S) or typed as one number for several pollutants.
+    ManualEntry(ManualEntry),
 }
 
 impl Params {
@@ -67,6 +71,7 @@ impl Params {
             Params::NoiseZone(_) => RuleKind::NoiseZone,
             Params::SuddenChange(_) => RuleKind::SuddenChange,
             Params::AirAbovePeers(_) => RuleKind::AirAbovePeers,
+            Params::ManualEntry(_) => RuleKind::ManualEntry,
         }
     }
 
@@ -84,6 +89,7 @@ impl Params {
             Params::NoiseZone(p) => Some(p),
             Params::SuddenChange(p) => Some(p),
             Params::AirAbovePeers(p) => Some(p),
+            Params::ManualEntry(p) => Some(p),
         }
     }
 }
