@@ -41,6 +41,7 @@ pub(crate) fn context(
             None
         },
         baseline: BTreeMap::new(),
+        past: Vec::new(),
         peers: BTreeMap::new(),
         now_s: None,
     })
@@ -81,13 +82,18 @@ pub(crate) fn peers(
     Ok(rules::valid_hourly_means(&rows))
 }
 
-/// Mean and count of the valid hourly values of the `hours` before `h`, per code.
+/// Mean and count of valid hourly values per code.
+type Means = BTreeMap<String, (f64, usize)>;
+
+/// The point's hourly records of the `hours` before `h` (oldest first) and the mean and count
+/// of the valid ones per code.
 pub(crate) fn baseline(
     series: &dyn Store,
     point_id: &str,
     h: i64,
     hours: u32,
-) -> Result<BTreeMap<String, (f64, usize)>, EngineError> {
-    let rows = hourly_rows(series, point_id, h - i64::from(hours) * 3600, h - 1)?;
-    Ok(rules::valid_hourly_means(&rows))
+) -> Result<(Means, Vec<rules::Row>), EngineError> {
+    let mut rows = hourly_rows(series, point_id, h - i64::from(hours) * 3600, h - 1)?;
+    rows.sort_by_key(|r| r.time);
+    Ok((rules::valid_hourly_means(&rows), rows))
 }

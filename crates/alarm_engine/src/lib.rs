@@ -294,7 +294,7 @@ impl Engine {
             // one baseline: the longest asked for); the other stations, if a rule compares.
             let baseline_hours = judged.iter().map(|r| r.span().baseline_hours()).max();
             if let Some(hours) = baseline_hours.filter(|h| *h > 0) {
-                ctx.baseline = context::baseline(series, point_id, *h, hours)?;
+                (ctx.baseline, ctx.past) = context::baseline(series, point_id, *h, hours)?;
             }
             if judged.iter().any(|r| r.kind() == RuleKind::AirAbovePeers) {
                 if all_points.is_none() {

@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 mod kinds;
 
 pub use kinds::{
-    AirAbovePeers, AirHighValue, FlagDuration, InvalidHour, ManualEntry, NoiseZone, Params,
-    RealtimeExceedance, SourceExceedance, Span, SuddenChange, WaterTargetClass,
+    AirAbovePeers, AirHighValue, FlagDuration, FlatLine, InvalidHour, ManualEntry, NoiseZone,
+    Params, RealtimeExceedance, SourceExceedance, Span, SuddenChange, WaterTargetClass,
 };
 
 use domain::{Observation, Point, PointKind};
@@ -55,8 +55,10 @@ pub enum RuleKind {
     SuddenChange,
     /// An air station's hourly value far above the other stations of the city at the same hour.
     AirAbovePeers,
-    /// Values set by hand (flag S) or typed as one number for several pollutants (fraud R10).
+    /// Values set by hand (flag S): fraud rule R10.
     ManualEntry,
+    /// The same hourly value hour after hour while the source runs: fraud rule R1.
+    FlatLine,
 }
 
 /// What the registries and the recent past say about a point, for rules that need it.
@@ -69,6 +71,9 @@ pub struct Context {
     /// Baseline per code: the mean of the valid hourly values of the previous 24 hours, and
     /// how many there were.
     pub baseline: BTreeMap<String, (f64, usize)>,
+    /// The point's hourly records of the hours before the one judged, oldest first, as far
+    /// back as the rule's span asks (`baseline_hours`): for rules about runs of hours.
+    pub past: Vec<Row>,
     /// The other stations of the city at the same hour: mean valid hourly value per code, and
     /// how many stations reported it.
     pub peers: BTreeMap<String, (f64, usize)>,
@@ -268,7 +273,7 @@ impl Row {
     }
 
     /// Whether the flag is absent or `N`.
-    fn normal(&self) -> bool {
+    pub fn normal(&self) -> bool {
         self.flag_or_normal() == "N"
     }
 
@@ -444,6 +449,7 @@ pub fn evaluate_series(
             let from = hourly.partition_point(|r| r.time < hour - i64::from(baseline_hours) * 3600);
             let to = hourly.partition_point(|r| r.time < hour);
             ctx.baseline = valid_hourly_means(&hourly[from..to]);
+            ctx.past = hourly[from..to].to_vec();
         }
         for v in evaluate_wanted(rule, point, &ctx, hour, in_hour, &|_, _| true) {
             windows
@@ -666,7 +672,7 @@ mod tests {
 
     #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 11);
+        assert_eq!(RuleSet::defaults().rules.len(), 12);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 

@@ -180,7 +180,7 @@ duration = "30m"
 kind = "flat_line"
 point = "E002-1"
 start = "+20m"
-duration = "2h"
+duration = "8h"
 
 [[incidents]]
 kind = "low_variance"

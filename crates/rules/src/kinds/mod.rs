@@ -6,6 +6,7 @@
 mod above_reference;
 mod air_high_value;
 mod flag_duration;
+mod flat_line;
 mod invalid_hour;
 mod manual_entry;
 mod noise_zone;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use above_reference::{AirAbovePeers, SuddenChange};
 pub use air_high_value::AirHighValue;
 pub use flag_duration::FlagDuration;
+pub use flat_line::FlatLine;
 pub use invalid_hour::InvalidHour;
 pub use manual_entry::ManualEntry;
 pub use noise_zone::NoiseZone;
@@ -53,8 +55,10 @@ pub enum Params {
     SuddenChange(SuddenChange),
     /// An air station's hourly value far above the city's other stations at the same hour.
     AirAbovePeers(AirAbovePeers),
-    /// Values set by hand (flag S) or typed as one number for several pollutants.
+    /// Values set by hand (flag S).
     ManualEntry(ManualEntry),
+    /// The same hourly value for too many running hours in a row.
+    FlatLine(FlatLine),
 }
 
 impl Params {
@@ -72,6 +76,7 @@ impl Params {
             Params::SuddenChange(_) => RuleKind::SuddenChange,
             Params::AirAbovePeers(_) => RuleKind::AirAbovePeers,
             Params::ManualEntry(_) => RuleKind::ManualEntry,
+            Params::FlatLine(_) => RuleKind::FlatLine,
         }
     }
 
@@ -90,6 +95,7 @@ impl Params {
             Params::SuddenChange(p) => Some(p),
             Params::AirAbovePeers(p) => Some(p),
             Params::ManualEntry(p) => Some(p),
+            Params::FlatLine(p) => Some(p),
         }
     }
 }
