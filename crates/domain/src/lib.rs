@@ -52,6 +52,12 @@ pub struct CodeSetting {
     /// Unit of the values this point sends for the code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// The analyser's measuring range (full scale), in `unit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<f64>,
+    /// The method detection limit of the analyser, in `unit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_limit: Option<f64>,
 }
 
 /// The registry whose entries are the monitoring points.

@@ -26,6 +26,30 @@ pub const WATER: &[(&str, &str)] = &[
     ("w01010", "temp"),
 ];
 
+/// Default method detection limits of pollution-source codes (mg/m³ for flue gas, mg/L for
+/// waste water), for a point that does not give its analyser's own: the detection limits of the
+/// national reference methods for the same indicator, standing in for the analyser's [proposal]:
+/// SO2 HJ 57-2017 (3 mg/m³), NOx HJ 693-2014 (3 mg/m³), low-concentration particulate matter
+/// HJ 836-2017 (1.0 mg/m³), COD HJ 828-2017 (4 mg/L), NH3-N HJ 535-2009 (0.025 mg/L), TP
+/// GB 11893-89 (0.01 mg/L), TN HJ 636-2012 (0.05 mg/L).
+pub const SOURCE_DETECTION_LIMITS: &[(&str, f64, &str)] = &[
+    ("a21026", 3.0, "HJ 57-2017"),
+    ("a21002", 3.0, "HJ 693-2014"),
+    ("a34013", 1.0, "HJ 836-2017"),
+    ("w01018", 4.0, "HJ 828-2017"),
+    ("w21003", 0.025, "HJ 535-2009"),
+    ("w21011", 0.01, "GB 11893-89"),
+    ("w21001", 0.05, "HJ 636-2012"),
+];
+
+/// The default detection limit of a source code and the method it comes from.
+pub fn source_detection_limit(code: &str) -> Option<(f64, &'static str)> {
+    SOURCE_DETECTION_LIMITS
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, dl, method)| (*dl, *method))
+}
+
 /// The AQI pollutant an air code measures.
 pub fn air_pollutant(code: &str) -> Option<Pollutant> {
     AIR.iter().find(|(c, _)| *c == code).map(|(_, p)| *p)

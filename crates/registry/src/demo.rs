@@ -202,6 +202,7 @@ fn outlet_limits(
         limit: Some(limit),
         ref_o2,
         unit: Some(unit.to_owned()),
+        ..Default::default()
     };
     let limits: Vec<(&str, domain::CodeSetting)> = match kind {
         domain::PointKind::GasOutlet => {

@@ -368,8 +368,8 @@ fn canonical_numbers(v: &Value) -> Value {
     }
 }
 
-/// A point's codes: `{"a21026": {"limit": 35, "ref_o2": 9, "unit": "mg/m3"}, ...}`, each
-/// setting optional, numbers canonical.
+/// A point's codes: `{"a21026": {"limit": 35, "ref_o2": 9, "unit": "mg/m3", "range": 200,
+/// "detection_limit": 3}, ...}`, each setting optional, numbers canonical.
 fn check_code_settings(v: &Value) -> Result<Value, String> {
     let codes = v
         .as_object()
@@ -401,9 +401,13 @@ fn check_code_settings(v: &Value) -> Result<Value, String> {
                 },
                 ("unit", Value::String(u)) => Value::String(u.trim().to_owned()),
                 ("unit", _) => return Err(format!("{code}.unit: must be text")),
+                ("range" | "detection_limit", _) => match x.as_f64() {
+                    Some(n) if n.is_finite() && n > 0.0 => canonical_number(n),
+                    _ => return Err(format!("{code}.{k}: must be a number above 0")),
+                },
                 (other, _) => {
                     return Err(format!(
-                        "{code}.{other}: unknown setting (limit, ref_o2, unit)"
+                        "{code}.{other}: unknown setting (limit, ref_o2, unit, range, detection_limit)"
                     ));
                 }
             };

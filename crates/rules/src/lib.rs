@@ -22,7 +22,8 @@ mod kinds;
 
 pub use kinds::{
     AirAbovePeers, AirHighValue, FlagDuration, FlatLine, InvalidHour, ManualEntry, NoiseZone,
-    Params, RealtimeExceedance, SourceExceedance, Span, SuddenChange, WaterTargetClass,
+    Params, RealtimeExceedance, SourceExceedance, Span, StuckAtDetectionLimit, SuddenChange,
+    WaterTargetClass,
 };
 
 use domain::{Observation, Point, PointKind};
@@ -59,6 +60,8 @@ pub enum RuleKind {
     ManualEntry,
     /// The same hourly value hour after hour while the source runs: fraud rule R1.
     FlatLine,
+    /// A source's values at the method detection limit for most of a week: fraud rule R3.
+    StuckAtDetectionLimit,
 }
 
 /// What the registries and the recent past say about a point, for rules that need it.
@@ -560,7 +563,7 @@ pub(crate) mod test_support {
             CodeSetting {
                 limit: Some(35.0),
                 ref_o2: Some(6.0),
-                unit: None,
+                ..Default::default()
             },
         );
         p
@@ -672,7 +675,7 @@ mod tests {
 
     #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 12);
+        assert_eq!(RuleSet::defaults().rules.len(), 13);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 

@@ -895,6 +895,8 @@ pub struct FactorView {
     /// Whether a value must be at least the bound (dissolved oxygen) rather than at most.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub water_at_least: bool,
+    /// The GB 3838-2002 item it measures (`nh3n`), as water assessments name their items.
+    pub water_item: Option<&'static str>,
 }
 
 /// A district or county of the city, by the code the registries store.
@@ -946,6 +948,7 @@ async fn factors() -> Json<Vec<FactorView>> {
                 unit_air_station: envstd::codes::air_pollutant(f.code).map(|p| p.unit()),
                 water_class_limits: water_limits(f.code).map(|(l, _)| l),
                 water_at_least: water_limits(f.code).is_some_and(|(_, at_least)| at_least),
+                water_item: envstd::codes::water_item(f.code),
             })
             .collect(),
     )

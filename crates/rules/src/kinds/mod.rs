@@ -5,6 +5,7 @@
 
 mod above_reference;
 mod air_high_value;
+mod detection_limit;
 mod flag_duration;
 mod flat_line;
 mod invalid_hour;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use above_reference::{AirAbovePeers, SuddenChange};
 pub use air_high_value::AirHighValue;
+pub use detection_limit::StuckAtDetectionLimit;
 pub use flag_duration::FlagDuration;
 pub use flat_line::FlatLine;
 pub use invalid_hour::InvalidHour;
@@ -59,6 +61,8 @@ pub enum Params {
     ManualEntry(ManualEntry),
     /// The same hourly value for too many running hours in a row.
     FlatLine(FlatLine),
+    /// Most running hours of days at the method detection limit.
+    StuckAtDetectionLimit(StuckAtDetectionLimit),
 }
 
 impl Params {
@@ -77,6 +81,7 @@ impl Params {
             Params::AirAbovePeers(_) => RuleKind::AirAbovePeers,
             Params::ManualEntry(_) => RuleKind::ManualEntry,
             Params::FlatLine(_) => RuleKind::FlatLine,
+            Params::StuckAtDetectionLimit(_) => RuleKind::StuckAtDetectionLimit,
         }
     }
 
@@ -96,6 +101,7 @@ impl Params {
             Params::AirAbovePeers(p) => Some(p),
             Params::ManualEntry(p) => Some(p),
             Params::FlatLine(p) => Some(p),
+            Params::StuckAtDetectionLimit(p) => Some(p),
         }
     }
 }
