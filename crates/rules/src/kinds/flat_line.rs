@@ -26,8 +26,9 @@ pub struct FlatLine {
     /// are not judged (a flow held by a pump's setting is not a frozen analyser).
     #[serde(default = "flow_codes")]
     pub flow_codes: Vec<String>,
-    /// Other codes not judged (status values, set points).
-    #[serde(default)]
+    /// Codes not judged: the rule is about concentrations, not the flue-gas or water conditions
+    /// that can honestly hold for hours (temperature, pressure, humidity, velocity, O2, pH).
+    #[serde(default = "conditions")]
     pub ignore: Vec<String>,
     /// Values sent with fewer significant digits are not judged: an air station's CO of "0.6"
     /// mg/m³ may honestly read the same for hours, a value of "30.5" may not. [proposal]
@@ -50,6 +51,16 @@ fn significant_digits(text: &str) -> usize {
 
 fn six() -> u32 {
     6
+}
+
+fn conditions() -> Vec<String> {
+    // Flue-gas velocity, temperature, pressure, humidity and O2; water pH and temperature
+    // (HJ 212-2017 Appendix B).
+    [
+        "a01011", "a01012", "a01013", "a01014", "a19001", "w01001", "w01010",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 fn flow_codes() -> Vec<String> {
@@ -263,6 +274,23 @@ mod tests {
         let mut gap = hours(&vec![("30.5", "50000", "N"); 7]);
         gap.retain(|o| o.time != H0 + 3 * 3600);
         assert!(active(&gap).is_empty(), "a missing hour");
+        // Flue-gas temperature may honestly hold its tenth of a degree for hours.
+        let mut warm = hours(&[("30.1", "50000", "N"); 3]);
+        for (i, o) in warm
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, o)| o.code == "a21026")
+        {
+            o.fields.insert("avg".into(), format!("3{i}.4"));
+        }
+        warm.extend((0..8).map(|h| row("a01012", H0 + h * 3600, "54.9", "N", DataType::Hour)));
+        let w = evaluate_series(
+            &rule("flat_line"),
+            &point(),
+            &Context::default(),
+            rows(&warm),
+        );
+        assert!(!w.contains_key("a01012"), "temperature is not judged");
         // A coarse value (one significant digit) may honestly hold for hours.
         let coarse = vec![("0.6", "50000", "N"); 12];
         assert!(active(&hours(&coarse)).is_empty(), "CO of 0.6 for 12 hours");
