@@ -21,9 +21,9 @@ use std::collections::BTreeMap;
 mod kinds;
 
 pub use kinds::{
-    AirAbovePeers, AirHighValue, FlagDuration, FlatLine, InvalidHour, ManualEntry, NoiseZone,
-    Params, RealtimeExceedance, SourceExceedance, Span, StuckAtDetectionLimit, SuddenChange,
-    WaterTargetClass,
+    AirAbovePeers, AirHighValue, FlagDuration, FlatLine, ImplausibleO2, InvalidHour, ManualEntry,
+    NoiseZone, Params, RealtimeExceedance, SourceExceedance, Span, StuckAtDetectionLimit,
+    SuddenChange, WaterTargetClass,
 };
 
 use domain::{Observation, Point, PointKind};
@@ -62,6 +62,8 @@ pub enum RuleKind {
     FlatLine,
     /// A source's values at the method detection limit for most of a week: fraud rule R3.
     StuckAtDetectionLimit,
+    /// Near-ambient O2 in a flue gas running at its usual flow: fraud rule R5.
+    ImplausibleO2,
 }
 
 /// What the registries and the recent past say about a point, for rules that need it.
@@ -675,7 +677,7 @@ mod tests {
 
     #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 13);
+        assert_eq!(RuleSet::defaults().rules.len(), 14);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 

@@ -164,6 +164,11 @@ impl Device {
 
     /// The model value of `code` at `t` (Unix seconds), before incidents.
     pub fn base_value(&self, code: &str, t: i64) -> f64 {
+        self.model_value(code, t, self.producing(t))
+    }
+
+    /// The model value of `code` at `t` with the plant producing or not (its schedule aside).
+    fn model_value(&self, code: &str, t: i64, producing: bool) -> f64 {
         let Some(&(_, level, spread, _, _)) = self.kind.factors().iter().find(|f| f.0 == code)
         else {
             return 0.0;
@@ -174,7 +179,7 @@ impl Device {
         let h = hour_of_day(t);
         let v = match self.kind {
             DeviceKind::GasOutlet | DeviceKind::WaterOutlet => {
-                if self.producing(t) {
+                if producing {
                     level + slow + jitter
                 } else {
                     match code {
@@ -222,10 +227,16 @@ impl Device {
     pub fn sample(&self, code: &str, t: i64, incidents: &[Incident]) -> Option<Sample> {
         // A source's logger flags the minutes its plant is stopped F (HJ 212-2017 Table 8), so
         // they are outside the hourly mean and its O2 conversion.
+        // A plant diluting its flue gas (O2 at ambient) reports production whatever its
+        // schedule: that is the fraud.
+        let reports_production = incidents
+            .iter()
+            .any(|i| i.kind == IncidentKind::O2Ambient && i.applies(&self.point_id, t));
         let stopped = matches!(self.kind, DeviceKind::GasOutlet | DeviceKind::WaterOutlet)
-            && !self.producing(t);
+            && !self.producing(t)
+            && !reports_production;
         let mut s = Sample {
-            value: self.base_value(code, t),
+            value: self.model_value(code, t, !stopped),
             flag: if stopped { 'F' } else { 'N' },
         };
         let limit = self

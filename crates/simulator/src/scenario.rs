@@ -196,9 +196,9 @@ duration = "3h"
 
 [[incidents]]
 kind = "o2_ambient"
-point = "E005-1"
+point = "E007-1"
 start = "+30m"
-duration = "2h"
+duration = "4h"
 
 [[incidents]]
 kind = "fault_flag"

@@ -8,6 +8,7 @@ mod air_high_value;
 mod detection_limit;
 mod flag_duration;
 mod flat_line;
+mod implausible_o2;
 mod invalid_hour;
 mod manual_entry;
 mod noise_zone;
@@ -23,6 +24,7 @@ pub use air_high_value::AirHighValue;
 pub use detection_limit::StuckAtDetectionLimit;
 pub use flag_duration::FlagDuration;
 pub use flat_line::FlatLine;
+pub use implausible_o2::ImplausibleO2;
 pub use invalid_hour::InvalidHour;
 pub use manual_entry::ManualEntry;
 pub use noise_zone::NoiseZone;
@@ -63,6 +65,8 @@ pub enum Params {
     FlatLine(FlatLine),
     /// Most running hours of days at the method detection limit.
     StuckAtDetectionLimit(StuckAtDetectionLimit),
+    /// Near-ambient O2 in a flue gas running at its usual flow.
+    ImplausibleO2(ImplausibleO2),
 }
 
 impl Params {
@@ -82,6 +86,7 @@ impl Params {
             Params::ManualEntry(_) => RuleKind::ManualEntry,
             Params::FlatLine(_) => RuleKind::FlatLine,
             Params::StuckAtDetectionLimit(_) => RuleKind::StuckAtDetectionLimit,
+            Params::ImplausibleO2(_) => RuleKind::ImplausibleO2,
         }
     }
 
@@ -102,6 +107,7 @@ impl Params {
             Params::ManualEntry(p) => Some(p),
             Params::FlatLine(p) => Some(p),
             Params::StuckAtDetectionLimit(p) => Some(p),
+            Params::ImplausibleO2(p) => Some(p),
         }
     }
 }
