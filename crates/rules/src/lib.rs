@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+pub mod fraud;
 mod kinds;
 
 pub use kinds::{

@@ -120,6 +120,135 @@ async fn list(
     Ok(Json(rows))
 }
 
+/// The period and place of a fraud ranking.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RankingParams {
+    /// Clues overlapping from (RFC 3339); default 30 days before `to`.
+    pub from: Option<String>,
+    /// Clues overlapping to (RFC 3339); default now.
+    pub to: Option<String>,
+    /// Only points registered in this district.
+    pub district: Option<String>,
+}
+
+/// A point or an enterprise in the ranking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuspectView {
+    /// Point id or enterprise credit code.
+    pub id: String,
+    /// Families of evidence, strongest first (`manual_entry`, `dilution`, `frozen_analyser`).
+    pub families: Vec<String>,
+    /// Sum of the families' weights (strong 1.0, others 0.5).
+    pub score: f64,
+    /// Score of 1.0 or more.
+    pub suspect: bool,
+    /// The clues (alarm ids).
+    pub alarms: Vec<i64>,
+    /// The points with clues.
+    pub points: Vec<String>,
+    /// First clue's start (RFC 3339).
+    pub first: String,
+    /// Last clue's end (RFC 3339).
+    pub last: String,
+}
+
+/// Suspected monitoring-data fraud, ranked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ranking {
+    /// From (RFC 3339).
+    pub from: String,
+    /// To (RFC 3339).
+    pub to: String,
+    /// Points with at least one clue, highest score first.
+    pub points: Vec<SuspectView>,
+    /// Enterprises with at least one clue, highest score first.
+    pub enterprises: Vec<SuspectView>,
+    /// How the score is made.
+    pub formula: &'static str,
+}
+
+/// The suspicion ranking of monitoring-data fraud: the fraud rules' alarms (clues) of a period
+/// per point and per enterprise, scored by families of evidence (`rules::fraud`).
+#[utoipa::path(get, path = "/api/v1/fraud/ranking", tag = "alarms", security(("token" = ["read_alarms"])), params(RankingParams),
+    responses((status = 200, body = Ranking), (status = 400, body = ErrorBody)))]
+async fn fraud_ranking(
+    State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<access::Principal>,
+    Query(q): Query<RankingParams>,
+) -> ApiResult<Json<Ranking>> {
+    let to = time_s("to", &q.to)?.unwrap_or(state.now_ms().div_euclid(1000));
+    let from = time_s("from", &q.from)?.unwrap_or(to - 30 * bjtime::DAY_S);
+    if from >= to {
+        return Err(ApiError::BadRequest("from must be before to".into()));
+    }
+    let mut allowed = state.visible_points(&principal).await?;
+    if let Some(d) = &q.district {
+        let ids = state.points_in(None, Some(d)).await?;
+        allowed = Some(match allowed {
+            Some(a) => a.intersection(&ids).cloned().collect(),
+            None => ids,
+        });
+    }
+    let rules = state.rules();
+    let families: std::collections::BTreeMap<String, rules::fraud::Family> = rules
+        .rules
+        .iter()
+        .filter_map(|r| Some((r.id.clone(), rules::fraud::family(r.kind())?)))
+        .collect();
+    let store = state.alarm_store();
+    let query = AlarmQuery {
+        from: Some(from),
+        to: Some(to),
+        limit: 100_000,
+        ..Default::default()
+    };
+    let alarms = tokio::task::spawn_blocking(move || store.alarms(&query))
+        .await
+        .map_err(blocking_err)?
+        .map_err(ApiError::from)?;
+    let points = crate::state::blocking(&state, |s| s.points()).await?;
+    let enterprise: std::collections::BTreeMap<String, Option<String>> =
+        points.into_iter().map(|p| (p.id, p.enterprise)).collect();
+    let clues: Vec<rules::fraud::Clue> = alarms
+        .into_iter()
+        .filter(|a| a.state != store::AlarmState::Withdrawn)
+        .filter(|a| allowed.as_ref().is_none_or(|ids| ids.contains(&a.point_id)))
+        .filter_map(|a| {
+            Some(rules::fraud::Clue {
+                alarm_id: a.id,
+                family: *families.get(&a.rule_id)?,
+                enterprise: enterprise.get(&a.point_id).cloned().flatten(),
+                point_id: a.point_id,
+                start: a.start,
+                end: a.end,
+            })
+        })
+        .collect();
+    let (points, enterprises) = rules::fraud::rank(&clues);
+    let view = |s: rules::fraud::Suspect| SuspectView {
+        families: s
+            .families
+            .iter()
+            .filter_map(|f| serde_json::to_value(f).ok()?.as_str().map(str::to_owned))
+            .collect(),
+        id: s.id,
+        score: s.score,
+        suspect: s.suspect,
+        alarms: s.alarms,
+        points: s.points,
+        first: crate::wire::iso(s.first * 1000),
+        last: crate::wire::iso(s.last * 1000),
+    };
+    Ok(Json(Ranking {
+        from: crate::wire::iso(from * 1000),
+        to: crate::wire::iso(to * 1000),
+        points: points.into_iter().map(view).collect(),
+        enterprises: enterprises.into_iter().map(view).collect(),
+        formula: "each family of evidence counts once: 1.0 for a strong one (manual entry, dilution), 0.5 for the others; a point's score sums its families, an enterprise's the families of all its points; 1.0 or more is a suspect",
+    }))
+}
+
 /// One alarm with its evidence and events.
 #[utoipa::path(get, path = "/api/v1/alarms/{id}", tag = "alarms", security(("token" = ["read_alarms"])),
     params(("id" = i64, Path, description = "alarm id")),
@@ -281,6 +410,7 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(list))
+        .routes(routes!(fraud_ranking))
         .routes(routes!(stream))
         .routes(routes!(one))
         .routes(routes!(acknowledge))

@@ -16,11 +16,11 @@ const POINTS: &str = "[[points]]\nid = \"stack\"\nname = \"stack\"\nmn = \"GAS00
                       [points.codes.a21026]\nlimit = 35.0\nref_o2 = 6.0\n";
 
 pub(crate) async fn send_hour(link: &mut Link, hour: i64, so2: &str, qn: &mut u32) {
-    send_records(link, hour, so2, qn, 6).await;
+    send_records(link, hour, so2, "N", qn, 6).await;
 }
 
 /// The first `n` ten-minute records of an hour.
-async fn send_records(link: &mut Link, hour: i64, so2: &str, qn: &mut u32, n: i64) {
+async fn send_records(link: &mut Link, hour: i64, so2: &str, flag: &str, qn: &mut u32, n: i64) {
     for k in 0..n {
         *qn += 1;
         let q = format!("20261101000000{:03}", *qn % 1000);
@@ -28,7 +28,7 @@ async fn send_records(link: &mut Link, hour: i64, so2: &str, qn: &mut u32, n: i6
             hj212::DataArea::new().data_time(LocalTime::from_unix_millis((hour + k * 600) * 1000));
         cp = cp.pollutant(
             "a21026",
-            &[(hj212::FieldKind::Avg, so2), (hj212::FieldKind::Flag, "N")],
+            &[(hj212::FieldKind::Avg, so2), (hj212::FieldKind::Flag, flag)],
         );
         cp = cp.pollutant(
             "a19001",
@@ -391,7 +391,7 @@ async fn an_hour_in_progress_is_judged_invalid_only_once_it_closes() {
     let mut link = Link::connect(server.hj212).await.expect("connects");
     let mut qn = 0;
     // Two ten-minute records (20 valid minutes) early in the hour: it can still reach 45.
-    send_records(&mut link, h, "10", &mut qn, 2).await;
+    send_records(&mut link, h, "10", "N", &mut qn, 2).await;
     // Once the hour has closed (11:00 plus the grace of five minutes), it is invalid, and not
     // before: the alarms were raised at or after 11:05 on the platform clock.
     let list = alarms_until(&server, "invalid_hour", |l| !l.is_empty()).await;
@@ -407,4 +407,54 @@ async fn an_hour_in_progress_is_judged_invalid_only_once_it_closes() {
     assert_eq!(list.len(), 2, "both codes of the hour: {list:?}");
     assert_eq!(list[0]["evidence"]["valid_minutes"], 20);
     assert_eq!(list[0]["evidence"]["minutes_to_come"], 0);
+}
+
+/// A value typed in by hand (flag S) is a fraud clue (rule manual_entry, R10): the alarm carries
+/// the record, and the suspicion ranking lists the point and its enterprise, a suspect on this
+/// strong signal alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_entered_by_hand_is_a_clue_and_ranks_its_enterprise() {
+    let dir = TempDir::new("fraud");
+    std::fs::write(dir.0.join("points.toml"), crate::cases::POINTS).expect("points");
+    let server = TestServer::start(&dir.0, "");
+    crate::cases::register(&server).await;
+    let h = midnight_days_ago(1) + 10 * 3600;
+    let mut link = Link::connect(server.hj212).await.expect("connects");
+    let mut qn = 0;
+    send_records(&mut link, h, "21.5", "N", &mut qn, 3).await;
+    send_records(&mut link, h + 1800, "21.0", "S", &mut qn, 1).await;
+    let list = alarms_until(&server, "manual_entry", |l| !l.is_empty()).await;
+    assert_eq!(list[0]["point_id"], "stack", "{list:?}");
+    assert_eq!(list[0]["severity"], "critical");
+    assert_eq!(list[0]["evidence"]["manual_count"], 1, "{list:?}");
+    let from = bjtime::rfc3339(h - 86_400);
+    let to = bjtime::rfc3339(h + 86_400);
+    let r = server
+        .get_json(&format!(
+            "/api/v1/fraud/ranking?from={}&to={}",
+            from.replace('+', "%2B"),
+            to.replace('+', "%2B")
+        ))
+        .await;
+    assert_eq!(r["points"][0]["id"], "stack", "{r}");
+    assert_eq!(
+        r["points"][0]["families"],
+        serde_json::json!(["manual_entry"])
+    );
+    assert_eq!(r["points"][0]["score"], 1.0);
+    assert_eq!(r["points"][0]["suspect"], true);
+    assert_eq!(r["enterprises"][0]["id"], crate::cases::E1, "{r}");
+    // Another district sees nothing; a bad period is refused.
+    let other = server
+        .get_json("/api/v1/fraud/ranking?district=shizhong")
+        .await;
+    assert_eq!(other["points"], serde_json::json!([]), "{other}");
+    let bad = server
+        .request(
+            "GET",
+            "/api/v1/fraud/ranking?from=2026-12-01T00:00:00%2B08:00&to=2026-11-01T00:00:00%2B08:00",
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
 }

@@ -15,7 +15,9 @@
 const I18N = {
   zh: {
     brand: "智慧生态黄河监管平台", logout: "退出", login: "登录", username: "用户名", password: "密码", skip: "跳到正文", menu: "菜单",
-    overview: "一张图", alarms: "报警", cases: "案件", registries: "台账", targets: "目标", devices: "设备", admin: "用户与审计",
+    overview: "一张图", alarms: "报警", fraud: "疑似弄虚作假线索", cases: "案件", registries: "台账", targets: "目标", devices: "设备", admin: "用户与审计",
+    fam_manual_entry: "人工录入", fam_dilution: "稀释", fam_frozen_analyser: "仪器冻结", score: "可疑分值", families: "证据类别", clues: "线索", firstSeen: "首次", lastSeen: "最近",
+    suspectEnterprises: "企业", suspectPoints: "点位", formula: "计分方法", suspect: "可疑",
     points: "点位", loginFailed: "登录失败", forbidden: "无权查看", notFound: "不存在", loading: "加载中…",
     cityAqi: "全市空气质量", cityAqiNow: "当前小时", cityAqiToday: "今日（日均）", stationRanking: "空气站 AQI 排名",
     sectionsTable: "地表水断面", alarmsToday: "今日报警", onlineCapture: "污染源在线与传输", casesCard: "案件办理", targetProgress: "年度目标进度",
@@ -83,7 +85,9 @@ const I18N = {
   },
   en: {
     brand: "Smart Ecological Yellow River", logout: "Log out", login: "Log in", username: "User name", password: "Password", skip: "Skip to content", menu: "Menu",
-    overview: "Map", alarms: "Alarms", cases: "Cases", registries: "Registries", targets: "Targets", devices: "Devices", admin: "Users & audit",
+    overview: "Map", alarms: "Alarms", fraud: "Suspected data fraud", cases: "Cases", registries: "Registries", targets: "Targets", devices: "Devices", admin: "Users & audit",
+    fam_manual_entry: "manual entry", fam_dilution: "dilution", fam_frozen_analyser: "frozen analyser", score: "Score", families: "Evidence families", clues: "Clues", firstSeen: "First", lastSeen: "Last",
+    suspectEnterprises: "Enterprises", suspectPoints: "Points", formula: "How the score is made", suspect: "suspect",
     points: "Points", loginFailed: "Login failed", forbidden: "Not allowed", notFound: "Not found", loading: "Loading…",
     cityAqi: "City air quality", cityAqiNow: "This hour", cityAqiToday: "Today (daily)", stationRanking: "Air stations by AQI",
     sectionsTable: "Water sections", alarmsToday: "Today's alarms", onlineCapture: "Sources online and reporting", casesCard: "Casework", targetProgress: "Targets this year",
@@ -315,6 +319,7 @@ function flashError(e) { const box = document.getElementById("announce"); box.te
 const NAV = [
   ["overview", "#/", "read_data"],
   ["alarms", "#/alarms", "read_alarms"],
+  ["fraud", "#/fraud", "read_alarms"],
   ["cases", "#/cases", "read_cases"],
   ["registries", "#/registries", "read_registries"],
   ["targets", "#/targets", "read_registries"],
@@ -403,6 +408,7 @@ async function route() {
     if (parts.length === 0) await overview(view);
     else if (parts[0] === "points" && parts[1]) await pointPage(view, parts[1], query);
     else if (parts[0] === "alarms") await alarmsPage(view, query);
+    else if (parts[0] === "fraud") await fraudPage(view, query);
     else if (parts[0] === "cases" && parts[1]) await casePage(view, parts[1]);
     else if (parts[0] === "cases") await casesPage(view);
     else if (parts[0] === "registries" && parts[1]) await registryPage(view, parts[1]);
@@ -939,6 +945,7 @@ async function alarmsPage(view, query) {
   const render = async (flashId) => {
     const params = new URLSearchParams({ limit: "300" });
     for (const sel of filters.querySelectorAll("select[data-filter]")) if (sel.value) params.set(sel.dataset.filter, sel.value);
+    if (query.get("point")) params.set("point", query.get("point"));
     const [rows, critical, cases] = await Promise.all([
       get(`/api/v1/alarms?${params}`),
       get("/api/v1/alarms?state=raised&severity=critical&limit=100"),
@@ -993,6 +1000,51 @@ async function alarmsPage(view, query) {
   let pending = null;
   const onEvent = (ev) => { let id = null; try { id = JSON.parse(ev.data).alarm_id; } catch { /* keep-alive */ } clearTimeout(pending); pending = setTimeout(() => { if (location.hash.startsWith("#/alarms")) render(id); }, 300); };
   for (const kind of ["raised", "updated", "cleared", "reopened", "withdrawn", "acknowledged", "dismissed"]) App.stream.addEventListener(kind, onEvent);
+}
+
+// ---------------------------------------------------------------- suspected data fraud
+
+const FORMULA = {
+  zh: "每类证据只计一次：强证据（人工录入、稀释）计 1.0，其他类别计 0.5；点位分值为其各类证据之和，企业分值为其所有点位的证据类别之和；达到 1.0 即为可疑。",
+  en: "Each family of evidence counts once: 1.0 for a strong one (manual entry, dilution), 0.5 for the others; a point's score sums its families, an enterprise's the families of all its points; 1.0 or more is a suspect.",
+};
+
+async function fraudPage(view, query) {
+  const { districts, points } = await loadNames();
+  const toMs = query.get("to") ? Date.parse(query.get("to")) : Date.now();
+  const fromIn = h("input", { type: "date", id: "fraud-from", value: localOf(toMs - 30 * 86400e3).slice(0, 10) });
+  const toIn = h("input", { type: "date", id: "fraud-to", value: localOf(toMs).slice(0, 10) });
+  const district = h("select", { id: "fraud-district" }, h("option", { value: "" }, t("all")), [...districts.values()].map((d) => h("option", { value: d.code }, districtName(districts, d.code))));
+  const out = h("div", { id: "fraud-ranking" });
+  const load = async () => {
+    const q = new URLSearchParams({ from: `${fromIn.value}T00:00:00+08:00`, to: `${toIn.value}T23:59:59+08:00` });
+    if (district.value) q.set("district", district.value);
+    const r = await get(`/api/v1/fraud/ranking?${q}`);
+    const fam = (s) => s.families.map((f) => tv("fam_", f)).join(", ");
+    const openCase = (s, enterprise) => async (ev) => {
+      ev.stopPropagation();
+      const p = points.get(s.points[0]);
+      const title = `${t("fraud")} · ${enterprise ? enterpriseByCode(points, s.id) : nameOf(p)} · ${fam(s)}`;
+      try { const c = await post("/api/v1/cases", { title, description: `${t("score")} ${fmtNum(s.score)}; ${t("clues")}: ${s.alarms.map((a) => `#${a}`).join(", ")}`, alarms: s.alarms }); location.hash = `#/cases/${c.id}`; } catch (e) { flashError(e); }
+    };
+    const row = (s, enterprise) => {
+      const p = points.get(s.points[0]);
+      const name = enterprise ? enterpriseByCode(points, s.id) : nameOf(p) || s.id;
+      return { item: { s, enterprise }, class: s.suspect ? "row-bad" : null, attrs: { "data-suspect": s.id }, cells: [
+        name, p ? districtName(districts, p.district) : "", h("b", {}, fmtNum(s.score)), fam(s), fmtInt(s.alarms.length),
+        fmtTime(s.first), fmtTime(s.last), App.caps.has("open_cases") ? h("button", { class: "act secondary", type: "button", onclick: openCase(s, enterprise) }, t("openCase")) : ""] };
+    };
+    const headers = [t("title"), t("district"), t("score"), t("families"), t("clues"), t("firstSeen"), t("lastSeen"), ""];
+    const go = ({ s }) => { location.hash = `#/alarms?point=${enc(s.points[0])}`; };
+    out.replaceChildren(
+      card("fraud-enterprises", t("suspectEnterprises"), r.enterprises.length ? table(headers, r.enterprises.map((s) => row(s, true)), go) : h("p", { class: "muted" }, t("none"))),
+      card("fraud-points", t("suspectPoints"), r.points.length ? table(headers, r.points.map((s) => row(s, false)), (x) => { location.hash = `#/points/${enc(x.s.points[0])}`; }) : h("p", { class: "muted" }, t("none"))),
+      h("p", { class: "muted small" }, `${t("formula")}: ${FORMULA[App.lang]}`));
+    out.dataset.ready = "true";
+  };
+  view.append(h("h1", {}, t("fraud")), h("form", { class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); load(); } },
+    labelled(t("from"), fromIn), labelled(t("to"), toIn), labelled(t("district"), district), h("button", { class: "act", type: "submit" }, t("load"))), out);
+  await load();
 }
 
 // ---------------------------------------------------------------- cases
