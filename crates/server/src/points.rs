@@ -199,6 +199,15 @@ pub struct HistoryView {
     pub observation: ObservationView,
 }
 
+/// The points the user may see.
+async fn visible_points(state: &AppState, principal: &access::Principal) -> ApiResult<Vec<Point>> {
+    let mut points = blocking(state, |s| s.points()).await?;
+    if let Some(visible) = state.visible_points(principal).await? {
+        points.retain(|p| visible.contains(&p.id));
+    }
+    Ok(points)
+}
+
 /// Lists the monitoring points.
 #[utoipa::path(get, path = "/api/v1/points", tag = "points", security(("token" = ["read_data"])),
     responses((status = 200, body = [PointView])))]
@@ -206,10 +215,7 @@ async fn list_points(
     State(state): State<AppState>,
     axum::Extension(principal): axum::Extension<access::Principal>,
 ) -> ApiResult<Json<Vec<PointView>>> {
-    let mut points = blocking(&state, |s| s.points()).await?;
-    if let Some(visible) = state.visible_points(&principal).await? {
-        points.retain(|p| visible.contains(&p.id));
-    }
+    let points = visible_points(&state, &principal).await?;
     Ok(Json(views(&state, points).await?))
 }
 
@@ -621,10 +627,7 @@ async fn point_status(
     State(state): State<AppState>,
     axum::Extension(principal): axum::Extension<access::Principal>,
 ) -> ApiResult<Json<Vec<PointStatus>>> {
-    let mut points = blocking(&state, |s| s.points()).await?;
-    if let Some(visible) = state.visible_points(&principal).await? {
-        points.retain(|p| visible.contains(&p.id));
-    }
+    let points = visible_points(&state, &principal).await?;
     let devices: BTreeMap<String, domain::DeviceState> = state
         .gateway()
         .devices()

@@ -83,34 +83,22 @@ impl Evaluate for StuckAtDetectionLimit {
             rule,
             point,
             hour_start,
-            rows,
-            ctx,
             wanted,
             ..
         } = *input;
         let from = hour_start - i64::from(self.window_hours.saturating_sub(1)) * 3600;
-        let hour_of = |r: &crate::Row| r.time - r.time.rem_euclid(3600);
-        let hourly: Vec<&crate::Row> = ctx
-            .past
-            .iter()
-            .chain(rows.iter().filter(|r| input.in_hour(r)))
-            .filter(|r| r.data_type == domain::DataType::Hour && hour_of(r) >= from)
+        let hourly: Vec<&crate::Row> = input
+            .hourly_records()
+            .filter(|r| hour_of(r) >= from)
             .collect();
-        let mut idle: Vec<i64> = hourly
-            .iter()
-            .filter(|r| self.flow_codes.contains(&r.code))
-            .filter(|r| r.avg.is_some_and(|v| v.to_f64() <= 0.0))
-            .map(|r| hour_of(r))
-            .collect();
-        idle.sort_unstable();
+        let hours = RunningHours::new(hourly.iter().copied(), &self.flow_codes);
         let mut by_code: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         let mut judged_now: Vec<&str> = Vec::new();
         for r in &hourly {
             if hour_of(r) == hour_start && !judged_now.contains(&r.code.as_str()) {
                 judged_now.push(r.code.as_str());
             }
-            let running = r.normal() && idle.binary_search(&hour_of(r)).is_err();
-            if let (true, Some(v)) = (running, r.avg) {
+            if let (true, Some(v)) = (hours.running(r), r.avg) {
                 by_code.entry(r.code.as_str()).or_default().push(v.to_f64());
             }
         }

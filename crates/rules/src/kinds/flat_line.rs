@@ -97,27 +97,15 @@ impl Evaluate for FlatLine {
         let Input {
             rule,
             hour_start,
-            rows,
             ctx,
             wanted,
             ..
         } = *input;
-        let hourly = |r: &&crate::Row| r.data_type == domain::DataType::Hour;
-        let now: Vec<&crate::Row> = rows
-            .iter()
-            .filter(|r| input.in_hour(r))
-            .filter(hourly)
+        let now: Vec<&crate::Row> = input
+            .hourly_records()
+            .filter(|r| hour_of(r) == hour_start)
             .collect();
-        // Hours the source did not run: zero flow in them.
-        let mut idle: Vec<i64> = ctx
-            .past
-            .iter()
-            .chain(now.iter().copied())
-            .filter(|r| self.flow_codes.contains(&r.code))
-            .filter(|r| r.avg.is_some_and(|v| v.to_f64() <= 0.0))
-            .map(|r| r.time - r.time.rem_euclid(3600))
-            .collect();
-        idle.sort_unstable();
+        let hours = RunningHours::new(input.hourly_records(), &self.flow_codes);
         let mut out = Vec::new();
         for o in &now {
             let code = o.code.as_str();
@@ -133,12 +121,7 @@ impl Evaluate for FlatLine {
             if significant_digits(&value.to_string()) < self.min_significant_digits {
                 continue;
             }
-            let running = |r: &crate::Row| {
-                r.normal()
-                    && idle
-                        .binary_search(&(r.time - r.time.rem_euclid(3600)))
-                        .is_err()
-            };
+            let running = |r: &crate::Row| hours.running(r);
             // The run ending at the hour judged, walking back one hour at a time.
             let mut run = 0u32;
             let mut start = hour_start;
@@ -151,7 +134,7 @@ impl Evaluate for FlatLine {
                         .past
                         .iter()
                         .rev()
-                        .find(|r| r.code == code && r.time - r.time.rem_euclid(3600) == at)
+                        .find(|r| r.code == code && hour_of(r) == at)
                     else {
                         break;
                     };

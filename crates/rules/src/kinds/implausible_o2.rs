@@ -80,17 +80,13 @@ impl Evaluate for ImplausibleO2 {
         let Input {
             rule,
             hour_start,
-            rows,
-            ctx,
             wanted,
             ..
         } = *input;
-        let hour_of = |r: &crate::Row| r.time - r.time.rem_euclid(3600);
         let hourly = |code: &str| -> BTreeMap<i64, (f64, bool)> {
-            ctx.past
-                .iter()
-                .chain(rows.iter().filter(|r| input.in_hour(r)))
-                .filter(|r| r.data_type == domain::DataType::Hour && r.code == code)
+            input
+                .hourly_records()
+                .filter(|r| r.code == code)
                 .filter_map(|r| Some((hour_of(r), (r.avg?.to_f64(), r.normal()))))
                 .collect()
         };

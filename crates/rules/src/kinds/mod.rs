@@ -185,9 +185,49 @@ impl Input<'_> {
         })
     }
 
+    /// The point's hourly records of the past hours the rule asked for, then of the hour
+    /// judged, oldest first.
+    pub fn hourly_records(&self) -> impl Iterator<Item = &'_ Row> + '_ {
+        self.ctx
+            .past
+            .iter()
+            .chain(self.rows.iter().filter(|r| self.in_hour(r)))
+            .filter(|r| r.data_type == domain::DataType::Hour)
+    }
+
     /// The minutes one minute-data record stands for (the point's minute-data interval).
     pub fn minutes_per_row(&self) -> usize {
         self.point.min_interval_min.max(1) as usize
+    }
+}
+
+/// The start of the hour a record is in.
+pub(crate) fn hour_of(r: &Row) -> i64 {
+    r.time - r.time.rem_euclid(3600)
+}
+
+/// The hours a source ran, as the rules about fraud judge it: a record flagged N in an hour
+/// whose flow (any of `flow_codes`) is not zero.
+pub(crate) struct RunningHours {
+    idle: Vec<i64>,
+}
+
+impl RunningHours {
+    /// The hours with zero flow among `records`.
+    pub fn new<'a>(records: impl Iterator<Item = &'a Row>, flow_codes: &[String]) -> Self {
+        let mut idle: Vec<i64> = records
+            .filter(|r| flow_codes.contains(&r.code))
+            .filter(|r| r.avg.is_some_and(|v| v.to_f64() <= 0.0))
+            .map(hour_of)
+            .collect();
+        idle.sort_unstable();
+        idle.dedup();
+        Self { idle }
+    }
+
+    /// Whether the record is of a running hour.
+    pub fn running(&self, r: &Row) -> bool {
+        r.normal() && self.idle.binary_search(&hour_of(r)).is_err()
     }
 }
 
@@ -218,6 +258,6 @@ mod prelude {
 
     pub(crate) use serde::Deserialize;
 
-    pub(crate) use super::{Evaluate, HourWindow, Input, Span};
+    pub(crate) use super::{Evaluate, HourWindow, Input, RunningHours, Span, hour_of};
     pub(crate) use crate::{Limited, Verdict, code_key, hourly_values, iso, limited_codes, push};
 }
