@@ -27,6 +27,8 @@ pub enum Family {
     Dilution,
     /// The analyser frozen, held at its detection limit or in a narrow band (R1, R3, later R2).
     FrozenAnalyser,
+    /// Running hours marked stopped, faulty or under maintenance (R9).
+    Marking,
 }
 
 impl Family {
@@ -47,6 +49,7 @@ pub fn family(kind: RuleKind) -> Option<Family> {
         RuleKind::ManualEntry => Some(Family::ManualEntry),
         RuleKind::ImplausibleO2 => Some(Family::Dilution),
         RuleKind::FlatLine | RuleKind::StuckAtDetectionLimit => Some(Family::FrozenAnalyser),
+        RuleKind::StopMark => Some(Family::Marking),
         _ => None,
     }
 }

@@ -23,7 +23,7 @@ mod kinds;
 
 pub use kinds::{
     AirAbovePeers, AirHighValue, FlagDuration, FlatLine, ImplausibleO2, InvalidHour, ManualEntry,
-    NoiseZone, Params, RealtimeExceedance, SourceExceedance, Span, StuckAtDetectionLimit,
+    NoiseZone, Params, RealtimeExceedance, SourceExceedance, Span, StopMark, StuckAtDetectionLimit,
     SuddenChange, WaterTargetClass,
 };
 
@@ -65,6 +65,8 @@ pub enum RuleKind {
     StuckAtDetectionLimit,
     /// Near-ambient O2 in a flue gas running at its usual flow: fraud rule R5.
     ImplausibleO2,
+    /// Hours marked stopped while the flow says the source ran: fraud rule R9 (stop marks).
+    StopMark,
 }
 
 /// What the registries and the recent past say about a point, for rules that need it.
@@ -678,7 +680,7 @@ mod tests {
 
     #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 14);
+        assert_eq!(RuleSet::defaults().rules.len(), 15);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 

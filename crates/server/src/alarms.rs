@@ -137,7 +137,8 @@ pub struct RankingParams {
 pub struct SuspectView {
     /// Point id or enterprise credit code.
     pub id: String,
-    /// Families of evidence, strongest first (`manual_entry`, `dilution`, `frozen_analyser`).
+    /// Families of evidence, strongest first (`manual_entry`, `dilution`, `frozen_analyser`,
+    /// `marking`).
     pub families: Vec<String>,
     /// Sum of the families' weights (strong 1.0, others 0.5).
     pub score: f64,
@@ -245,7 +246,7 @@ async fn fraud_ranking(
         to: crate::wire::iso(to * 1000),
         points: points.into_iter().map(view).collect(),
         enterprises: enterprises.into_iter().map(view).collect(),
-        formula: "each family of evidence counts once: 1.0 for a strong one (manual entry, dilution), 0.5 for the others; a point's score sums its families, an enterprise's the families of all its points; 1.0 or more is a suspect",
+        formula: "each family of evidence counts once: 1.0 for a strong one (manual entry, dilution), 0.5 for the others (frozen analyser, marking); a point's score sums its families, an enterprise's the families of all its points; 1.0 or more is a suspect",
     }))
 }
 

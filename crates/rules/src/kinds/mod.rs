@@ -14,6 +14,7 @@ mod manual_entry;
 mod noise_zone;
 mod realtime_exceedance;
 mod source_exceedance;
+mod stop_mark;
 mod water_target_class;
 
 use domain::Point;
@@ -30,6 +31,7 @@ pub use manual_entry::ManualEntry;
 pub use noise_zone::NoiseZone;
 pub use realtime_exceedance::RealtimeExceedance;
 pub use source_exceedance::SourceExceedance;
+pub use stop_mark::StopMark;
 pub use water_target_class::WaterTargetClass;
 
 use crate::{Context, DeviceSilent, Row, Rule, RuleKind, Verdict};
@@ -67,6 +69,8 @@ pub enum Params {
     StuckAtDetectionLimit(StuckAtDetectionLimit),
     /// Near-ambient O2 in a flue gas running at its usual flow.
     ImplausibleO2(ImplausibleO2),
+    /// Hours marked stopped (F) while the flow says the source ran.
+    StopMark(StopMark),
 }
 
 impl Params {
@@ -87,6 +91,7 @@ impl Params {
             Params::FlatLine(_) => RuleKind::FlatLine,
             Params::StuckAtDetectionLimit(_) => RuleKind::StuckAtDetectionLimit,
             Params::ImplausibleO2(_) => RuleKind::ImplausibleO2,
+            Params::StopMark(_) => RuleKind::StopMark,
         }
     }
 
@@ -108,6 +113,7 @@ impl Params {
             Params::FlatLine(p) => Some(p),
             Params::StuckAtDetectionLimit(p) => Some(p),
             Params::ImplausibleO2(p) => Some(p),
+            Params::StopMark(p) => Some(p),
         }
     }
 }

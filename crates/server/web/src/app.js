@@ -69,7 +69,8 @@ const I18N = {
     kind_gas_outlet: "废气排放口", kind_water_outlet: "废水排放口", kind_air_station: "空气站", kind_water_section: "水质断面", kind_noise: "噪声", kind_radiation: "辐射", kind_other: "其他",
     rule_source_exceedance: "污染源小时均值超标", rule_air_high_value: "空气质量高值", rule_flags_too_long: "异常标记持续过长", rule_device_silent: "设备离线",
     rule_realtime_exceedance: "实时数据超限（提示）", rule_invalid_hour: "小时数据无效", rule_water_target_class: "水质未达目标类别", rule_noise_zone: "噪声超功能区限值",
-    rule_sudden_change: "水质突变", rule_air_above_peers: "空气站明显高于全市", rule_manual_entry: "人工录入数据", rule_flat_line: "数据长时间不变（疑似冻结）", rule_stuck_at_detection_limit: "数据长期处于检出限附近", rule_implausible_o2: "运行中含氧量接近空气（疑似稀释）",
+    rule_sudden_change: "水质突变", rule_air_above_peers: "空气站明显高于全市", rule_manual_entry: "人工录入数据", rule_flat_line: "数据长时间不变（疑似冻结）", rule_stuck_at_detection_limit: "数据长期处于检出限附近", rule_implausible_o2: "运行中含氧量接近空气（疑似稀释）", rule_stop_mark: "运行中标记停产", fam_marking: "违规标记",
+    ev_stop: "连续 {n} 小时标记停产（F），流量 {flow}，常态 {usual}（阈值 {share}%）",
     ev_o2: "连续 {n} 小时 O₂ ≥ {o2}%（最高 {max}%），流量不低于常态 {flow} 的 {share}%",
     ev_dl: "{share}% 的运行小时 ≤ {factor}×检出限 {dl}（{source}；{n} 个运行小时，阈值 {min}%）",
     ev_flat: "{value} 连续 {hours} 小时不变（阈值 {threshold} 小时）",
@@ -139,7 +140,8 @@ const I18N = {
     kind_gas_outlet: "Flue-gas outlet", kind_water_outlet: "Wastewater outlet", kind_air_station: "Air station", kind_water_section: "Water section", kind_noise: "Noise", kind_radiation: "Radiation", kind_other: "Other",
     rule_source_exceedance: "Source hourly mean above its limit", rule_air_high_value: "Air quality high value", rule_flags_too_long: "Abnormal flags too long", rule_device_silent: "Device silent",
     rule_realtime_exceedance: "Real-time value above the limit (info)", rule_invalid_hour: "Invalid hour", rule_water_target_class: "Water below its target class", rule_noise_zone: "Noise above the zone limit",
-    rule_sudden_change: "Sudden change in water quality", rule_air_above_peers: "Station well above the city", rule_manual_entry: "Values entered by hand", rule_flat_line: "Value frozen for hours", rule_stuck_at_detection_limit: "Stuck at the detection limit", rule_implausible_o2: "Near-ambient O₂ while running (dilution?)",
+    rule_sudden_change: "Sudden change in water quality", rule_air_above_peers: "Station well above the city", rule_manual_entry: "Values entered by hand", rule_flat_line: "Value frozen for hours", rule_stuck_at_detection_limit: "Stuck at the detection limit", rule_implausible_o2: "Near-ambient O₂ while running (dilution?)", rule_stop_mark: "Marked stopped while running", fam_marking: "marking",
+    ev_stop: "{n} consecutive hours marked stopped (F) at a flow of {flow}, usual {usual} (threshold {share}%)",
     ev_o2: "O₂ ≥ {o2}% for {n} consecutive hours (up to {max}%) at no less than {share}% of the usual flow {flow}",
     ev_dl: "{share}% of running hours ≤ {factor} × detection limit {dl} ({source}; {n} running hours, threshold {min}%)",
     ev_flat: "{value} unchanged for {hours} running hours (threshold {threshold} h)",
@@ -895,6 +897,7 @@ function alarmAmount(a, factors, point) {
   if (e.leq !== undefined) return t("ev_noise", { value: fmtNum(e.leq), limit: fmtNum(e.limit), period: tv("period_", e.period) });
   if (e.other_stations_mean !== undefined && e.other_stations_mean !== null) return t("ev_peers", { value: v(e.value), n: e.other_stations, mean: v(e.other_stations_mean), threshold: v(e.threshold) });
   if (e.baseline_mean_24h !== undefined && e.baseline_mean_24h !== null) return t("ev_sudden", { value: v(e.value), hours: e.baseline_hours, mean: v(e.baseline_mean_24h), threshold: v(e.threshold) });
+  if (e.rule === "stop_mark" || (e.hours && e.min_flow_share !== undefined && e.o2_at_least === undefined)) return t("ev_stop", { n: (e.hours || []).length, flow: (e.hours || []).map((x) => withUnit(x[1], u)).join(", "), usual: e.usual_flow === null ? "—" : withUnit(e.usual_flow, u), share: fmtNum(e.min_flow_share * 100) });
   if (e.o2_at_least !== undefined) return t("ev_o2", { n: (e.hours || []).length, o2: fmtNum(e.o2_at_least), max: fmtNum(Math.max(...(e.hours || []).map((x) => x[1]))), share: fmtNum(e.min_flow_share * 100), flow: e.usual_flow === null ? "—" : withUnit(e.usual_flow, unitOf(factors, "a00000", point)) });
   if (e.at_limit_hours !== undefined) return t("ev_dl", { share: fmtNum(e.share * 100), factor: fmtNum(e.factor), dl: v(e.detection_limit), source: e.detection_limit_source === "the point's setting" ? t("point") : e.detection_limit_source, n: fmtInt(e.running_hours), min: fmtNum(e.min_share * 100) });
   if (e.run_hours !== undefined) return t("ev_flat", { value: v(e.value), hours: e.run_hours, threshold: e.threshold_hours });
@@ -927,7 +930,7 @@ async function alarmsPage(view, query) {
   const { factors, districts, points } = names;
   const live = h("span", { class: "muted", id: "live" }, t("liveOff"));
   const mk = (name, options, label) => labelled(label, h("select", { "data-filter": name, name }, h("option", { value: "" }, t("all")), options.map(([v, l]) => h("option", { value: v, selected: query.get(name) === v }, l))));
-  const rules = ["source_exceedance", "air_high_value", "flags_too_long", "device_silent", "realtime_exceedance", "invalid_hour", "water_target_class", "noise_zone", "sudden_change", "air_above_peers", "manual_entry", "flat_line", "stuck_at_detection_limit", "implausible_o2"];
+  const rules = ["source_exceedance", "air_high_value", "flags_too_long", "device_silent", "realtime_exceedance", "invalid_hour", "water_target_class", "noise_zone", "sudden_change", "air_above_peers", "manual_entry", "flat_line", "stuck_at_detection_limit", "implausible_o2", "stop_mark"];
   const filters = h("form", { class: "toolbar", id: "alarm-filters", onsubmit: (ev) => { ev.preventDefault(); render(); } },
     mk("rule", rules.map((r) => [r, tv("rule_", r)]), t("rule")),
     mk("severity", ["critical", "warning", "info"].map((s) => [s, tv("sev_", s)]), t("severity")),
@@ -1005,8 +1008,8 @@ async function alarmsPage(view, query) {
 // ---------------------------------------------------------------- suspected data fraud
 
 const FORMULA = {
-  zh: "每类证据只计一次：强证据（人工录入、稀释）计 1.0，其他类别计 0.5；点位分值为其各类证据之和，企业分值为其所有点位的证据类别之和；达到 1.0 即为可疑。",
-  en: "Each family of evidence counts once: 1.0 for a strong one (manual entry, dilution), 0.5 for the others; a point's score sums its families, an enterprise's the families of all its points; 1.0 or more is a suspect.",
+  zh: "每类证据只计一次：强证据（人工录入、稀释）计 1.0，其他类别（仪器冻结、违规标记）计 0.5；点位分值为其各类证据之和，企业分值为其所有点位的证据类别之和；达到 1.0 即为可疑。",
+  en: "Each family of evidence counts once: 1.0 for a strong one (manual entry, dilution), 0.5 for the others (frozen analyser, marking); a point's score sums its families, an enterprise's the families of all its points; 1.0 or more is a suspect.",
 };
 
 async function fraudPage(view, query) {
