@@ -95,15 +95,11 @@ impl Evaluate for ImplausibleO2 {
             return Vec::new();
         };
         let flow = hourly(&self.flow_code);
-        // The usual flow: the median of the running (N) hours before the hour judged.
-        let mut before: Vec<f64> = flow
-            .range(hour_start - i64::from(self.reference_hours) * 3600..hour_start)
-            .filter(|(_, (_, normal))| *normal)
-            .map(|(_, (f, _))| *f)
-            .filter(|f| *f > 0.0)
-            .collect();
-        before.sort_by(f64::total_cmp);
-        let usual = before.get(before.len() / 2).copied();
+        let usual = usual_flow(
+            &flow,
+            hour_start - i64::from(self.reference_hours) * 3600,
+            hour_start,
+        );
         let suspicious = |h: i64| -> Option<(String, f64, f64)> {
             let &(o, o_normal) = o2.get(&h)?;
             let &(f, f_normal) = flow.get(&h)?;
@@ -111,14 +107,7 @@ impl Evaluate for ImplausibleO2 {
                 o_normal && f_normal && usual.is_some_and(|u| f >= u * self.min_flow_share);
             (running && o >= self.o2_at_least).then(|| (iso(h), o, f))
         };
-        let mut run = Vec::new();
-        for k in 0..self.min_hours.max(1) {
-            match suspicious(hour_start - i64::from(k) * 3600) {
-                Some(x) => run.push(x),
-                None => break,
-            }
-        }
-        run.reverse();
+        let run = run_back(hour_start, self.min_hours.max(1), suspicious);
         let active = run.len() >= self.min_hours.max(1) as usize;
         let mut out = Vec::new();
         let code = self.o2_code.as_str();

@@ -237,6 +237,32 @@ impl RunningHours {
     }
 }
 
+/// A source's usual flow: the median of the flows above zero of its running hours (flagged N)
+/// among `flows` (hour -> flow and whether flagged N) in `[from, to)`.
+pub(crate) fn usual_flow(
+    flows: &std::collections::BTreeMap<i64, (f64, bool)>,
+    from: i64,
+    to: i64,
+) -> Option<f64> {
+    let mut running: Vec<f64> = flows
+        .range(from..to)
+        .filter(|(_, (f, normal))| *normal && *f > 0.0)
+        .map(|(_, (f, _))| *f)
+        .collect();
+    running.sort_by(f64::total_cmp);
+    running.get(running.len() / 2).copied()
+}
+
+/// The run of consecutive hours, at most `max`, ending at `hour_start` for which `at` gives
+/// something, oldest first.
+pub(crate) fn run_back<T>(hour_start: i64, max: u32, at: impl Fn(i64) -> Option<T>) -> Vec<T> {
+    let mut run: Vec<T> = (0..i64::from(max))
+        .map_while(|k| at(hour_start - k * 3600))
+        .collect();
+    run.reverse();
+    run
+}
+
 /// The hour a verdict is about, in Beijing time.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct HourWindow {
@@ -264,6 +290,8 @@ mod prelude {
 
     pub(crate) use serde::Deserialize;
 
-    pub(crate) use super::{Evaluate, HourWindow, Input, RunningHours, Span, hour_of};
+    pub(crate) use super::{
+        Evaluate, HourWindow, Input, RunningHours, Span, hour_of, run_back, usual_flow,
+    };
     pub(crate) use crate::{Limited, Verdict, code_key, hourly_values, iso, limited_codes, push};
 }

@@ -71,40 +71,32 @@ impl Evaluate for StopMark {
         } = *input;
         let mut out = Vec::new();
         for code in &self.flow_codes {
-            // Hour -> (flow, flag).
-            let flow: BTreeMap<i64, (f64, String)> = input
-                .hourly_records()
-                .filter(|r| r.code == *code)
-                .filter_map(|r| {
-                    Some((
-                        hour_of(r),
-                        (r.avg?.to_f64(), r.flag.clone().unwrap_or_default()),
-                    ))
-                })
+            let records: Vec<&crate::Row> =
+                input.hourly_records().filter(|r| r.code == *code).collect();
+            // Hour -> (flow, flagged N); and the hours flagged F (stopped).
+            let flow: BTreeMap<i64, (f64, bool)> = records
+                .iter()
+                .filter_map(|r| Some((hour_of(r), (r.avg?.to_f64(), r.normal()))))
+                .collect();
+            let stopped: Vec<i64> = records
+                .iter()
+                .filter(|r| r.flag.as_deref() == Some("F"))
+                .map(|r| hour_of(r))
                 .collect();
             if !flow.contains_key(&hour_start) {
                 continue;
             }
-            let mut running: Vec<f64> = flow
-                .range(hour_start - i64::from(self.reference_hours) * 3600..hour_start)
-                .filter(|(_, (f, flag))| (flag.is_empty() || flag == "N") && *f > 0.0)
-                .map(|(_, (f, _))| *f)
-                .collect();
-            running.sort_by(f64::total_cmp);
-            let usual = running.get(running.len() / 2).copied();
+            let usual = usual_flow(
+                &flow,
+                hour_start - i64::from(self.reference_hours) * 3600,
+                hour_start,
+            );
             let marked = |h: i64| -> Option<(String, f64)> {
-                let (f, flag) = flow.get(&h)?;
-                (flag == "F" && usual.is_some_and(|u| *f >= u * self.min_flow_share))
-                    .then(|| (iso(h), *f))
+                let &(f, _) = flow.get(&h)?;
+                (stopped.contains(&h) && usual.is_some_and(|u| f >= u * self.min_flow_share))
+                    .then(|| (iso(h), f))
             };
-            let mut run = Vec::new();
-            for k in 0..self.min_hours.max(1) {
-                match marked(hour_start - i64::from(k) * 3600) {
-                    Some(x) => run.push(x),
-                    None => break,
-                }
-            }
-            run.reverse();
+            let run = run_back(hour_start, self.min_hours.max(1), marked);
             let active = run.len() >= self.min_hours.max(1) as usize;
             push(&mut out, wanted, code, active, || Evidence {
                 rule: &rule.id,

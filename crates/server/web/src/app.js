@@ -884,9 +884,6 @@ function alarmAmount(a, factors, point) {
   const e = a.evidence || {};
   const u = a.code ? unitOf(factors, a.code, point) : "";
   const v = (x) => withUnit(x, u);
-  switch (e.rule ? a.rule_id : "") {
-    default: break;
-  }
   if (e.silent_s !== undefined) return t("ev_silent", { silent: fmtDuration(e.silent_s), allowed: fmtDuration(e.allowed_s) });
   if (e.converted !== undefined && e.converted !== null && e.ref_o2) return t("ev_converted", { value: v(e.converted), o2: fmtNum(e.o2), ref: fmtNum(e.ref_o2), limit: v(e.limit) });
   if (e.hourly_mean !== undefined) return t("ev_exceed", { value: v(e.hourly_mean), limit: v(e.limit) });
@@ -897,7 +894,7 @@ function alarmAmount(a, factors, point) {
   if (e.leq !== undefined) return t("ev_noise", { value: fmtNum(e.leq), limit: fmtNum(e.limit), period: tv("period_", e.period) });
   if (e.other_stations_mean !== undefined && e.other_stations_mean !== null) return t("ev_peers", { value: v(e.value), n: e.other_stations, mean: v(e.other_stations_mean), threshold: v(e.threshold) });
   if (e.baseline_mean_24h !== undefined && e.baseline_mean_24h !== null) return t("ev_sudden", { value: v(e.value), hours: e.baseline_hours, mean: v(e.baseline_mean_24h), threshold: v(e.threshold) });
-  if (e.rule === "stop_mark" || (e.hours && e.min_flow_share !== undefined && e.o2_at_least === undefined)) return t("ev_stop", { n: (e.hours || []).length, flow: (e.hours || []).map((x) => withUnit(x[1], u)).join(", "), usual: e.usual_flow === null ? "—" : withUnit(e.usual_flow, u), share: fmtNum(e.min_flow_share * 100) });
+  if (e.usual_flow !== undefined && e.o2_at_least === undefined) return t("ev_stop", { n: (e.hours || []).length, flow: (e.hours || []).map((x) => withUnit(x[1], u)).join(", "), usual: e.usual_flow === null ? "—" : withUnit(e.usual_flow, u), share: fmtNum(e.min_flow_share * 100) });
   if (e.o2_at_least !== undefined) return t("ev_o2", { n: (e.hours || []).length, o2: fmtNum(e.o2_at_least), max: fmtNum(Math.max(...(e.hours || []).map((x) => x[1]))), share: fmtNum(e.min_flow_share * 100), flow: e.usual_flow === null ? "—" : withUnit(e.usual_flow, unitOf(factors, "a00000", point)) });
   if (e.at_limit_hours !== undefined) return t("ev_dl", { share: fmtNum(e.share * 100), factor: fmtNum(e.factor), dl: v(e.detection_limit), source: e.detection_limit_source === "the point's setting" ? t("point") : e.detection_limit_source, n: fmtInt(e.running_hours), min: fmtNum(e.min_share * 100) });
   if (e.run_hours !== undefined) return t("ev_flat", { value: v(e.value), hours: e.run_hours, threshold: e.threshold_hours });
