@@ -28,7 +28,7 @@ pub struct StuckAtDetectionLimit {
     #[serde(default = "three_days")]
     pub min_running_hours: usize,
     /// Flow codes: an hour with zero flow is not a running hour.
-    #[serde(default = "flow_codes")]
+    #[serde(default = "super::flow_codes")]
     pub flow_codes: Vec<String>,
 }
 
@@ -44,10 +44,6 @@ fn eighty_percent() -> f64 {
 fn three_days() -> usize {
     72
 }
-fn flow_codes() -> Vec<String> {
-    vec!["a00000".into(), "w00000".into()]
-}
-
 #[derive(Serialize)]
 struct Evidence<'a> {
     rule: &'a str,

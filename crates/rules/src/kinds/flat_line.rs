@@ -24,7 +24,7 @@ pub struct FlatLine {
     pub tolerance: f64,
     /// Flow codes: an hour whose flow is zero does not count as running, and flows themselves
     /// are not judged (a flow held by a pump's setting is not a frozen analyser).
-    #[serde(default = "flow_codes")]
+    #[serde(default = "super::flow_codes")]
     pub flow_codes: Vec<String>,
     /// Codes not judged: the rule is about concentrations, not the flue-gas or water conditions
     /// that can honestly hold for hours (temperature, pressure, humidity, velocity, O2, pH).
@@ -61,11 +61,6 @@ fn conditions() -> Vec<String> {
     ]
     .map(String::from)
     .to_vec()
-}
-
-fn flow_codes() -> Vec<String> {
-    // Flue-gas flow (HJ 212-2017 a00000) and wastewater flow (w00000).
-    vec!["a00000".into(), "w00000".into()]
 }
 
 #[derive(Serialize)]

@@ -207,6 +207,12 @@ impl Input<'_> {
     }
 }
 
+/// The flow codes the fraud rules read by default: flue-gas flow (HJ 212-2017 a00000) and
+/// waste-water flow (w00000).
+pub(crate) fn flow_codes() -> Vec<String> {
+    vec!["a00000".into(), "w00000".into()]
+}
+
 /// The start of the hour a record is in.
 pub(crate) fn hour_of(r: &Row) -> i64 {
     r.time - r.time.rem_euclid(3600)

@@ -21,7 +21,7 @@ pub struct StopMark {
     #[serde(default = "two")]
     pub min_hours: u32,
     /// Flow codes (flue gas a00000, waste water w00000).
-    #[serde(default = "flow_codes")]
+    #[serde(default = "super::flow_codes")]
     pub flow_codes: Vec<String>,
     /// Hours before the one judged from which the usual flow is taken.
     #[serde(default = "day")]
@@ -37,10 +37,6 @@ fn two() -> u32 {
 fn day() -> u32 {
     24
 }
-fn flow_codes() -> Vec<String> {
-    vec!["a00000".into(), "w00000".into()]
-}
-
 #[derive(Serialize)]
 struct Evidence<'a> {
     rule: &'a str,
