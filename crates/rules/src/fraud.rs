@@ -23,10 +23,15 @@ use crate::RuleKind;
 pub enum Family {
     /// Values set by hand (R10).
     ManualEntry,
-    /// Air let into the flue gas, or an analyser sampling room air (R5, later R6).
+    /// Air let into the flue gas, or an analyser sampling room air (R5, R6).
     Dilution,
-    /// The analyser frozen, held at its detection limit or in a narrow band (R1, R3, later R2).
+    /// The analyser frozen, held at its detection limit or in a narrow band (R1, R2, R3).
     FrozenAnalyser,
+    /// The analyser's or the logger's calibration changed: a level that falls with no change
+    /// of the process (R12).
+    Calibration,
+    /// A waste-water flow meter and analysers that contradict each other (R8).
+    FlowMismatch,
     /// Running hours marked stopped, faulty or under maintenance (R9).
     Marking,
 }
@@ -47,8 +52,12 @@ impl Family {
 pub fn family(kind: RuleKind) -> Option<Family> {
     match kind {
         RuleKind::ManualEntry => Some(Family::ManualEntry),
-        RuleKind::ImplausibleO2 => Some(Family::Dilution),
-        RuleKind::FlatLine | RuleKind::StuckAtDetectionLimit => Some(Family::FrozenAnalyser),
+        RuleKind::ImplausibleO2 | RuleKind::Dilution => Some(Family::Dilution),
+        RuleKind::FlatLine | RuleKind::StuckAtDetectionLimit | RuleKind::LowVariance => {
+            Some(Family::FrozenAnalyser)
+        }
+        RuleKind::StepChange => Some(Family::Calibration),
+        RuleKind::WaterFlow => Some(Family::FlowMismatch),
         RuleKind::StopMark => Some(Family::Marking),
         _ => None,
     }

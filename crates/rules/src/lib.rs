@@ -20,11 +20,12 @@ use std::collections::BTreeMap;
 
 pub mod fraud;
 mod kinds;
+pub mod score;
 
 pub use kinds::{
-    AirAbovePeers, AirHighValue, FlagDuration, FlatLine, ImplausibleO2, InvalidHour, ManualEntry,
-    NoiseZone, Params, RealtimeExceedance, SourceExceedance, Span, StopMark, StuckAtDetectionLimit,
-    SuddenChange, WaterTargetClass,
+    AirAbovePeers, AirHighValue, Dilution, Direction, FlagDuration, FlatLine, ImplausibleO2,
+    InvalidHour, LowVariance, ManualEntry, NoiseZone, Params, RealtimeExceedance, SourceExceedance,
+    Span, StepChange, StopMark, StuckAtDetectionLimit, SuddenChange, WaterFlow, WaterTargetClass,
 };
 
 use domain::{Observation, Point, PointKind};
@@ -67,6 +68,14 @@ pub enum RuleKind {
     ImplausibleO2,
     /// Hours marked stopped while the flow says the source ran: fraud rule R9 (stop marks).
     StopMark,
+    /// A source's values in a narrow band for days: fraud rule R2.
+    LowVariance,
+    /// A source's level fallen far below its month at the same load: fraud rule R12.
+    StepChange,
+    /// A measured value following (21 − O2) while its converted value holds: fraud rule R6.
+    Dilution,
+    /// A waste-water outlet's flow and concentrations contradicting each other: fraud rule R8.
+    WaterFlow,
 }
 
 /// What the registries and the recent past say about a point, for rules that need it.
@@ -680,7 +689,7 @@ mod tests {
 
     #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 15);
+        assert_eq!(RuleSet::defaults().rules.len(), 19);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 

@@ -53,7 +53,7 @@ fn six() -> u32 {
     6
 }
 
-fn conditions() -> Vec<String> {
+pub(crate) fn conditions() -> Vec<String> {
     // Flue-gas velocity, temperature, pressure, humidity and O2; water pH and temperature
     // (HJ 212-2017 Appendix B).
     [

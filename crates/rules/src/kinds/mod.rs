@@ -6,15 +6,19 @@
 mod above_reference;
 mod air_high_value;
 mod detection_limit;
+mod dilution;
 mod flag_duration;
 mod flat_line;
 mod implausible_o2;
 mod invalid_hour;
+mod low_variance;
 mod manual_entry;
 mod noise_zone;
 mod realtime_exceedance;
 mod source_exceedance;
+mod step_change;
 mod stop_mark;
+mod water_flow;
 mod water_target_class;
 
 use domain::Point;
@@ -23,15 +27,19 @@ use serde::{Deserialize, Serialize};
 pub use above_reference::{AirAbovePeers, SuddenChange};
 pub use air_high_value::AirHighValue;
 pub use detection_limit::StuckAtDetectionLimit;
+pub use dilution::Dilution;
 pub use flag_duration::FlagDuration;
 pub use flat_line::FlatLine;
 pub use implausible_o2::ImplausibleO2;
 pub use invalid_hour::InvalidHour;
+pub use low_variance::LowVariance;
 pub use manual_entry::ManualEntry;
 pub use noise_zone::NoiseZone;
 pub use realtime_exceedance::RealtimeExceedance;
 pub use source_exceedance::SourceExceedance;
+pub use step_change::{Direction, StepChange};
 pub use stop_mark::StopMark;
+pub use water_flow::WaterFlow;
 pub use water_target_class::WaterTargetClass;
 
 use crate::{Context, DeviceSilent, Row, Rule, RuleKind, Verdict};
@@ -71,6 +79,14 @@ pub enum Params {
     ImplausibleO2(ImplausibleO2),
     /// Hours marked stopped (F) while the flow says the source ran.
     StopMark(StopMark),
+    /// A source's values in a band narrower than 2 % of its range for days.
+    LowVariance(LowVariance),
+    /// A source's level fallen far below its month while its flow stayed.
+    StepChange(StepChange),
+    /// A measured value following (21 − O2) while its converted value holds.
+    Dilution(Dilution),
+    /// A waste-water outlet's flow and concentrations contradicting each other, day after day.
+    WaterFlow(WaterFlow),
 }
 
 impl Params {
@@ -92,6 +108,10 @@ impl Params {
             Params::StuckAtDetectionLimit(_) => RuleKind::StuckAtDetectionLimit,
             Params::ImplausibleO2(_) => RuleKind::ImplausibleO2,
             Params::StopMark(_) => RuleKind::StopMark,
+            Params::LowVariance(_) => RuleKind::LowVariance,
+            Params::StepChange(_) => RuleKind::StepChange,
+            Params::Dilution(_) => RuleKind::Dilution,
+            Params::WaterFlow(_) => RuleKind::WaterFlow,
         }
     }
 
@@ -114,6 +134,10 @@ impl Params {
             Params::StuckAtDetectionLimit(p) => Some(p),
             Params::ImplausibleO2(p) => Some(p),
             Params::StopMark(p) => Some(p),
+            Params::LowVariance(p) => Some(p),
+            Params::StepChange(p) => Some(p),
+            Params::Dilution(p) => Some(p),
+            Params::WaterFlow(p) => Some(p),
         }
     }
 }
