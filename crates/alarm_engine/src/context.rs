@@ -41,7 +41,7 @@ pub(crate) fn context(
             None
         },
         baseline: BTreeMap::new(),
-        past: Vec::new(),
+        past: rules::Past::default(),
         peers: BTreeMap::new(),
         now_s: None,
     })
@@ -92,8 +92,8 @@ pub(crate) fn baseline(
     point_id: &str,
     h: i64,
     hours: u32,
-) -> Result<(Means, Vec<rules::Row>), EngineError> {
+) -> Result<(Means, rules::Past), EngineError> {
     let mut rows = hourly_rows(series, point_id, h - i64::from(hours) * 3600, h - 1)?;
     rows.sort_by_key(|r| r.time);
-    Ok((rules::valid_hourly_means(&rows), rows))
+    Ok((rules::valid_hourly_means(&rows), rules::Past::new(rows)))
 }

@@ -16,6 +16,7 @@ mod bench;
 mod calc_cli;
 mod hj212_cli;
 mod rules_cli;
+mod score_cli;
 mod serve_cli;
 mod sim_cli;
 mod user_cli;
@@ -49,6 +50,9 @@ enum Command {
     /// Alarm rules: try a rules file on a sample series.
     #[command(subcommand)]
     Rules(rules_cli::RulesCommand),
+    /// Score the fraud rules: precision and recall against labelled incidents on generated
+    /// months of the demo city's pollution sources.
+    Score(score_cli::ScoreArgs),
     /// Print the HTTP API's OpenAPI document (JSON).
     Openapi,
     /// Measure the platform.
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Openapi => serve_cli::openapi(),
         Command::Calc(cmd) => calc_cli::run(cmd),
         Command::Rules(cmd) => rules_cli::run(cmd),
+        Command::Score(args) => score_cli::run(args),
         Command::Demo(args) => sim_cli::demo(args),
         Command::Simulate(args) => sim_cli::simulate(args),
         Command::Bench(cmd) => bench::run(cmd),

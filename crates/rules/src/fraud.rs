@@ -34,6 +34,8 @@ pub enum Family {
     FlowMismatch,
     /// Running hours marked stopped, faulty or under maintenance (R9).
     Marking,
+    /// Values steered to stay just under the limit (R4).
+    Steering,
 }
 
 impl Family {
@@ -58,7 +60,8 @@ pub fn family(kind: RuleKind) -> Option<Family> {
         }
         RuleKind::StepChange => Some(Family::Calibration),
         RuleKind::WaterFlow => Some(Family::FlowMismatch),
-        RuleKind::StopMark => Some(Family::Marking),
+        RuleKind::StopMark | RuleKind::MarkExceedance => Some(Family::Marking),
+        RuleKind::Bunching => Some(Family::Steering),
         _ => None,
     }
 }

@@ -23,9 +23,10 @@ mod kinds;
 pub mod score;
 
 pub use kinds::{
-    AirAbovePeers, AirHighValue, Dilution, Direction, FlagDuration, FlatLine, ImplausibleO2,
-    InvalidHour, LowVariance, ManualEntry, NoiseZone, Params, RealtimeExceedance, SourceExceedance,
-    Span, StepChange, StopMark, StuckAtDetectionLimit, SuddenChange, WaterFlow, WaterTargetClass,
+    AirAbovePeers, AirHighValue, Bunching, Dilution, Direction, FlagDuration, FlatLine,
+    ImplausibleO2, InvalidHour, LowVariance, ManualEntry, MarkExceedance, NoiseZone, Params,
+    RealtimeExceedance, SourceExceedance, Span, StepChange, StopMark, StuckAtDetectionLimit,
+    SuddenChange, WaterFlow, WaterTargetClass,
 };
 
 use domain::{Observation, Point, PointKind};
@@ -76,6 +77,10 @@ pub enum RuleKind {
     Dilution,
     /// A waste-water outlet's flow and concentrations contradicting each other: fraud rule R8.
     WaterFlow,
+    /// A source's values piled up just under its limit: fraud rule R4.
+    Bunching,
+    /// Marked hours (D, M, C) above the limit far more often than the others: fraud rule R9.
+    MarkExceedance,
 }
 
 /// What the registries and the recent past say about a point, for rules that need it.
@@ -90,7 +95,7 @@ pub struct Context {
     pub baseline: BTreeMap<String, (f64, usize)>,
     /// The point's hourly records of the hours before the one judged, oldest first, as far
     /// back as the rule's span asks (`baseline_hours`): for rules about runs of hours.
-    pub past: Vec<Row>,
+    pub past: Past,
     /// The other stations of the city at the same hour: mean valid hourly value per code, and
     /// how many stations reported it.
     pub peers: BTreeMap<String, (f64, usize)>,
@@ -98,6 +103,48 @@ pub struct Context {
     /// judges every hour as complete (a sample series, history). An hour in progress is invalid
     /// only once it can no longer reach the required valid minutes.
     pub now_s: Option<i64>,
+}
+
+/// A point's hourly records before the hour judged: a window on records shared between the
+/// hours of a series, so that judging a month hour by hour with a month of past does not copy
+/// the month every hour.
+#[derive(Debug, Clone, Default)]
+pub struct Past {
+    rows: std::sync::Arc<[Row]>,
+    range: std::ops::Range<usize>,
+}
+
+impl Past {
+    /// All of `rows` (oldest first).
+    pub fn new(rows: Vec<Row>) -> Self {
+        let range = 0..rows.len();
+        Past {
+            rows: rows.into(),
+            range,
+        }
+    }
+
+    /// The records `range` of the same shared rows.
+    fn window(&self, range: std::ops::Range<usize>) -> Self {
+        Past {
+            rows: self.rows.clone(),
+            range,
+        }
+    }
+}
+
+impl std::ops::Deref for Past {
+    type Target = [Row];
+
+    fn deref(&self) -> &[Row] {
+        self.rows.get(self.range.clone()).unwrap_or_default()
+    }
+}
+
+impl PartialEq for Past {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
 }
 
 /// A per-point override.
@@ -450,11 +497,12 @@ pub fn evaluate_series(
 ) -> BTreeMap<String, Vec<(i64, bool, serde_json::Value)>> {
     rows.sort_by_key(|r| r.time);
     let baseline_hours = rule.span().baseline_hours();
-    let hourly: Vec<Row> = rows
-        .iter()
-        .filter(|r| r.data_type == domain::DataType::Hour)
-        .cloned()
-        .collect();
+    let hourly = Past::new(
+        rows.iter()
+            .filter(|r| r.data_type == domain::DataType::Hour)
+            .cloned()
+            .collect(),
+    );
     let mut ctx = ctx.clone();
     let mut windows: BTreeMap<String, Vec<(i64, bool, serde_json::Value)>> = BTreeMap::new();
     let mut rest = rows.as_slice();
@@ -466,7 +514,7 @@ pub fn evaluate_series(
             let from = hourly.partition_point(|r| r.time < hour - i64::from(baseline_hours) * 3600);
             let to = hourly.partition_point(|r| r.time < hour);
             ctx.baseline = valid_hourly_means(&hourly[from..to]);
-            ctx.past = hourly[from..to].to_vec();
+            ctx.past = hourly.window(from..to);
         }
         for v in evaluate_wanted(rule, point, &ctx, hour, in_hour, &|_, _| true) {
             windows
@@ -689,7 +737,7 @@ mod tests {
 
     #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 19);
+        assert_eq!(RuleSet::defaults().rules.len(), 22);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 

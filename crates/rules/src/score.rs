@@ -34,6 +34,8 @@ pub struct ScoredClue {
     pub rule: String,
     /// The point.
     pub point: String,
+    /// The code it is about.
+    pub code: String,
     /// First window start, Unix s.
     pub start: i64,
     /// Last window end, Unix s.
@@ -197,6 +199,7 @@ mod tests {
         ScoredClue {
             rule: rule.into(),
             point: point.into(),
+            code: "a21026".into(),
             start,
             end,
         }

@@ -5,8 +5,13 @@
 //! re-sent packet is byte-for-byte the data of the first send. Models:
 //!
 //! - plants (gas and water outlets): a production cycle (on most of the day, off for a few
-//!   hours at night) with noise around a level below the limit; O2 rises to ambient (20.9%) when
-//!   the process is off, flow drops;
+//!   hours at night, and one plant in ten shut down for a week a month) with noise around a
+//!   level below the limit (one plant in ten close to it); a load that moves over hours (flow
+//!   with it, O2 against it); start-ups with high O2, low flow and high values; O2 rises to
+//!   ambient (20.9%) when the process is off, flow drops; the logger flags its daily ten-minute
+//!   calibration C and a monthly maintenance morning M; three waste-water plants in ten do not
+//!   discharge at night (zero flow, the analyser reading its standing sample) and half the
+//!   waste-water analysers measure every two hours;
 //! - air stations: a diurnal cycle (PM2.5 and NO2 high at night and in the morning rush, O3
 //!   high in the afternoon) with slow day-to-day weather swings;
 //! - water sections: slowly varying river quality around the section's class;
@@ -153,13 +158,82 @@ fn hour_of_day(t: i64) -> f64 {
     (t + bjtime::OFFSET_S).rem_euclid(bjtime::DAY_S) as f64 / 3600.0
 }
 
+/// A plant's day index since the epoch, and its 30-day period.
+fn day_index(t: i64) -> u64 {
+    ((t + bjtime::OFFSET_S).div_euclid(bjtime::DAY_S)) as u64
+}
+
+/// Codes that are conditions of the flue gas or the water, not concentrations.
+fn condition(code: &str) -> bool {
+    matches!(
+        code,
+        "a19001" | "a01012" | "a01011" | "a01013" | "a01014" | "a00000" | "w00000" | "w01001"
+    )
+}
+
 impl Device {
-    /// Whether a plant is producing at `t` (off 01:00–05:00 on some nights).
+    /// Whether a plant is producing at `t`: off 01:00–05:00 on some nights, and for a week in
+    /// some 30-day periods (a plant shut down for repairs or for lack of orders).
     pub fn producing(&self, t: i64) -> bool {
         let h = hour_of_day(t);
-        let day = (bjtime::day_start(t) / bjtime::DAY_S) as u64;
+        let day = day_index(t);
         let rests = unit(&[self.seed, day, 7]) < 0.4;
-        !(rests && (1.0..5.0).contains(&h))
+        let resting = rests && (1.0..5.0).contains(&h);
+        !(resting || self.shut_down(t))
+    }
+
+    /// Whether `t` falls in the plant's week-long shutdown (one plant in ten, once in each
+    /// 30-day period).
+    fn shut_down(&self, t: i64) -> bool {
+        let day = day_index(t);
+        let period = day / 30;
+        unit(&[self.seed, period, 11]) < 0.1 && {
+            let first = (unit(&[self.seed, period, 12]) * 23.0) as u64;
+            (first..first + 7).contains(&(day % 30))
+        }
+    }
+
+    /// The load of a producing plant at `t`, 0.7–1.0: it moves over hours with demand.
+    fn load(&self, t: i64) -> f64 {
+        0.85 + 0.15 * smooth(self.seed ^ 0x10AD, t, 6 * 3600)
+    }
+
+    /// Whether the plant is in its start-up: the 40 minutes after a rest, with high O2, low
+    /// flow and high concentrations while the burners come up.
+    fn starting_up(&self, t: i64) -> bool {
+        self.producing(t) && !self.producing(t - 2400)
+    }
+
+    /// The flag an honest device sends at `t` besides N and F: its daily zero/span
+    /// calibration (C, ten minutes at 03:00) and a monthly maintenance morning (M, 09:00–13:00
+    /// on one day of each 30-day period).
+    fn honest_flag(&self, t: i64) -> Option<char> {
+        if !matches!(self.kind, DeviceKind::GasOutlet | DeviceKind::WaterOutlet) {
+            return None;
+        }
+        let h = hour_of_day(t);
+        let day = day_index(t);
+        if (3.0..3.0 + 10.0 / 60.0).contains(&h) {
+            return Some('C');
+        }
+        let maintenance_day = (unit(&[self.seed, day / 30, 13]) * 30.0) as u64;
+        (day % 30 == maintenance_day && (9.0..13.0).contains(&h)).then_some('M')
+    }
+
+    /// A waste-water plant that does not discharge at night (22:00–06:00): three in ten.
+    fn discharges_by_day_only(&self) -> bool {
+        self.kind == DeviceKind::WaterOutlet && unit(&[self.seed, 15]) < 0.3
+    }
+
+    /// A waste-water analyser that measures every two hours (its value held in between): half
+    /// of them.
+    fn measures_every_two_hours(&self) -> bool {
+        self.kind == DeviceKind::WaterOutlet && unit(&[self.seed, 16]) < 0.5
+    }
+
+    /// A plant running close to its limits (its level at 85 % of the limit): one in ten.
+    fn close_to_limit(&self) -> bool {
+        unit(&[self.seed, 14]) < 0.1
     }
 
     /// The model value of `code` at `t` (Unix seconds), before incidents.
@@ -169,18 +243,49 @@ impl Device {
 
     /// The model value of `code` at `t` with the plant producing or not (its schedule aside).
     fn model_value(&self, code: &str, t: i64, producing: bool) -> f64 {
-        let Some(&(_, level, spread, _, _)) = self.kind.factors().iter().find(|f| f.0 == code)
+        let Some(&(_, level, spread, _, limit)) = self.kind.factors().iter().find(|f| f.0 == code)
         else {
             return 0.0;
         };
         let s = self.seed ^ text_hash(code);
-        let jitter = (unit(&[s, t as u64]) - 0.5) * spread * 0.3;
-        let slow = smooth(s, t, 3 * 3600) * spread * 0.5;
+        // An analyser that measures every two hours holds its value in between.
+        let t_measured = if self.measures_every_two_hours() && !condition(code) {
+            t - t.rem_euclid(7200)
+        } else {
+            t
+        };
+        let jitter = (unit(&[s, t_measured as u64]) - 0.5) * spread * 0.3;
+        let slow = smooth(s, t_measured, 3 * 3600) * spread * 0.5;
         let h = hour_of_day(t);
         let v = match self.kind {
             DeviceKind::GasOutlet | DeviceKind::WaterOutlet => {
-                if producing {
-                    level + slow + jitter
+                let level = match limit {
+                    Some(l) if self.close_to_limit() => l * 0.85,
+                    _ => level,
+                };
+                let night = !(6.0..22.0).contains(&h);
+                if producing && self.discharges_by_day_only() && night {
+                    // No discharge: the analyser reads the sample standing in its vessel.
+                    match code {
+                        "w00000" => 0.0,
+                        _ => {
+                            // Its value at 21:59, when discharge stopped, drifting a little.
+                            let since_close = ((h - 22.0).rem_euclid(24.0) * 3600.0) as i64 + 60;
+                            self.model_value(code, t - since_close, true) + jitter * 0.05
+                        }
+                    }
+                } else if producing {
+                    let load = self.load(t);
+                    let start = self.starting_up(t);
+                    match code {
+                        "a19001" if start => 15.0 + jitter,
+                        "a19001" => level + (1.0 - load) * 8.0 + slow * 0.5 + jitter,
+                        "a00000" | "w00000" if start => level * 0.45 + jitter,
+                        "a00000" | "w00000" => level * load + slow + jitter,
+                        _ if condition(code) => level + slow + jitter,
+                        _ if start => (level + slow) * 1.3 + jitter,
+                        _ => level * (0.8 + 0.2 * load) + slow + jitter,
+                    }
                 } else {
                     match code {
                         "a19001" => 20.9 - unit(&[s, t as u64]) * 0.1,
@@ -210,6 +315,33 @@ impl Device {
         };
         v.max(0.0)
     }
+}
+
+/// An interval's record from its samples, as a logger makes it: the flag most of the samples
+/// have (a flag other than N on a tie: a half-hour fault is not hidden), and the least, mean
+/// and greatest value of the samples with that flag (a ten-minute calibration's span gas is not
+/// in an hour's mean). `samples` must not be empty.
+pub fn aggregate(samples: &[Sample]) -> (char, f64, f64, f64) {
+    let mut counts: Vec<(char, usize)> = Vec::new();
+    for s in samples {
+        match counts.iter_mut().find(|c| c.0 == s.flag) {
+            Some(c) => c.1 += 1,
+            None => counts.push((s.flag, 1)),
+        }
+    }
+    let flag = counts
+        .iter()
+        .max_by_key(|(f, n)| (*n, *f != 'N'))
+        .map_or('N', |c| c.0);
+    let values: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.flag == flag)
+        .map(|s| s.value)
+        .collect();
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let avg = values.iter().sum::<f64>() / values.len().max(1) as f64;
+    (flag, min, avg, max)
 }
 
 /// One sample: a value and its data flag.
@@ -245,6 +377,16 @@ impl Device {
             .iter()
             .find(|f| f.0 == code)
             .and_then(|f| f.4);
+        if !stopped && let Some(flag) = self.honest_flag(t) {
+            s.flag = flag;
+            if !condition(code) {
+                // Span gas during a calibration; whatever the analyser shows while serviced.
+                s.value = match flag {
+                    'C' => limit.unwrap_or(s.value) * 2.0,
+                    _ => s.value * (0.5 + unit(&[self.seed, t as u64, 17])),
+                };
+            }
+        }
         for i in incidents.iter().filter(|i| i.applies(&self.point_id, t)) {
             let on_code = i.code.as_deref().is_none_or(|c| c == code);
             match i.kind {
@@ -257,8 +399,10 @@ impl Device {
                 IncidentKind::HighValue => s.value *= i.magnitude.max(2.0),
                 IncidentKind::FlatLine => s.value = self.base_value(code, i.start),
                 IncidentKind::LowVariance => {
+                    // `magnitude` below 1 is how much of the honest variation is left.
+                    let shrink = if i.magnitude < 1.0 { i.magnitude } else { 0.02 };
                     let centre = self.base_value(code, i.start);
-                    s.value = centre + (s.value - centre) * 0.02;
+                    s.value = centre + (s.value - centre) * shrink;
                 }
                 IncidentKind::Bunching => {
                     if let Some(l) = limit {
@@ -273,6 +417,57 @@ impl Device {
                 IncidentKind::FaultFlag => {
                     s.value = limit.unwrap_or(s.value) * i.magnitude.max(1.2);
                     s.flag = 'D';
+                }
+                IncidentKind::Dilution => {
+                    if !stopped {
+                        let o2 = self.model_value("a19001", t, true);
+                        let swing = (smooth(self.seed ^ 0xD1, t, 3 * 3600) + 1.0) / 2.0;
+                        let diluted = (o2 + (i.magnitude - o2) * (0.3 + 0.7 * swing)).min(20.5);
+                        let factor = (21.0 - diluted) / (21.0 - o2);
+                        match code {
+                            "a19001" => s.value = diluted,
+                            "a00000" => s.value /= factor,
+                            c if condition(c) => {}
+                            _ => s.value *= factor,
+                        }
+                    }
+                }
+                IncidentKind::StuckAtDetectionLimit => {
+                    if let Some((dl, _)) = envstd::codes::source_detection_limit(code) {
+                        s.value = dl * i.magnitude * (0.8 + 0.4 * unit(&[self.seed, t as u64, 5]));
+                    }
+                }
+                IncidentKind::StepChange => {
+                    if !condition(code) {
+                        s.value *= i.magnitude;
+                    }
+                }
+                IncidentKind::StopMark => {
+                    if !stopped {
+                        s.flag = 'F';
+                    }
+                }
+                IncidentKind::WaterFlow => {
+                    let h = hour_of_day(t);
+                    if (6.0..17.0).contains(&h) {
+                        match code {
+                            "w00000" => s.value = 0.0,
+                            c if condition(c) => {}
+                            _ => {
+                                let spread = self
+                                    .kind
+                                    .factors()
+                                    .iter()
+                                    .find(|f| f.0 == code)
+                                    .map_or(0.0, |f| f.2);
+                                s.value = (s.value
+                                    + (unit(&[self.seed, t as u64, 6]) - 0.5) * spread * 3.0)
+                                    .max(0.0);
+                            }
+                        }
+                    } else if !condition(code) {
+                        s.value = self.base_value(code, i.start);
+                    }
                 }
             }
         }
@@ -335,15 +530,7 @@ impl Device {
             if samples.is_empty() {
                 return None;
             }
-            let values = samples.iter().map(|s| s.value);
-            let min = values.clone().fold(f64::INFINITY, f64::min);
-            let max = values.clone().fold(f64::NEG_INFINITY, f64::max);
-            let avg = values.sum::<f64>() / samples.len() as f64;
-            let flag = samples
-                .iter()
-                .map(|s| s.flag)
-                .find(|f| *f != 'N')
-                .unwrap_or('N');
+            let (flag, min, avg, max) = aggregate(&samples);
             let d = self.decimals(code);
             cp = cp.pollutant(
                 code,
@@ -356,6 +543,52 @@ impl Device {
             );
         }
         Some(self.message(cn, qn_ms, cp))
+    }
+}
+
+impl Device {
+    /// The hourly records (HJ 212 2061) of `hours` hours from `from` (an hour start), as the
+    /// platform stores them, with the incidents applied: the data of a month without the
+    /// network, for scoring detectors. The same values as the hourly packets the device sends.
+    pub fn hourly_observations(
+        &self,
+        from: i64,
+        hours: i64,
+        incidents: &[Incident],
+    ) -> Vec<domain::Observation> {
+        let mine: Vec<Incident> = incidents
+            .iter()
+            .filter(|i| i.point == self.point_id)
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for k in 0..hours {
+            let start = from + k * 3600;
+            for &(code, ..) in self.kind.factors() {
+                let samples: Vec<Sample> = (0..6)
+                    .filter_map(|j| self.sample(code, start + 600 * j, &mine))
+                    .collect();
+                if samples.is_empty() {
+                    continue;
+                }
+                let (flag, min, avg, max) = aggregate(&samples);
+                let d = self.decimals(code);
+                out.push(domain::Observation {
+                    point_id: self.point_id.clone(),
+                    data_type: domain::DataType::Hour,
+                    code: code.to_owned(),
+                    time: start,
+                    fields: [
+                        ("min".to_owned(), format!("{min:.d$}")),
+                        ("avg".to_owned(), format!("{avg:.d$}")),
+                        ("max".to_owned(), format!("{max:.d$}")),
+                        ("flag".to_owned(), flag.to_string()),
+                    ]
+                    .into(),
+                });
+            }
+        }
+        out
     }
 }
 
@@ -386,12 +619,32 @@ mod tests {
             assert!((0.0..60.0).contains(&so2), "{so2}");
             let o2 = d.base_value("a19001", t);
             if d.producing(t) {
-                assert!(o2 < 15.0);
+                // Up to 15 % or so in a start-up, below 13 % otherwise.
+                assert!(o2 < if d.starting_up(t) { 16.0 } else { 13.0 }, "{o2}");
             } else {
                 assert!(o2 > 20.0);
             }
         }
         let m1 = d.interval("2051", t, 600, 0, &[]).expect("data");
+        // A ten-minute calibration is flagged C and its span gas is not in the hour's mean.
+        let mut calibrations = 0;
+        for day in 0..10 {
+            let three = bjtime::day_start(t) + day * 86_400 + 3 * 3600;
+            let c = d.sample("a21026", three, &[]).expect("sample");
+            if d.producing(three) {
+                calibrations += 1;
+                assert_eq!(c.flag, 'C');
+                assert!(c.value > 60.0, "span gas {}", c.value);
+                let (flag, _, avg, _) = aggregate(
+                    &(0..6)
+                        .filter_map(|j| d.sample("a21026", three + 600 * j, &[]))
+                        .collect::<Vec<_>>(),
+                );
+                assert_eq!(flag, 'N');
+                assert!(avg < 60.0, "{avg}");
+            }
+        }
+        assert!(calibrations > 0);
         assert_eq!(
             m1,
             d.interval("2051", t, 600, 0, &[]).expect("data"),

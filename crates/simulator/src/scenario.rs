@@ -37,6 +37,18 @@ pub enum IncidentKind {
     O2Ambient,
     /// Fraud: exceedances hidden behind fault flags (`D`).
     FaultFlag,
+    /// Fraud: air let into the flue gas; O2 swings up towards `magnitude` (%), the measured
+    /// values and the flow follow the air.
+    Dilution,
+    /// Fraud: concentrations held at `magnitude` times the method detection limit.
+    StuckAtDetectionLimit,
+    /// Fraud: the analyser's slope changed: concentrations times `magnitude`.
+    StepChange,
+    /// Fraud: running hours flagged stopped (F).
+    StopMark,
+    /// Fraud at a waste-water outlet: flow meter at zero 06:00–17:00 while concentrations
+    /// move; by night flow with the analyser frozen.
+    WaterFlow,
 }
 
 /// An incident with absolute times.
@@ -159,6 +171,92 @@ pub fn parse(text: &str, run_start: i64) -> Result<Vec<Incident>, ScenarioError>
         .collect()
 }
 
+/// What a fraud incident of a kind looks like in a generated month: how long it lasts (hours,
+/// least and most) and its strength (least and most), drawn per incident.
+fn fraud_shape(kind: IncidentKind) -> ((i64, i64), (f64, f64)) {
+    match kind {
+        IncidentKind::FlatLine => ((8, 48), (1.0, 1.0)),
+        IncidentKind::LowVariance => ((6 * 24, 10 * 24), (0.01, 0.08)),
+        IncidentKind::Bunching => ((5 * 24, 10 * 24), (1.0, 1.0)),
+        IncidentKind::O2Ambient => ((3, 10), (1.0, 1.0)),
+        IncidentKind::FaultFlag => ((2, 6), (1.2, 2.0)),
+        IncidentKind::Dilution => ((24, 72), (12.0, 17.0)),
+        IncidentKind::StuckAtDetectionLimit => ((7 * 24, 12 * 24), (0.8, 1.4)),
+        IncidentKind::StepChange => ((2 * 24, 8 * 24), (0.25, 0.65)),
+        IncidentKind::StopMark => ((3, 10), (1.0, 1.0)),
+        IncidentKind::WaterFlow => ((4 * 24, 8 * 24), (1.0, 1.0)),
+        _ => ((1, 1), (1.0, 1.0)),
+    }
+}
+
+/// The fraud incidents a gas outlet can have in a generated month.
+pub const GAS_FRAUD: &[IncidentKind] = &[
+    IncidentKind::FlatLine,
+    IncidentKind::LowVariance,
+    IncidentKind::Bunching,
+    IncidentKind::O2Ambient,
+    IncidentKind::FaultFlag,
+    IncidentKind::Dilution,
+    IncidentKind::StuckAtDetectionLimit,
+    IncidentKind::StepChange,
+    IncidentKind::StopMark,
+];
+
+/// The fraud incidents a waste-water outlet can have in a generated month.
+pub const WATER_FRAUD: &[IncidentKind] = &[
+    IncidentKind::FlatLine,
+    IncidentKind::LowVariance,
+    IncidentKind::Bunching,
+    IncidentKind::FaultFlag,
+    IncidentKind::StuckAtDetectionLimit,
+    IncidentKind::StepChange,
+    IncidentKind::StopMark,
+    IncidentKind::WaterFlow,
+];
+
+/// Fraud incidents for a generated period `[from, to)`: a `share` of the `outlets` (point id,
+/// and whether a gas outlet) cheat once each, by a kind drawn in turn from the kinds their
+/// outlet can have, starting at a random time that leaves the incident inside the period and
+/// lasting and weighing what [`fraud_shape`] allows, all drawn from `seed`.
+pub fn fraud_incidents(
+    outlets: &[(String, bool)],
+    from: i64,
+    to: i64,
+    share: f64,
+    seed: u64,
+) -> Vec<Incident> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut order: Vec<usize> = (0..outlets.len()).collect();
+    rng.shuffle(&mut order);
+    let n = ((outlets.len() as f64 * share).round() as usize).min(outlets.len());
+    let (mut gas_turn, mut water_turn) =
+        (rng.usize(..GAS_FRAUD.len()), rng.usize(..WATER_FRAUD.len()));
+    let mut out = Vec::new();
+    for &k in order.iter().take(n) {
+        let (point, gas) = &outlets[k];
+        let kind = if *gas {
+            gas_turn += 1;
+            GAS_FRAUD[gas_turn % GAS_FRAUD.len()]
+        } else {
+            water_turn += 1;
+            WATER_FRAUD[water_turn % WATER_FRAUD.len()]
+        };
+        let ((h_min, h_max), (m_min, m_max)) = fraud_shape(kind);
+        let hours = rng.i64(h_min..=h_max);
+        let latest = ((to - from) / 3600 - hours).max(0);
+        let start = from + rng.i64(0..=latest) * 3600 + rng.i64(0..3600);
+        out.push(Incident {
+            kind,
+            point: point.clone(),
+            code: None,
+            start,
+            end: (start + hours * 3600).min(to),
+            magnitude: m_min + (m_max - m_min) * rng.f64(),
+        });
+    }
+    out
+}
+
 /// The scenario `huanghe demo` plays on the demo city: one incident of every kind within its
 /// first hours.
 pub const DEFAULT_SCENARIO: &str = r#"
@@ -239,6 +337,32 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(abs[0].start, 1_795_824_000);
+    }
+
+    #[test]
+    fn generated_fraud_is_reproducible_inside_the_period_and_varied() {
+        let outlets: Vec<(String, bool)> = (0..200)
+            .map(|k| (format!("E{k:03}-1"), k % 2 == 0))
+            .collect();
+        let (from, to) = (1_790_000_000, 1_790_000_000 + 30 * 86_400);
+        let a = fraud_incidents(&outlets, from, to, 0.1, 7);
+        assert_eq!(a, fraud_incidents(&outlets, from, to, 0.1, 7));
+        assert_ne!(a, fraud_incidents(&outlets, from, to, 0.1, 8));
+        assert_eq!(a.len(), 20);
+        let mut points: Vec<&str> = a.iter().map(|i| i.point.as_str()).collect();
+        points.sort_unstable();
+        points.dedup();
+        assert_eq!(points.len(), 20, "one incident per cheating outlet");
+        for i in &a {
+            assert!(from <= i.start && i.start < i.end && i.end <= to, "{i:?}");
+            let gas = outlets.iter().any(|o| o.0 == i.point && o.1);
+            let kinds = if gas { GAS_FRAUD } else { WATER_FRAUD };
+            assert!(kinds.contains(&i.kind), "{i:?}");
+        }
+        let mut kinds: Vec<IncidentKind> = a.iter().map(|i| i.kind).collect();
+        kinds.sort_by_key(|k| format!("{k:?}"));
+        kinds.dedup();
+        assert!(kinds.len() >= 8, "{kinds:?}");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //!
 //! The days are the 24-hour blocks ending at the hour judged. A day is judged on its running
 //! hours (flagged N and, where a flow is sent, with flow above zero) when it has enough of them,
-//! so a stopped day neither proves nor breaks the band; the hour judged is active when enough
+//! so a stopped day neither proves nor breaks the band; a day is narrow when its band is within
+//! 2 % of the range and within a tenth of its own median (a very clean plant's values are small
+//! against the range but still move against their level); the hour judged is active when enough
 //! days were judged and every one of them stayed in the band. The range is the point's setting
 //! for the code, or a multiple of its limit ([proposal]: analysers are ranged to a few times the
 //! limit they must show); a code with neither, and the flows, are not judged.
@@ -21,6 +23,12 @@ pub struct LowVariance {
     /// measuring range, that still counts as narrow (R2: 2 %).
     #[serde(default = "two_percent")]
     pub max_band_share: f64,
+    /// Widest band of a day as a share of the day's median value that still counts as narrow:
+    /// a process's hourly values honestly move by more than this in a day, however small they
+    /// are against the range (a plant emitting a tenth of its limit can stay within 2 % of the
+    /// range honestly, not within a tenth of its own level). [proposal]
+    #[serde(default = "tenth")]
+    pub max_band_share_of_level: f64,
     /// Days, ending with the hour judged, the band must hold (R2: 7, a [proposal]).
     #[serde(default = "seven")]
     pub days: u32,
@@ -42,6 +50,9 @@ pub struct LowVariance {
 fn two_percent() -> f64 {
     0.02
 }
+fn tenth() -> f64 {
+    0.1
+}
 fn seven() -> u32 {
     7
 }
@@ -61,7 +72,9 @@ struct Day {
     to: String,
     running_hours: usize,
     min: f64,
+    median: f64,
     max: f64,
+    narrow: bool,
 }
 
 #[derive(Serialize)]
@@ -73,8 +86,10 @@ struct Evidence<'a> {
     range: f64,
     /// Where the range comes from: the point's setting, or the limit times `range_per_limit`.
     range_source: &'static str,
-    /// The widest band a day may have and still count as narrow.
+    /// The widest band a day may have and still count as narrow, against the range and (as a
+    /// share) against the day's median.
     max_band: f64,
+    max_band_share_of_level: f64,
     judged_days: u32,
     narrow_days: u32,
     min_judged_days: u32,
@@ -140,17 +155,25 @@ impl Evaluate for LowVariance {
                 }
             }
             let judged: Vec<Day> = per_day
-                .iter()
+                .iter_mut()
                 .enumerate()
                 .filter(|(_, v)| v.len() >= self.min_day_hours)
-                .map(|(k, v)| Day {
-                    to: iso(hour_start - k as i64 * 86_400),
-                    running_hours: v.len(),
-                    min: v.iter().copied().fold(f64::INFINITY, f64::min),
-                    max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                .map(|(k, v)| {
+                    v.sort_by(f64::total_cmp);
+                    let (min, max) = (v[0], v[v.len() - 1]);
+                    let median = v[v.len() / 2];
+                    Day {
+                        to: iso(hour_start - k as i64 * 86_400),
+                        running_hours: v.len(),
+                        min,
+                        median,
+                        max,
+                        narrow: max - min <= max_band
+                            && max - min <= median.abs() * self.max_band_share_of_level,
+                    }
                 })
                 .collect();
-            let narrow = judged.iter().filter(|d| d.max - d.min <= max_band).count() as u32;
+            let narrow = judged.iter().filter(|d| d.narrow).count() as u32;
             let judged_days = judged.len() as u32;
             let active =
                 hours.running(now) && judged_days >= self.min_judged_days && narrow == judged_days;
@@ -162,11 +185,12 @@ impl Evaluate for LowVariance {
                 range,
                 range_source,
                 max_band,
+                max_band_share_of_level: self.max_band_share_of_level,
                 judged_days,
                 narrow_days: narrow,
                 min_judged_days: self.min_judged_days,
                 days: judged,
-                standard: "fraud rule R2 (standards summary §5.4): a band within 2 % of the range; the 7 days, the days judged and the default range are [proposal]s",
+                standard: "fraud rule R2 (standards summary §5.4): a band within 2 % of the range; the tenth of the level, the 7 days, the days judged and the default range are [proposal]s",
             });
         }
         out
@@ -250,11 +274,15 @@ mod tests {
         );
         let v = verdicts(&one_day, &point());
         assert!(!v.last().expect("verdict").1);
-        // A wider range set on the point (a 0–500 analyser) makes ±2 mg/m³ narrow; a
+        // A very clean plant: 3 ± 0.5 mg/m³ is within 2 % of the range but moves by a third of
+        // its level.
+        let clean = series(168, |h| 3.0 + 0.5 * wobble(h), |_| "N");
+        assert!(verdicts(&clean, &point()).iter().all(|v| !v.1));
+        // A wider range set on the point (a 0–500 analyser) makes ±0.9 mg/m³ narrow; a
         // narrower one (0–50) does not.
         let mut p = point();
         p.codes.entry("a21026".into()).or_default().range = Some(500.0);
-        let wider = series(168, |h| 20.0 + 2.0 * wobble(h), |_| "N");
+        let wider = series(168, |h| 20.0 + 0.9 * wobble(h), |_| "N");
         assert!(verdicts(&wider, &p).last().expect("verdict").1);
         p.codes.entry("a21026".into()).or_default().range = Some(50.0);
         assert!(!verdicts(&wider, &p).last().expect("verdict").1);

@@ -5,6 +5,7 @@
 
 mod above_reference;
 mod air_high_value;
+mod bunching;
 mod detection_limit;
 mod dilution;
 mod flag_duration;
@@ -13,6 +14,7 @@ mod implausible_o2;
 mod invalid_hour;
 mod low_variance;
 mod manual_entry;
+mod mark_exceedance;
 mod noise_zone;
 mod realtime_exceedance;
 mod source_exceedance;
@@ -26,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use above_reference::{AirAbovePeers, SuddenChange};
 pub use air_high_value::AirHighValue;
+pub use bunching::Bunching;
 pub use detection_limit::StuckAtDetectionLimit;
 pub use dilution::Dilution;
 pub use flag_duration::FlagDuration;
@@ -34,6 +37,7 @@ pub use implausible_o2::ImplausibleO2;
 pub use invalid_hour::InvalidHour;
 pub use low_variance::LowVariance;
 pub use manual_entry::ManualEntry;
+pub use mark_exceedance::MarkExceedance;
 pub use noise_zone::NoiseZone;
 pub use realtime_exceedance::RealtimeExceedance;
 pub use source_exceedance::SourceExceedance;
@@ -87,6 +91,10 @@ pub enum Params {
     Dilution(Dilution),
     /// A waste-water outlet's flow and concentrations contradicting each other, day after day.
     WaterFlow(WaterFlow),
+    /// A source's hourly values piled up just under its limit.
+    Bunching(Bunching),
+    /// Hours marked faulty, in maintenance or calibration whose values exceed the limit.
+    MarkExceedance(MarkExceedance),
 }
 
 impl Params {
@@ -112,6 +120,8 @@ impl Params {
             Params::StepChange(_) => RuleKind::StepChange,
             Params::Dilution(_) => RuleKind::Dilution,
             Params::WaterFlow(_) => RuleKind::WaterFlow,
+            Params::Bunching(_) => RuleKind::Bunching,
+            Params::MarkExceedance(_) => RuleKind::MarkExceedance,
         }
     }
 
@@ -138,6 +148,8 @@ impl Params {
             Params::StepChange(p) => Some(p),
             Params::Dilution(p) => Some(p),
             Params::WaterFlow(p) => Some(p),
+            Params::Bunching(p) => Some(p),
+            Params::MarkExceedance(p) => Some(p),
         }
     }
 }

@@ -4,12 +4,13 @@
 //! concentrations do not change at all (the analyser frozen while the plant discharged).
 //!
 //! A day (24-hour block ending with the hour judged) shows the pattern when it has at least
-//! `min_hours_per_day` such hours; the hour judged is active when at least `min_days` of the last
-//! `days` show it. A "change" is a move of at least `min_change_share` of the code's limit from
+//! `min_hours_per_day` such hours; the hour judged is active when it is such an hour itself and
+//! at least `min_days` of the last `days` show it (so the clue covers the contradicting hours,
+//! not the week after them). A "change" is a move of at least `min_change_share` of the code's limit from
 //! the hour before, so an analyser reading the standing sample of a plant that does not discharge
 //! at night (its values drift by little) is not a change; "unchanged" is the same value as sent
 //! for `min_unchanged_hours` hours in a row, so an analyser that measures every two hours (its
-//! value repeated once) is not frozen. Only codes with a limit are judged; hours flagged other
+//! value repeated once, and now and then the same value measured twice) is not frozen. Only codes with a limit are judged; hours flagged other
 //! than N are not judged.
 
 use super::prelude::*;
@@ -32,8 +33,8 @@ pub struct WaterFlow {
     #[serde(default = "tenth")]
     pub min_change_share: f64,
     /// Hours in a row with the same value (the hour judged included) that make "unchanged" at
-    /// flow. [proposal]
-    #[serde(default = "three")]
+    /// flow: three measurements of an analyser that measures every two hours. [proposal]
+    #[serde(default = "six")]
     pub min_unchanged_hours: usize,
     /// The waste-water flow code (HJ 212-2017 w00000).
     #[serde(default = "flow_code")]
@@ -42,6 +43,9 @@ pub struct WaterFlow {
 
 fn three() -> usize {
     3
+}
+fn six() -> usize {
+    6
 }
 fn three_u32() -> u32 {
     3
@@ -150,12 +154,17 @@ impl Evaluate for WaterFlow {
                 }
                 h += 3600;
             }
+            let now = iso(hour_start);
+            let shows_now = per_day.first().is_some_and(|d| {
+                d.changing_without_flow.last() == Some(&now)
+                    || d.unchanged_with_flow.last() == Some(&now)
+            });
             per_day.retain(|d| {
                 d.changing_without_flow.len() >= self.min_hours_per_day
                     || d.unchanged_with_flow.len() >= self.min_hours_per_day
             });
             let showing = per_day.len() as u32;
-            let active = showing >= self.min_days;
+            let active = shows_now && showing >= self.min_days;
             push(&mut out, wanted, code, active, || Evidence {
                 rule: &rule.id,
                 window: input.window(),
