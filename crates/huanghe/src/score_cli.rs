@@ -4,7 +4,8 @@
 //! For each seed: the demo city's gas and waste-water outlets, each with its honest habits
 //! (production cycles, night rests, week-long shutdowns, start-ups, load swings, daily
 //! calibrations, a monthly maintenance morning, plants close to their limits, waste-water plants
-//! that do not discharge at night, analysers that measure every two hours) drawn from the seed;
+//! that do not discharge at night, analysers that measure every two hours, links that lose an
+//! hour now and then) drawn from the seed;
 //! a share of them cheating once, by a kind, a time, a duration and a strength drawn from the
 //! seed; their hourly records for the warm-up and the scored period, made exactly as the
 //! devices send them; every fraud rule of the rules file judged on each point's series as
@@ -172,6 +173,8 @@ fn clues_of_month(
     let mut devices = simulator::run::devices_for(points);
     for d in &mut devices {
         d.seed ^= seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // Three links in ten lose an hour now and then (one in a hundred).
+        d.link_loss = if d.seed % 10 < 3 { 0.01 } else { 0.0 };
     }
     let hours = (to - from) / 3600;
     let judge = |k: usize| -> Vec<(ScoredClue, serde_json::Value)> {

@@ -36,6 +36,8 @@ pub enum Family {
     Marking,
     /// Values steered to stay just under the limit (R4).
     Steering,
+    /// Data withheld when the values run high (R15).
+    Withholding,
 }
 
 impl Family {
@@ -62,6 +64,7 @@ pub fn family(kind: RuleKind) -> Option<Family> {
         RuleKind::WaterFlow => Some(Family::FlowMismatch),
         RuleKind::StopMark | RuleKind::MarkExceedance => Some(Family::Marking),
         RuleKind::Bunching => Some(Family::Steering),
+        RuleKind::GapsAroundExceedances => Some(Family::Withholding),
         _ => None,
     }
 }

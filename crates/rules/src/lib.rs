@@ -81,6 +81,8 @@ pub enum RuleKind {
     Bunching,
     /// Marked hours (D, M, C) above the limit far more often than the others: fraud rule R9.
     MarkExceedance,
+    /// The logger quiet right after high hours: fraud rule R15.
+    GapsAroundExceedances,
 }
 
 /// What the registries and the recent past say about a point, for rules that need it.
@@ -737,7 +739,7 @@ mod tests {
 
     #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 22);
+        assert_eq!(RuleSet::defaults().rules.len(), 23);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 

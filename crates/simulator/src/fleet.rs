@@ -122,6 +122,8 @@ pub struct Device {
     pub min_interval_min: i64,
     /// Seed of its values.
     pub seed: u64,
+    /// The chance that its link loses a whole hour of data (an honest, random gap).
+    pub link_loss: f64,
 }
 
 fn hash(mut x: u64) -> u64 {
@@ -367,6 +369,11 @@ impl Device {
         let stopped = matches!(self.kind, DeviceKind::GasOutlet | DeviceKind::WaterOutlet)
             && !self.producing(t)
             && !reports_production;
+        if self.link_loss > 0.0
+            && unit(&[self.seed, t.div_euclid(3600) as u64, 19]) < self.link_loss
+        {
+            return None;
+        }
         let mut s = Sample {
             value: self.model_value(code, t, !stopped),
             flag: if stopped { 'F' } else { 'N' },
@@ -445,6 +452,19 @@ impl Device {
                 IncidentKind::StopMark => {
                     if !stopped {
                         s.flag = 'F';
+                    }
+                }
+                IncidentKind::GapsAroundExceedances => {
+                    let k = (t - i.start).div_euclid(3600);
+                    let phase = (unit(&[self.seed, 18]) * 8.0) as i64;
+                    match (k - phase).rem_euclid(8) {
+                        0 => {
+                            if let (false, Some(l)) = (condition(code), limit) {
+                                s.value = l * i.magnitude;
+                            }
+                        }
+                        1 | 2 => return None,
+                        _ => {}
                     }
                 }
                 IncidentKind::WaterFlow => {
@@ -605,6 +625,7 @@ mod tests {
             rtd_interval_s: 30,
             min_interval_min: 10,
             seed: 9,
+            link_loss: 0.0,
         }
     }
 

@@ -391,6 +391,7 @@ pub fn devices_for(points: &[domain::Point]) -> Vec<Device> {
                 .mn
                 .bytes()
                 .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
+            link_loss: 0.0,
         })
         .collect()
 }

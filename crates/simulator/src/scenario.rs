@@ -49,6 +49,9 @@ pub enum IncidentKind {
     /// Fraud at a waste-water outlet: flow meter at zero 06:00–17:00 while concentrations
     /// move; by night flow with the analyser frozen.
     WaterFlow,
+    /// Fraud: every eight hours an hour above the limit (`magnitude` × limit), and the logger
+    /// quiet for the two hours after it.
+    GapsAroundExceedances,
 }
 
 /// An incident with absolute times.
@@ -185,6 +188,7 @@ fn fraud_shape(kind: IncidentKind) -> ((i64, i64), (f64, f64)) {
         IncidentKind::StepChange => ((2 * 24, 8 * 24), (0.25, 0.65)),
         IncidentKind::StopMark => ((3, 10), (1.0, 1.0)),
         IncidentKind::WaterFlow => ((4 * 24, 8 * 24), (1.0, 1.0)),
+        IncidentKind::GapsAroundExceedances => ((2 * 24, 6 * 24), (1.1, 1.8)),
         _ => ((1, 1), (1.0, 1.0)),
     }
 }
@@ -200,6 +204,7 @@ pub const GAS_FRAUD: &[IncidentKind] = &[
     IncidentKind::StuckAtDetectionLimit,
     IncidentKind::StepChange,
     IncidentKind::StopMark,
+    IncidentKind::GapsAroundExceedances,
 ];
 
 /// The fraud incidents a waste-water outlet can have in a generated month.
@@ -212,6 +217,7 @@ pub const WATER_FRAUD: &[IncidentKind] = &[
     IncidentKind::StepChange,
     IncidentKind::StopMark,
     IncidentKind::WaterFlow,
+    IncidentKind::GapsAroundExceedances,
 ];
 
 /// Fraud incidents for a generated period `[from, to)`: a `share` of the `outlets` (point id,

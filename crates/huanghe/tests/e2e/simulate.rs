@@ -21,6 +21,7 @@ fn device(id: &str, mn: &str) -> Device {
         rtd_interval_s: 30,
         min_interval_min: 10,
         seed: mn.len() as u64 * 977 + 13,
+        link_loss: 0.0,
     }
 }
 

@@ -10,6 +10,7 @@ mod detection_limit;
 mod dilution;
 mod flag_duration;
 mod flat_line;
+mod gaps;
 mod implausible_o2;
 mod invalid_hour;
 mod low_variance;
@@ -33,6 +34,7 @@ pub use detection_limit::StuckAtDetectionLimit;
 pub use dilution::Dilution;
 pub use flag_duration::FlagDuration;
 pub use flat_line::FlatLine;
+pub use gaps::GapsAroundExceedances;
 pub use implausible_o2::ImplausibleO2;
 pub use invalid_hour::InvalidHour;
 pub use low_variance::LowVariance;
@@ -95,6 +97,8 @@ pub enum Params {
     Bunching(Bunching),
     /// Hours marked faulty, in maintenance or calibration whose values exceed the limit.
     MarkExceedance(MarkExceedance),
+    /// The logger quiet right after high hours, far more often than otherwise.
+    GapsAroundExceedances(GapsAroundExceedances),
 }
 
 impl Params {
@@ -122,6 +126,7 @@ impl Params {
             Params::WaterFlow(_) => RuleKind::WaterFlow,
             Params::Bunching(_) => RuleKind::Bunching,
             Params::MarkExceedance(_) => RuleKind::MarkExceedance,
+            Params::GapsAroundExceedances(_) => RuleKind::GapsAroundExceedances,
         }
     }
 
@@ -150,6 +155,7 @@ impl Params {
             Params::WaterFlow(p) => Some(p),
             Params::Bunching(p) => Some(p),
             Params::MarkExceedance(p) => Some(p),
+            Params::GapsAroundExceedances(p) => Some(p),
         }
     }
 }

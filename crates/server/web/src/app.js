@@ -69,7 +69,7 @@ const I18N = {
     kind_gas_outlet: "废气排放口", kind_water_outlet: "废水排放口", kind_air_station: "空气站", kind_water_section: "水质断面", kind_noise: "噪声", kind_radiation: "辐射", kind_other: "其他",
     rule_source_exceedance: "污染源小时均值超标", rule_air_high_value: "空气质量高值", rule_flags_too_long: "异常标记持续过长", rule_device_silent: "设备离线",
     rule_realtime_exceedance: "实时数据超限（提示）", rule_invalid_hour: "小时数据无效", rule_water_target_class: "水质未达目标类别", rule_noise_zone: "噪声超功能区限值",
-    rule_sudden_change: "水质突变", rule_air_above_peers: "空气站明显高于全市", rule_manual_entry: "人工录入数据", rule_flat_line: "数据长时间不变（疑似冻结）", rule_stuck_at_detection_limit: "数据长期处于检出限附近", rule_implausible_o2: "运行中含氧量接近空气（疑似稀释）", rule_stop_mark: "运行中标记停产", rule_flat_line_water: "废水数据长时间不变（疑似冻结）", rule_low_variance: "数据长期在量程2%以内波动", rule_step_change: "负荷未变而浓度骤降", rule_dilution: "含氧量与浓度同步变化（疑似稀释）", rule_water_flow: "流量与浓度矛盾", rule_bunching: "数据集中于限值下方", rule_mark_exceedance: "超标时段被标记为故障或维护", fam_steering: "压线控制", fam_calibration: "篡改参数", fam_flow_mismatch: "流量与浓度矛盾", fam_marking: "违规标记",
+    rule_sudden_change: "水质突变", rule_air_above_peers: "空气站明显高于全市", rule_manual_entry: "人工录入数据", rule_flat_line: "数据长时间不变（疑似冻结）", rule_stuck_at_detection_limit: "数据长期处于检出限附近", rule_implausible_o2: "运行中含氧量接近空气（疑似稀释）", rule_stop_mark: "运行中标记停产", rule_flat_line_water: "废水数据长时间不变（疑似冻结）", rule_low_variance: "数据长期在量程2%以内波动", rule_step_change: "负荷未变而浓度骤降", rule_dilution: "含氧量与浓度同步变化（疑似稀释）", rule_water_flow: "流量与浓度矛盾", rule_bunching: "数据集中于限值下方", rule_mark_exceedance: "超标时段被标记为故障或维护", fam_steering: "压线控制", rule_gaps_around_exceedances: "超标后数据中断", fam_withholding: "超标时中断传输", fam_calibration: "篡改参数", fam_flow_mismatch: "流量与浓度矛盾", fam_marking: "违规标记",
     ev_stop: "连续 {n} 小时标记停产（F），流量 {flow}，常态 {usual}（阈值 {share}%）",
     ev_o2: "连续 {n} 小时 O₂ ≥ {o2}%（最高 {max}%），流量不低于常态 {flow} 的 {share}%",
     ev_dl: "{share}% 的运行小时 ≤ {factor}×检出限 {dl}（{source}；{n} 个运行小时，阈值 {min}%）",
@@ -77,6 +77,7 @@ const I18N = {
     ev_step: "近 {recent} 小时均值 {now}，前 30 天均值 {before}（σ {sd}），下降 {shift}σ（阈值 {threshold}σ）；流量变化 {flow}",
     ev_dilution: "含氧量 {o2min}–{o2max}%，实测浓度与 (21−O₂) 相关系数 {r}（阈值 {min}），折算浓度变异系数 {cv}",
     ev_waterflow: "近 {days} 天中 {n} 天出现流量与浓度矛盾（零流量时浓度变化，或有流量时浓度不变）",
+    ev_gaps: "近 7 天 {n} 次在高于限值 {share}% 的小时后数据中断（比例 {after}%，全部小时后中断比例 {rate}%）",
     ev_bunch: "{value}，限值 {limit}；{share}% 的运行小时位于限值的 {from}% 至限值之间（阈值 {min}%）",
     ev_markx: "“{flag}”标记时段值 {value} 高于限值 {limit}；近 7 天 {n} 个标记小时超标，未标记运行小时超标 {m} 个",
     ev_flat: "{value} 连续 {hours} 小时不变（阈值 {threshold} 小时）",
@@ -146,7 +147,7 @@ const I18N = {
     kind_gas_outlet: "Flue-gas outlet", kind_water_outlet: "Wastewater outlet", kind_air_station: "Air station", kind_water_section: "Water section", kind_noise: "Noise", kind_radiation: "Radiation", kind_other: "Other",
     rule_source_exceedance: "Source hourly mean above its limit", rule_air_high_value: "Air quality high value", rule_flags_too_long: "Abnormal flags too long", rule_device_silent: "Device silent",
     rule_realtime_exceedance: "Real-time value above the limit (info)", rule_invalid_hour: "Invalid hour", rule_water_target_class: "Water below its target class", rule_noise_zone: "Noise above the zone limit",
-    rule_sudden_change: "Sudden change in water quality", rule_air_above_peers: "Station well above the city", rule_manual_entry: "Values entered by hand", rule_flat_line: "Value frozen for hours", rule_stuck_at_detection_limit: "Stuck at the detection limit", rule_implausible_o2: "Near-ambient O₂ while running (dilution?)", rule_stop_mark: "Marked stopped while running", rule_flat_line_water: "Waste-water value frozen for hours", rule_low_variance: "Values in a narrow band for days", rule_step_change: "Level fell at an unchanged load", rule_dilution: "Values following O₂ (dilution?)", rule_water_flow: "Flow and concentration contradict", rule_bunching: "Values piled up just under the limit", rule_mark_exceedance: "Exceedances marked as fault or maintenance", fam_steering: "steering", fam_calibration: "changed calibration", fam_flow_mismatch: "flow mismatch", fam_marking: "marking",
+    rule_sudden_change: "Sudden change in water quality", rule_air_above_peers: "Station well above the city", rule_manual_entry: "Values entered by hand", rule_flat_line: "Value frozen for hours", rule_stuck_at_detection_limit: "Stuck at the detection limit", rule_implausible_o2: "Near-ambient O₂ while running (dilution?)", rule_stop_mark: "Marked stopped while running", rule_flat_line_water: "Waste-water value frozen for hours", rule_low_variance: "Values in a narrow band for days", rule_step_change: "Level fell at an unchanged load", rule_dilution: "Values following O₂ (dilution?)", rule_water_flow: "Flow and concentration contradict", rule_bunching: "Values piled up just under the limit", rule_mark_exceedance: "Exceedances marked as fault or maintenance", fam_steering: "steering", rule_gaps_around_exceedances: "Data stop after high hours", fam_withholding: "withheld data", fam_calibration: "changed calibration", fam_flow_mismatch: "flow mismatch", fam_marking: "marking",
     ev_stop: "{n} consecutive hours marked stopped (F) at a flow of {flow}, usual {usual} (threshold {share}%)",
     ev_o2: "O₂ ≥ {o2}% for {n} consecutive hours (up to {max}%) at no less than {share}% of the usual flow {flow}",
     ev_dl: "{share}% of running hours ≤ {factor} × detection limit {dl} ({source}; {n} running hours, threshold {min}%)",
@@ -154,6 +155,7 @@ const I18N = {
     ev_step: "mean of the last {recent} hours {now} against {before} over 30 days (σ {sd}): {shift}σ (threshold {threshold}σ); flow changed {flow}",
     ev_dilution: "O₂ {o2min}–{o2max}%; measured value follows (21 − O₂) with correlation {r} (threshold {min}); converted value's coefficient of variation {cv}",
     ev_waterflow: "flow and concentration contradict on {n} of the last {days} days (changing at zero flow, or unchanged with flow)",
+    ev_gaps: "data stopped after {n} hours above {share}% of the limit in 7 days ({after}% of such hours, {rate}% after any hour)",
     ev_bunch: "{value} against a limit of {limit}; {share}% of running hours between {from}% of the limit and the limit (threshold {min}%)",
     ev_markx: "{value} above the limit {limit} in an hour flagged {flag}; {n} marked hours above the limit in 7 days, {m} unmarked running hours",
     ev_flat: "{value} unchanged for {hours} running hours (threshold {threshold} h)",
@@ -909,6 +911,7 @@ function alarmAmount(a, factors, point) {
   if (e.max_band !== undefined) return t("ev_band", { days: e.judged_days, band: v(e.max_band), share: fmtNum(e.max_band / e.range * 100), range: v(e.range), widest: v(Math.max(0, ...(e.days || []).map((d) => d.max - d.min))) });
   if (e.shift_sigmas !== undefined) return t("ev_step", { recent: e.recent_hours, now: v(e.recent_mean), before: v(e.reference_mean), sd: v(e.reference_sd), shift: fmtNum(e.shift_sigmas), threshold: fmtNum(e.threshold_sigmas), flow: e.flow_change === null ? "—" : `${fmtNum(e.flow_change * 100)}%` });
   if (e.converted_cv !== undefined) return t("ev_dilution", { o2min: fmtNum(e.o2_min), o2max: fmtNum(e.o2_max), r: fmtNum(e.correlation), min: fmtNum(e.min_correlation), cv: fmtNum(e.converted_cv) });
+  if (e.gaps_after_high !== undefined) return t("ev_gaps", { n: (e.gaps_after_high || []).length, share: fmtNum(e.high_share * 100), after: fmtNum(e.rate_after_high * 100), rate: fmtNum(e.rate * 100) });
   if (e.share_in_band !== undefined) return t("ev_bunch", { value: v(e.value), limit: v(e.limit), share: fmtNum(e.share_in_band * 100), from: fmtNum(e.band_from * 100), min: fmtNum(e.min_share * 100) });
   if (e.marked_above_limit !== undefined) return t("ev_markx", { value: v(e.value), limit: v(e.limit), flag: tv("flag_", e.flag), n: (e.marked_above_limit || []).length, m: e.running_above_limit });
   if (e.days_showing !== undefined) return t("ev_waterflow", { n: e.days_showing, days: e.days_looked_at });
@@ -945,7 +948,7 @@ async function alarmsPage(view, query) {
   const { factors, districts, points } = names;
   const live = h("span", { class: "muted", id: "live" }, t("liveOff"));
   const mk = (name, options, label) => labelled(label, h("select", { "data-filter": name, name }, h("option", { value: "" }, t("all")), options.map(([v, l]) => h("option", { value: v, selected: query.get(name) === v }, l))));
-  const rules = ["source_exceedance", "air_high_value", "flags_too_long", "device_silent", "realtime_exceedance", "invalid_hour", "water_target_class", "noise_zone", "sudden_change", "air_above_peers", "manual_entry", "flat_line", "flat_line_water", "stuck_at_detection_limit", "implausible_o2", "stop_mark", "low_variance", "step_change", "dilution", "water_flow", "bunching", "mark_exceedance"];
+  const rules = ["source_exceedance", "air_high_value", "flags_too_long", "device_silent", "realtime_exceedance", "invalid_hour", "water_target_class", "noise_zone", "sudden_change", "air_above_peers", "manual_entry", "flat_line", "flat_line_water", "stuck_at_detection_limit", "implausible_o2", "stop_mark", "low_variance", "step_change", "dilution", "water_flow", "bunching", "mark_exceedance", "gaps_around_exceedances"];
   const filters = h("form", { class: "toolbar", id: "alarm-filters", onsubmit: (ev) => { ev.preventDefault(); render(); } },
     mk("rule", rules.map((r) => [r, tv("rule_", r)]), t("rule")),
     mk("severity", ["critical", "warning", "info"].map((s) => [s, tv("sev_", s)]), t("severity")),
@@ -1023,8 +1026,8 @@ async function alarmsPage(view, query) {
 // ---------------------------------------------------------------- suspected data fraud
 
 const FORMULA = {
-  zh: "每类证据只计一次：强证据（人工录入、稀释）计 1.0，其他类别（仪器冻结、违规标记、篡改参数、流量与浓度矛盾、压线控制）计 0.5；点位分值为其各类证据之和，企业分值为其所有点位的证据类别之和；达到 1.0 即为可疑。",
-  en: "Each family of evidence counts once: 1.0 for a strong one (manual entry, dilution), 0.5 for the others (frozen analyser, marking, changed calibration, flow mismatch, steering); a point's score sums its families, an enterprise's the families of all its points; 1.0 or more is a suspect.",
+  zh: "每类证据只计一次：强证据（人工录入、稀释）计 1.0，其他类别（仪器冻结、违规标记、篡改参数、流量与浓度矛盾、压线控制、超标时中断传输）计 0.5；点位分值为其各类证据之和，企业分值为其所有点位的证据类别之和；达到 1.0 即为可疑。",
+  en: "Each family of evidence counts once: 1.0 for a strong one (manual entry, dilution), 0.5 for the others (frozen analyser, marking, changed calibration, flow mismatch, steering, withheld data); a point's score sums its families, an enterprise's the families of all its points; 1.0 or more is a suspect.",
 };
 
 async function fraudPage(view, query) {
