@@ -36,6 +36,10 @@ pub struct ScoreArgs {
     /// Share of the outlets that cheat once in the period.
     #[arg(long, default_value_t = 0.05)]
     share: f64,
+    /// Strength of the incidents: 1 as drawn, less to weaken them towards no fraud (magnitudes
+    /// nearer to an honest plant's, durations shorter).
+    #[arg(long, default_value_t = 1.0)]
+    strength: f64,
     /// Rules file (TOML); the shipped rules by default.
     #[arg(long)]
     rules: Option<PathBuf>,
@@ -63,8 +67,14 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
         .split(',')
         .map(|s| s.trim().parse().with_context(|| format!("seed {s:?}")))
         .collect::<Result<_>>()?;
-    if args.days < 1 || args.warm_up_days < 0 || !(0.0..=1.0).contains(&args.share) {
-        bail!("days must be at least 1, warm-up days not negative, share between 0 and 1");
+    if args.days < 1
+        || args.warm_up_days < 0
+        || !(0.0..=1.0).contains(&args.share)
+        || !(0.0..=1.0).contains(&args.strength)
+    {
+        bail!(
+            "days must be at least 1, warm-up days not negative, share and strength between 0 and 1"
+        );
     }
     let rules = match &args.rules {
         Some(p) => RuleSet::from_toml(
@@ -100,7 +110,8 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let mut all = Vec::new();
     let mut label_lines = String::new();
     for &seed in &seeds {
-        let incidents = scenario::fraud_incidents(&outlets, start, to, args.share, seed);
+        let incidents =
+            scenario::fraud_incidents(&outlets, start, to, args.share, seed, args.strength);
         for i in &incidents {
             let mut l = i.label();
             l["seed"] = seed.into();
@@ -229,11 +240,12 @@ fn pct(x: Option<f64>) -> String {
 
 fn print_tables(all: &[(u64, Score)], args: &ScoreArgs, outlets: usize) {
     println!(
-        "{} outlets of the demo city, {} days scored after {} of warm-up, {:.0} % cheating once; seeds {}",
+        "{} outlets of the demo city, {} days scored after {} of warm-up, {:.0} % cheating once at strength {}; seeds {}",
         outlets,
         args.days,
         args.warm_up_days,
         args.share * 100.0,
+        args.strength,
         args.seeds
     );
     println!();

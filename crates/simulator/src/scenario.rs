@@ -193,6 +193,22 @@ fn fraud_shape(kind: IncidentKind) -> ((i64, i64), (f64, f64)) {
     }
 }
 
+/// The strength of a kind's incident that is no fraud at all (a narrowing that leaves all the
+/// variation, an ordinary O2, values well above the detection limit, no step, a high hour that
+/// is not an exceedance), towards which [`fraud_incidents`] weakens magnitudes; `None` for the
+/// kinds whose strength is their duration.
+fn neutral(kind: IncidentKind) -> Option<f64> {
+    match kind {
+        IncidentKind::LowVariance => Some(0.99),
+        IncidentKind::Dilution => Some(9.0),
+        IncidentKind::StuckAtDetectionLimit => Some(3.0),
+        IncidentKind::StepChange => Some(1.0),
+        IncidentKind::FaultFlag => Some(1.0),
+        IncidentKind::GapsAroundExceedances => Some(0.9),
+        _ => None,
+    }
+}
+
 /// The fraud incidents a gas outlet can have in a generated month.
 pub const GAS_FRAUD: &[IncidentKind] = &[
     IncidentKind::FlatLine,
@@ -223,13 +239,16 @@ pub const WATER_FRAUD: &[IncidentKind] = &[
 /// Fraud incidents for a generated period `[from, to)`: a `share` of the `outlets` (point id,
 /// and whether a gas outlet) cheat once each, by a kind drawn in turn from the kinds their
 /// outlet can have, starting at a random time that leaves the incident inside the period and
-/// lasting and weighing what [`fraud_shape`] allows, all drawn from `seed`.
+/// lasting and weighing what [`fraud_shape`] allows, all drawn from `seed`. `strength` scales
+/// them towards no fraud (1: as drawn; 0.5: magnitudes halfway to [`neutral`], durations of the
+/// kinds whose strength is their duration halved).
 pub fn fraud_incidents(
     outlets: &[(String, bool)],
     from: i64,
     to: i64,
     share: f64,
     seed: u64,
+    strength: f64,
 ) -> Vec<Incident> {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut order: Vec<usize> = (0..outlets.len()).collect();
@@ -248,7 +267,12 @@ pub fn fraud_incidents(
             WATER_FRAUD[water_turn % WATER_FRAUD.len()]
         };
         let ((h_min, h_max), (m_min, m_max)) = fraud_shape(kind);
-        let hours = rng.i64(h_min..=h_max);
+        let mut hours = rng.i64(h_min..=h_max);
+        let mut magnitude = m_min + (m_max - m_min) * rng.f64();
+        match neutral(kind) {
+            Some(n) => magnitude = n + (magnitude - n) * strength,
+            None => hours = ((hours as f64 * strength).round() as i64).max(1),
+        }
         let latest = ((to - from) / 3600 - hours).max(0);
         let start = from + rng.i64(0..=latest) * 3600 + rng.i64(0..3600);
         out.push(Incident {
@@ -257,7 +281,7 @@ pub fn fraud_incidents(
             code: None,
             start,
             end: (start + hours * 3600).min(to),
-            magnitude: m_min + (m_max - m_min) * rng.f64(),
+            magnitude,
         });
     }
     out
@@ -351,9 +375,18 @@ mod tests {
             .map(|k| (format!("E{k:03}-1"), k % 2 == 0))
             .collect();
         let (from, to) = (1_790_000_000, 1_790_000_000 + 30 * 86_400);
-        let a = fraud_incidents(&outlets, from, to, 0.1, 7);
-        assert_eq!(a, fraud_incidents(&outlets, from, to, 0.1, 7));
-        assert_ne!(a, fraud_incidents(&outlets, from, to, 0.1, 8));
+        let a = fraud_incidents(&outlets, from, to, 0.1, 7, 1.0);
+        assert_eq!(a, fraud_incidents(&outlets, from, to, 0.1, 7, 1.0));
+        assert_ne!(a, fraud_incidents(&outlets, from, to, 0.1, 8, 1.0));
+        // Weaker: the same incidents, shorter or nearer to no fraud.
+        let weak = fraud_incidents(&outlets, from, to, 0.1, 7, 0.5);
+        for (i, w) in a.iter().zip(&weak) {
+            assert_eq!((&i.point, i.kind), (&w.point, w.kind));
+            assert!(w.end - w.start <= i.end - i.start);
+            if let Some(n) = neutral(i.kind) {
+                assert!((w.magnitude - n).abs() <= (i.magnitude - n).abs() + 1e-9);
+            }
+        }
         assert_eq!(a.len(), 20);
         let mut points: Vec<&str> = a.iter().map(|i| i.point.as_str()).collect();
         points.sort_unstable();
