@@ -303,6 +303,10 @@ pub struct Row {
     pub avg: Option<Dec>,
     /// The `rtd` field, when it is a number.
     pub rtd: Option<Dec>,
+    /// The interval's least and greatest value (`min`, `max` fields), when numbers.
+    pub min: Option<Dec>,
+    /// See `min`.
+    pub max: Option<Dec>,
 }
 
 impl Row {
@@ -316,10 +320,14 @@ impl Row {
             flag: None,
             avg: None,
             rtd: None,
+            min: None,
+            max: None,
         };
         for (name, value) in &o.fields {
             match name.as_str() {
                 "avg" => row.avg = Dec::parse(value).ok(),
+                "min" => row.min = Dec::parse(value).ok(),
+                "max" => row.max = Dec::parse(value).ok(),
                 "rtd" => row.rtd = Dec::parse(value).ok(),
                 "flag" => row.flag = Some(value.clone()),
                 _ => {}

@@ -140,9 +140,14 @@ impl Evaluate for WaterFlow {
                 let day = ((hour_start - h) / 86_400) as usize;
                 let Some(d) = per_day.get_mut(day) else { break };
                 if f.to_f64() <= 0.0 {
-                    if value(h - 3600)
-                        .is_some_and(|p| (v.to_f64() - p.to_f64()).abs() >= min_change)
-                    {
+                    // Moved from the hour before, or within the hour (its least and greatest
+                    // value, where the record gives them).
+                    let within = values
+                        .get(&h)
+                        .and_then(|r| Some(r.max?.to_f64() - r.min?.to_f64()))
+                        .unwrap_or(0.0);
+                    let between = value(h - 3600).map_or(0.0, |p| (v.to_f64() - p.to_f64()).abs());
+                    if within.max(between) >= min_change {
                         d.changing_without_flow.push(iso(h));
                     }
                 } else {
@@ -251,6 +256,53 @@ mod tests {
         let (active, e) = last_active(&obs);
         assert!(active, "{e}");
         assert!(e["days_showing"].as_u64().expect("days") >= 3);
+    }
+
+    #[test]
+    fn values_moving_within_the_hours_at_zero_flow_count() {
+        // Values that move within the hours at zero flow (min/max of the record) while the
+        // hourly means barely move: the contradiction all the same.
+        let within = (0..24 * 4)
+            .flat_map(|h| {
+                let t = H0 + h * 3600;
+                let day = (6..17).contains(&(h % 24));
+                let (cod, flow) = if day { (30.0, 0.0) } else { (31.0, 120.0) };
+                [
+                    Observation {
+                        point_id: "w".into(),
+                        data_type: DataType::Hour,
+                        code: "w01018".into(),
+                        time: t,
+                        fields: [
+                            ("avg".to_owned(), format!("{:.1}", cod + 0.5 * wobble(h))),
+                            (
+                                "min".to_owned(),
+                                format!("{:.1}", if day { cod - 6.0 } else { cod }),
+                            ),
+                            (
+                                "max".to_owned(),
+                                format!("{:.1}", if day { cod + 6.0 } else { cod }),
+                            ),
+                            ("flag".to_owned(), "N".to_owned()),
+                        ]
+                        .into(),
+                    },
+                    row("w00000", t, &format!("{flow:.1}"), "N", DataType::Hour),
+                ]
+            })
+            .collect::<Vec<_>>();
+        let (active, e) = last_active(&within);
+        assert!(!active, "night values move by 0.5: not frozen, {e}");
+        let w = evaluate_series(
+            &rule("water_flow"),
+            &outlet(),
+            &Context::default(),
+            rows(&within),
+        );
+        assert!(
+            w["w01018"].iter().any(|v| v.1),
+            "moving within the hours at zero flow"
+        );
     }
 
     #[test]
