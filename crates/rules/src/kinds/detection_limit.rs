@@ -82,11 +82,7 @@ impl Evaluate for StuckAtDetectionLimit {
             wanted,
             ..
         } = *input;
-        let from = hour_start - i64::from(self.window_hours.saturating_sub(1)) * 3600;
-        let hourly: Vec<&crate::Row> = input
-            .hourly_records()
-            .filter(|r| hour_of(r) >= from)
-            .collect();
+        let (from, hourly) = input.window_records(self.window_hours);
         let hours = RunningHours::new(hourly.iter().copied(), &self.flow_codes);
         let mut by_code: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         let mut judged_now: Vec<&str> = Vec::new();

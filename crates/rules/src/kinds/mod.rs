@@ -243,6 +243,17 @@ impl Input<'_> {
             .filter(|r| r.data_type == domain::DataType::Hour)
     }
 
+    /// The start of the window of `hours` hours ending with the hour judged, and the point's
+    /// hourly records in it, oldest first.
+    pub fn window_records(&self, hours: u32) -> (i64, Vec<&'_ Row>) {
+        let from = self.hour_start - i64::from(hours.saturating_sub(1)) * 3600;
+        let records = self
+            .hourly_records()
+            .filter(|r| hour_of(r) >= from)
+            .collect();
+        (from, records)
+    }
+
     /// The minutes one minute-data record stands for (the point's minute-data interval).
     pub fn minutes_per_row(&self) -> usize {
         self.point.min_interval_min.max(1) as usize
