@@ -1,5 +1,5 @@
 //! What the rules need besides the hour itself: the registries' classes, the point's baseline,
-//! the other air stations.
+//! the other air stations, the stations near it.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +43,7 @@ pub(crate) fn context(
         baseline: BTreeMap::new(),
         past: rules::Past::default(),
         peers: BTreeMap::new(),
+        neighbours: Vec::new(),
         now_s: None,
     })
 }
@@ -96,4 +97,29 @@ pub(crate) fn baseline(
     let mut rows = hourly_rows(series, point_id, h - i64::from(hours) * 3600, h - 1)?;
     rows.sort_by_key(|r| r.time);
     Ok((rules::valid_hourly_means(&rows), rules::Past::new(rows)))
+}
+
+/// The stations of the point's kind within `radius_km` of it, nearest first, with their hourly
+/// records of the `hours` before hour `h` and of `h` itself.
+pub(crate) fn neighbours(
+    series: &dyn Store,
+    all_points: &[Point],
+    point: &Point,
+    h: i64,
+    hours: u32,
+    radius_km: f64,
+) -> Result<Vec<rules::Neighbour>, EngineError> {
+    let mut near: Vec<(f64, &Point)> = all_points
+        .iter()
+        .filter(|o| o.kind == point.kind && o.id != point.id)
+        .filter_map(|o| Some((domain::distance_m(point.location?, o.location?) / 1000.0, o)))
+        .filter(|(km, _)| *km <= radius_km)
+        .collect();
+    near.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = Vec::new();
+    for (_, other) in near {
+        let rows = hourly_rows(series, &other.id, h - i64::from(hours) * 3600, h)?;
+        out.extend(rules::Neighbour::of(point, other, rows));
+    }
+    Ok(out)
 }

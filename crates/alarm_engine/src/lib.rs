@@ -307,6 +307,23 @@ impl Engine {
                     *h,
                 )?;
             }
+            let radius = judged
+                .iter()
+                .filter_map(|r| r.neighbour_radius_km())
+                .max_by(f64::total_cmp);
+            if let Some(km) = radius {
+                if all_points.is_none() {
+                    all_points = Some(series.points()?);
+                }
+                ctx.neighbours = context::neighbours(
+                    series,
+                    all_points.as_deref().unwrap_or_default(),
+                    &point,
+                    *h,
+                    baseline_hours.unwrap_or(0),
+                    km,
+                )?;
+            }
             if let Some(r) = received_ms {
                 let e = received.entry(point_id.clone()).or_insert(*r);
                 *e = (*e).min(*r);

@@ -238,3 +238,79 @@ fn verdicts_of_one_series_in_one_batch_make_one_alarm() {
     );
     assert_eq!(stored[0].evidence, json!({ "hour": 2 }));
 }
+
+#[test]
+fn a_station_falling_below_its_neighbours_is_judged_on_their_stored_hours() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = open(&dir);
+    let ids = ["p1", "n1", "n2", "n3"];
+    for (k, id) in ids.iter().enumerate() {
+        let p: Point = serde_json::from_value(json!({
+            "id": id, "name": id, "mn": format!("MN{k}"), "password": "pw", "kind": "air_station",
+            "location": [117.0 + 0.04 * k as f64, 36.65],
+        }))
+        .expect("point");
+        s.put_point(&p, "test", 0).expect("point");
+    }
+    // Eight days of the city's weather at every station; from the last six hours on, the
+    // first station reads 40 % (its inlet sprinkled).
+    let days = 8 * 24;
+    let hour = |id: &str, k: i64| {
+        let weather = 60.0 + 25.0 * (k as f64 / 19.0).sin();
+        let own =
+            1.0 + 0.05 * ((k as f64) * 0.7 + id.len() as f64 + f64::from(id.as_bytes()[1])).sin();
+        let sprinkled = id == "p1" && k >= days - 6;
+        let v = weather * own * if sprinkled { 0.4 } else { 1.0 };
+        Observation {
+            point_id: id.into(),
+            data_type: DataType::Hour,
+            code: "a34004".into(),
+            time: H + k * 3600,
+            fields: BTreeMap::from([
+                ("avg".to_owned(), format!("{v:.0}")),
+                ("flag".to_owned(), "N".to_owned()),
+            ]),
+        }
+    };
+    for id in ids {
+        commit(&*s, id, (0..days - 6).map(|k| hour(id, k)).collect());
+    }
+    let clock = Clock::manual((H + (days - 6) * 3600) * 1000);
+    let e = engine_on(&s, clock);
+    e.start().expect("start");
+    // The last six hours arrive live, every station's.
+    for k in days - 6..days {
+        clock.advance(3600 * 1000);
+        for id in ids {
+            commit(&*s, &format!("{id}{k}"), vec![hour(id, k)]);
+            e.evaluate(vec![Committed {
+                point_id: id.into(),
+                observations: vec![hour(id, k)],
+                received_ms: clock.now_ms(),
+            }])
+            .expect("evaluate");
+        }
+    }
+    clock.advance((3600 + SETTLE_S) * 1000);
+    e.tick().expect("tick");
+    let raised = alarms_of(&s, "air_neighbour_divergence");
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert!(raised[0].start >= H + (days - 6) * 3600);
+    let evidence = &raised[0].evidence;
+    assert_eq!(
+        evidence["neighbours"].as_array().map(Vec::len),
+        Some(3),
+        "{evidence}"
+    );
+    for id in ["n1", "n2", "n3"] {
+        let others = s
+            .alarms(&AlarmQuery {
+                point_id: Some(id.into()),
+                rule_id: Some("air_neighbour_divergence".into()),
+                limit: 10,
+                ..AlarmQuery::default()
+            })
+            .expect("alarms");
+        assert!(others.is_empty(), "{id}: {others:?}");
+    }
+}

@@ -111,6 +111,12 @@ pub struct Point {
     /// Per-code settings.
     #[serde(default)]
     pub codes: BTreeMap<String, CodeSetting>,
+    /// The abatement units the outlet's gas or water passes (`wet_fgd`, `semi_dry_fgd`,
+    /// `dry_fgd`, `scr`, `sncr`, `bag_filter`, `esp`, `wet_esp`): what the process's own
+    /// signals must agree with (a flue gas leaving a wet desulphurisation is saturated and
+    /// cool).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub abatement: Vec<String>,
 }
 
 impl Point {
@@ -367,4 +373,16 @@ fn wall_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Great-circle distance in metres between two WGS 84 positions (longitude, latitude), by the
+/// haversine formula on the mean Earth radius: the distances the registries and the rules that
+/// compare neighbouring stations measure.
+pub fn distance_m(a: [f64; 2], b: [f64; 2]) -> f64 {
+    let r = 6_371_008.8;
+    let (la1, la2) = (a[1].to_radians(), b[1].to_radians());
+    let dla = la2 - la1;
+    let dlo = (b[0] - a[0]).to_radians();
+    let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
+    2.0 * r * h.sqrt().min(1.0).asin()
 }

@@ -55,6 +55,11 @@ impl Dec {
         Ok(Self::new(if neg { -m } else { m }, frac.len() as u32))
     }
 
+    /// The decimals as written (`12.30`: 2).
+    pub fn scale(self) -> u32 {
+        self.s
+    }
+
     /// The mantissa at scale `s` (exact when `s` ≥ own scale; truncated otherwise).
     pub fn at_scale(self, s: u32) -> i128 {
         if s >= self.s {

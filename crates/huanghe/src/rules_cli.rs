@@ -3,7 +3,10 @@
 //!
 //! The series CSV has a header `time,type,code,avg,rtd,flag` (`type` is `rtd`, `min` or `hour`;
 //! times RFC 3339; empty cells allowed). The point (kind, intervals, limits, reference O2) comes
-//! from a points file; with one point in it, `--point` can be left out.
+//! from a points file; with one point in it, `--point` can be left out. An optional `point`
+//! column carries other stations' hourly records in the same file: they are the point's
+//! neighbours for the rules that compare a station with the stations around it (their
+//! locations come from the points file).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -69,7 +72,9 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
             a.series.display()
         );
     };
+    let point_col = col("point");
     let mut rows = Vec::new();
+    let mut others: BTreeMap<String, Vec<rules::Row>> = BTreeMap::new();
     for (i, rec) in reader.records().enumerate() {
         let rec = rec.with_context(|| format!("row {}", i + 2))?;
         let get = |c: Option<usize>| {
@@ -88,20 +93,37 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
                 fields.insert(f.to_owned(), v.to_owned());
             }
         }
-        rows.push(rules::Row::new(&Observation {
-            point_id: point.id.clone(),
+        let row_point = get(point_col).unwrap_or(&point.id);
+        let row = rules::Row::new(&Observation {
+            point_id: row_point.to_owned(),
             data_type,
             code: get(Some(co)).unwrap_or("").to_owned(),
             time,
             fields,
-        }));
+        });
+        if row_point == point.id {
+            rows.push(row);
+        } else {
+            others.entry(row_point.to_owned()).or_default().push(row);
+        }
     }
+    let mut ctx = rules::Context::default();
+    for (id, their_rows) in others {
+        let other = points.iter().find(|p| p.id == id).with_context(|| {
+            format!("point {id} of the series is not in {}", a.points.display())
+        })?;
+        let neighbour = rules::Neighbour::of(point, other, their_rows)
+            .with_context(|| format!("{id} or {} has no location in the points file", point.id))?;
+        ctx.neighbours.push(neighbour);
+    }
+    ctx.neighbours
+        .sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
     for rule in rules
         .rules
         .iter()
         .filter(|r| r.kind() != RuleKind::DeviceSilent)
     {
-        let windows = rules::evaluate_series(rule, point, &rules::Context::default(), rows.clone());
+        let windows = rules::evaluate_series(rule, point, &ctx, rows.clone());
         for (code, ws) in windows {
             for run in rules::runs(&ws, 3600) {
                 println!(

@@ -1,11 +1,11 @@
 //! `huanghe score`: how well the fraud rules find cheating, on generated months of the demo
-//! city's pollution sources with labelled incidents.
+//! city's pollution sources and air stations with labelled incidents.
 //!
 //! For each seed: the demo city's gas and waste-water outlets, each with its honest habits
 //! (production cycles, night rests, week-long shutdowns, start-ups, load swings, daily
 //! calibrations, a monthly maintenance morning, plants close to their limits, waste-water plants
 //! that do not discharge at night, analysers that measure every two hours, links that lose an
-//! hour now and then) drawn from the seed;
+//! hour now and then) drawn from the seed, and its air stations, moving with the city's weather;
 //! a share of them cheating once, by a kind, a time, a duration and a strength drawn from the
 //! seed; their hourly records for the warm-up and the scored period, made exactly as the
 //! devices send them; every fraud rule of the rules file judged on each point's series as
@@ -27,8 +27,8 @@ pub struct ScoreArgs {
     /// Seeds, comma-separated: each generates its own month (honest habits and incidents).
     #[arg(long, default_value = "1,2,3")]
     seeds: String,
-    /// Days scored.
-    #[arg(long, default_value_t = 30)]
+    /// Days scored (31: October 2026, whose last hour the monthly screens judge).
+    #[arg(long, default_value_t = 31)]
     days: i64,
     /// Days of honest history before them (the rules' references: a month for a step change).
     #[arg(long, default_value_t = 10)]
@@ -36,6 +36,10 @@ pub struct ScoreArgs {
     /// Share of the outlets that cheat once in the period.
     #[arg(long, default_value_t = 0.05)]
     share: f64,
+    /// Share of the air stations that cheat once in the period (a city has few stations: at
+    /// the outlets' share hardly any would).
+    #[arg(long, default_value_t = 0.2)]
+    station_share: f64,
     /// Strength of the incidents: 1 as drawn, less to weaken them towards no fraud (magnitudes
     /// nearer to an honest plant's, durations shorter).
     #[arg(long, default_value_t = 1.0)]
@@ -46,7 +50,7 @@ pub struct ScoreArgs {
     /// Also write the labels of every seed (JSON Lines, with a `seed` key) here.
     #[arg(long)]
     labels: Option<PathBuf>,
-    /// Judge only the first this many outlets (a quicker look).
+    /// Judge only the first this many points (a quicker look).
     #[arg(long)]
     outlets: Option<usize>,
     /// Print the scores as JSON instead of tables.
@@ -70,10 +74,11 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     if args.days < 1
         || args.warm_up_days < 0
         || !(0.0..=1.0).contains(&args.share)
+        || !(0.0..=1.0).contains(&args.station_share)
         || !(0.0..=1.0).contains(&args.strength)
     {
         bail!(
-            "days must be at least 1, warm-up days not negative, share and strength between 0 and 1"
+            "days must be at least 1, warm-up days not negative, shares and strength between 0 and 1"
         );
     }
     let rules = match &args.rules {
@@ -95,23 +100,30 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let points: Vec<domain::Point> = registry::demo::city(2026, now_ms, now_ms)
         .points
         .into_iter()
-        .filter(|p| {
-            matches!(
-                p.kind,
-                domain::PointKind::GasOutlet | domain::PointKind::WaterOutlet
-            )
-        })
+        .filter(|p| scenario::FraudTarget::of(p).is_some())
         .take(args.outlets.unwrap_or(usize::MAX))
         .collect();
-    let outlets: Vec<(String, bool)> = points
+    let outlets: Vec<(String, scenario::FraudTarget)> = points
         .iter()
-        .map(|p| (p.id.clone(), p.kind == domain::PointKind::GasOutlet))
+        .filter_map(|p| Some((p.id.clone(), scenario::FraudTarget::of(p)?)))
         .collect();
     let mut all = Vec::new();
     let mut label_lines = String::new();
     for &seed in &seeds {
-        let incidents =
-            scenario::fraud_incidents(&outlets, start, to, args.share, seed, args.strength);
+        let (stations, sources): (Vec<_>, Vec<_>) = outlets
+            .iter()
+            .cloned()
+            .partition(|(_, t)| *t == scenario::FraudTarget::AirStation);
+        let mut incidents =
+            scenario::fraud_incidents(&sources, start, to, args.share, seed, args.strength);
+        incidents.extend(scenario::fraud_incidents(
+            &stations,
+            start,
+            to,
+            args.station_share,
+            seed ^ 0x5747,
+            args.strength,
+        ));
         for i in &incidents {
             let mut l = i.label();
             l["seed"] = seed.into();
@@ -188,21 +200,51 @@ fn clues_of_month(
         d.link_loss = if d.seed % 10 < 3 { 0.01 } else { 0.0 };
     }
     let hours = (to - from) / 3600;
+    let rows_of = |k: usize| rules::rows(&devices[k].hourly_observations(from, hours, incidents));
+    // The air stations' records, made once: each is every other's possible neighbour.
+    let stations: Vec<(usize, Vec<rules::Row>)> = (0..points.len())
+        .filter(|k| points[*k].kind == domain::PointKind::AirStation)
+        .map(|k| (k, rows_of(k)))
+        .collect();
     let judge = |k: usize| -> Vec<(ScoredClue, serde_json::Value)> {
-        let (point, device) = (&points[k], &devices[k]);
-        let rows = rules::rows(&device.hourly_observations(from, hours, incidents));
+        let point = &points[k];
+        let rows = match stations.iter().find(|s| s.0 == k) {
+            Some((_, rows)) => rows.clone(),
+            None => rows_of(k),
+        };
+        let mut ctx = rules::Context::default();
+        if fraud_rules
+            .iter()
+            .any(|r| r.applies(point) && r.neighbour_radius_km().is_some())
+        {
+            ctx.neighbours = stations
+                .iter()
+                .filter(|(j, _)| *j != k)
+                .filter_map(|(j, rows)| rules::Neighbour::of(point, &points[*j], rows.clone()))
+                .collect();
+            ctx.neighbours
+                .sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
+        }
         let mut out = Vec::new();
         for rule in fraud_rules.iter().filter(|r| r.applies(point)) {
-            let windows =
-                rules::evaluate_series(rule, point, &rules::Context::default(), rows.clone());
+            let windows = rules::evaluate_series(rule, point, &ctx, rows.clone());
             for (code, ws) in &windows {
                 for run in rules::runs(ws, 3600) {
                     if run.start >= scored_from {
+                        // A monthly screen's clue is about its month, not the hour it is
+                        // judged in.
+                        let start = match rule.kind() {
+                            rules::RuleKind::LastDigit => run.evidence["from"]
+                                .as_str()
+                                .and_then(|f| bjtime::parse_rfc3339(f).ok())
+                                .map_or(run.start, |ms| ms / 1000),
+                            _ => run.start,
+                        };
                         let clue = ScoredClue {
                             rule: rule.id.clone(),
                             point: point.id.clone(),
                             code: code.clone(),
-                            start: run.start,
+                            start,
                             end: run.end,
                         };
                         out.push((clue, run.evidence));
@@ -240,11 +282,12 @@ fn pct(x: Option<f64>) -> String {
 
 fn print_tables(all: &[(u64, Score)], args: &ScoreArgs, outlets: usize) {
     println!(
-        "{} outlets of the demo city, {} days scored after {} of warm-up, {:.0} % cheating once at strength {}; seeds {}",
+        "{} outlets and stations of the demo city, {} days scored after {} of warm-up, {:.0} % of the outlets and {:.0} % of the stations cheating once at strength {}; seeds {}",
         outlets,
         args.days,
         args.warm_up_days,
         args.share * 100.0,
+        args.station_share * 100.0,
         args.strength,
         args.seeds
     );

@@ -181,6 +181,7 @@ fn station_point(
         codes: Default::default(),
         enterprise: None,
         district: None,
+        abatement: Vec::new(),
     }
 }
 
@@ -386,6 +387,17 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
             );
             p.rtd_interval_s = 30;
             p.codes = outlet_limits(point_kind, industry);
+            if point_kind == domain::PointKind::GasOutlet {
+                // Power plants and half the boilers scrub wet; cement kilns and the other
+                // boilers desulphurise dry or semi-dry and leave hot.
+                let units: &[&str] = match industry {
+                    "火力发电" => &["scr", "esp", "wet_fgd", "wet_esp"],
+                    "水泥" => &["sncr", "bag_filter"],
+                    _ if i % 2 == 0 => &["sncr", "bag_filter", "wet_fgd"],
+                    _ => &["sncr", "semi_dry_fgd", "bag_filter"],
+                };
+                p.abatement = units.iter().map(|u| (*u).to_owned()).collect();
+            }
             p.enterprise = Some(code.clone());
             p.district = Some(district.to_owned());
             points.push(p);

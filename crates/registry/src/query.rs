@@ -41,15 +41,7 @@ pub struct Page {
 #[error("{0}")]
 pub struct QueryError(pub String);
 
-/// Great-circle distance in metres (haversine, mean Earth radius).
-pub fn distance_m(a: [f64; 2], b: [f64; 2]) -> f64 {
-    let r = 6_371_008.8;
-    let (la1, la2) = (a[1].to_radians(), b[1].to_radians());
-    let dla = la2 - la1;
-    let dlo = (b[0] - a[0]).to_radians();
-    let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
-    2.0 * r * h.sqrt().min(1.0).asin()
-}
+pub use domain::distance_m;
 
 fn ring_contains(ring: &[Value], p: [f64; 2]) -> bool {
     let pts: Vec<[f64; 2]> = ring

@@ -5,8 +5,9 @@
 //! - each fraud rule kind belongs to one family (what the cheat does to the data: types values
 //!   in, dilutes the gas, freezes the analyser...);
 //! - a family counts once however many clues it has: 1.0 for a strong family, whose single clue
-//!   is enough to act on (values typed in by hand, near-ambient O2 while running), 0.5 for the
-//!   others, which honest faults can also produce;
+//!   is enough to act on (values typed in by hand, near-ambient O2 while running), 0.25 for the
+//!   last-digit screen (a weak signal that only adds to others), 0.5 for the others, which
+//!   honest faults can also produce;
 //! - the score of a point is the sum over its families; of an enterprise, the sum over the
 //!   families of all its points;
 //! - a score of 1.0 or more makes a suspect: one strong family, or two families of the others.
@@ -38,6 +39,14 @@ pub enum Family {
     Steering,
     /// Data withheld when the values run high (R15).
     Withholding,
+    /// An air station's sampling interfered with, or its analyser re-set: its level fallen
+    /// against its neighbours' (the ambient analogue of R12).
+    Interference,
+    /// The process's own signals contradicting its treatment: a hot gas after a wet scrubber
+    /// (R7).
+    Bypass,
+    /// Values whose last digits are not the noise of a measurement (R13): a weak signal.
+    Digits,
 }
 
 impl Family {
@@ -48,7 +57,11 @@ impl Family {
 
     /// Its weight in a score.
     pub fn weight(self) -> f64 {
-        if self.strong() { 1.0 } else { 0.5 }
+        match self {
+            _ if self.strong() => 1.0,
+            Family::Digits => 0.25,
+            _ => 0.5,
+        }
     }
 }
 
@@ -65,6 +78,9 @@ pub fn family(kind: RuleKind) -> Option<Family> {
         RuleKind::StopMark | RuleKind::MarkExceedance => Some(Family::Marking),
         RuleKind::Bunching => Some(Family::Steering),
         RuleKind::GapsAroundExceedances => Some(Family::Withholding),
+        RuleKind::NeighbourDivergence => Some(Family::Interference),
+        RuleKind::LastDigit => Some(Family::Digits),
+        RuleKind::FgdTemperature => Some(Family::Bypass),
         _ => None,
     }
 }

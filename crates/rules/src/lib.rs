@@ -23,10 +23,10 @@ mod kinds;
 pub mod score;
 
 pub use kinds::{
-    AirAbovePeers, AirHighValue, Bunching, Dilution, Direction, FlagDuration, FlatLine,
-    ImplausibleO2, InvalidHour, LowVariance, ManualEntry, MarkExceedance, NoiseZone, Params,
-    RealtimeExceedance, SourceExceedance, Span, StepChange, StopMark, StuckAtDetectionLimit,
-    SuddenChange, WaterFlow, WaterTargetClass,
+    AirAbovePeers, AirHighValue, Bunching, Dilution, Direction, FgdTemperature, FlagDuration,
+    FlatLine, ImplausibleO2, InvalidHour, LastDigit, LowVariance, ManualEntry, MarkExceedance,
+    NeighbourDivergence, NoiseZone, Params, RealtimeExceedance, SourceExceedance, Span, StepChange,
+    StopMark, StuckAtDetectionLimit, SuddenChange, WaterFlow, WaterTargetClass,
 };
 
 use domain::{Observation, Point, PointKind};
@@ -83,6 +83,13 @@ pub enum RuleKind {
     MarkExceedance,
     /// The logger quiet right after high hours: fraud rule R15.
     GapsAroundExceedances,
+    /// An air station's level fallen against its neighbours' while theirs held: the
+    /// ambient-station analogue of fraud rule R12 (sprinkling, a covered inlet, a changed slope).
+    NeighbourDivergence,
+    /// The terminal digits of a month of hourly values far from uniform: fraud rule R13.
+    LastDigit,
+    /// A hot flue gas at an outlet after a wet desulphurisation: fraud rule R7.
+    FgdTemperature,
 }
 
 /// What the registries and the recent past say about a point, for rules that need it.
@@ -101,10 +108,47 @@ pub struct Context {
     /// The other stations of the city at the same hour: mean valid hourly value per code, and
     /// how many stations reported it.
     pub peers: BTreeMap<String, (f64, usize)>,
+    /// Stations of the point's kind near it, nearest first, each with its hourly records over
+    /// the hours of `past` and the hour judged (more is fine: rules pick their hours by time),
+    /// for rules that compare a station with its neighbours; only when such a rule is judged.
+    pub neighbours: Vec<Neighbour>,
     /// Now (Unix s), when the hour judged may still be in progress (live evaluation); `None`
     /// judges every hour as complete (a sample series, history). An hour in progress is invalid
     /// only once it can no longer reach the required valid minutes.
     pub now_s: Option<i64>,
+}
+
+/// A nearby station and its hourly records, oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Neighbour {
+    /// Its point id.
+    pub point_id: String,
+    /// How far it is from the point judged, km.
+    pub distance_km: f64,
+    /// Its hourly records, oldest first.
+    pub hourly: Past,
+}
+
+impl Neighbour {
+    /// The station `other` as a neighbour of `point`, with its hourly records (any order);
+    /// `None` when either has no location.
+    pub fn of(point: &Point, other: &Point, mut hourly: Vec<Row>) -> Option<Neighbour> {
+        let km = domain::distance_m(point.location?, other.location?) / 1000.0;
+        hourly.retain(|r| r.data_type == domain::DataType::Hour);
+        hourly.sort_by_key(|r| r.time);
+        Some(Neighbour {
+            point_id: other.id.clone(),
+            distance_km: km,
+            hourly: Past::new(hourly),
+        })
+    }
+
+    /// Its records from `from` to `to` (Unix s, `to` excluded).
+    pub fn between(&self, from: i64, to: i64) -> &[Row] {
+        let a = self.hourly.partition_point(|r| r.time < from);
+        let b = self.hourly.partition_point(|r| r.time < to);
+        &self.hourly[a..b.max(a)]
+    }
 }
 
 /// A point's hourly records before the hour judged: a window on records shared between the
@@ -259,6 +303,15 @@ impl Rule {
     /// The data it judges.
     pub fn span(&self) -> Span {
         self.params.evaluator().map_or(Span::Clock, |e| e.span())
+    }
+
+    /// How far away the stations it compares a point with may be, km, for a rule that needs
+    /// the point's neighbours ([`Context::neighbours`]).
+    pub fn neighbour_radius_km(&self) -> Option<f64> {
+        match &self.params {
+            Params::NeighbourDivergence(p) => Some(p.radius_km),
+            _ => None,
+        }
     }
 
     /// Whether it applies to a point.
@@ -747,7 +800,7 @@ mod tests {
 
     #[test]
     fn the_default_rules_parse() {
-        assert_eq!(RuleSet::defaults().rules.len(), 23);
+        assert_eq!(RuleSet::defaults().rules.len(), 28);
         assert!(RuleSet::from_toml("[[rules]]\nid=\"a\"\nkind=\"air_high_value\"\nseverity=\"loud\"\nexplanation=\"x\"\n").is_err());
     }
 

@@ -56,6 +56,10 @@ pub const FRAUD_KINDS: &[&str] = &[
     "manual_entry",
     "gaps_around_exceedances",
     "water_flow",
+    "digit_preference",
+    "fgd_bypass",
+    "sprinkling",
+    "station_step",
 ];
 
 /// Precision of one rule's clues.

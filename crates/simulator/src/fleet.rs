@@ -11,9 +11,11 @@
 //!   ambient (20.9%) when the process is off, flow drops; the logger flags its daily ten-minute
 //!   calibration C and a monthly maintenance morning M; three waste-water plants in ten do not
 //!   discharge at night (zero flow, the analyser reading its standing sample) and half the
-//!   waste-water analysers measure every two hours;
+//!   waste-water analysers measure every two hours; one source's analysers in five have a
+//!   resolution a decimal coarser than their logger writes (the last decimal always 0);
 //! - air stations: a diurnal cycle (PM2.5 and NO2 high at night and in the morning rush, O3
-//!   high in the afternoon) with slow day-to-day weather swings;
+//!   high in the afternoon) with slow day-to-day weather swings, mostly the city's (every
+//!   station moves with them) and a little the station's own;
 //! - water sections: slowly varying river quality around the section's class;
 //! - noise points: traffic noise, louder by day; radiation: background dose rate.
 //!
@@ -124,6 +126,9 @@ pub struct Device {
     pub seed: u64,
     /// The chance that its link loses a whole hour of data (an honest, random gap).
     pub link_loss: f64,
+    /// A flue gas leaving a wet desulphurisation (saturated, about 55 °C); otherwise it
+    /// leaves a dry or semi-dry one hot (about 135 °C).
+    pub wet_scrubbed: bool,
 }
 
 fn hash(mut x: u64) -> u64 {
@@ -137,6 +142,11 @@ fn hash(mut x: u64) -> u64 {
 fn unit(parts: &[u64]) -> f64 {
     let h = parts.iter().fold(0u64, |acc, p| hash(acc ^ p));
     (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A number in 0..1 fixed by (seed, hour of `t`, code).
+fn unit_hash(seed: u64, t: i64, code: &str) -> f64 {
+    unit(&[seed, t.div_euclid(3600) as u64, text_hash(code)])
 }
 
 fn text_hash(s: &str) -> u64 {
@@ -263,6 +273,7 @@ impl Device {
             DeviceKind::GasOutlet | DeviceKind::WaterOutlet => {
                 let level = match limit {
                     Some(l) if self.close_to_limit() => l * 0.85,
+                    _ if code == "a01012" && !self.wet_scrubbed => level + 80.0,
                     _ => level,
                 };
                 let night = !(6.0..22.0).contains(&h);
@@ -297,7 +308,11 @@ impl Device {
                 }
             }
             DeviceKind::AirStation => {
-                let weather = smooth(s ^ 0xA1, t, 2 * 86_400) * spread;
+                // The city's weather moves every station together; each station has a little
+                // of its own (its street, its neighbourhood's sources).
+                let city = smooth(text_hash(code) ^ 0xC17E, t, 2 * 86_400);
+                let local = smooth(s ^ 0xA1, t, 36 * 3600);
+                let weather = (0.85 * city + 0.35 * local) * spread;
                 let diurnal = if code == "a05024" {
                     ((h - 15.0) / 24.0 * std::f64::consts::TAU).cos()
                 } else {
@@ -467,6 +482,24 @@ impl Device {
                         _ => {}
                     }
                 }
+                IncidentKind::FgdBypass => {
+                    if code == "a01012" && !stopped {
+                        s.value = i.magnitude + (unit(&[self.seed, t as u64, 7]) - 0.5) * 4.0;
+                    }
+                }
+                // Made-up digits are written by the logger: see `format`.
+                IncidentKind::DigitPreference => {}
+                IncidentKind::Sprinkling => {
+                    let h = hour_of_day(t);
+                    if matches!(code, "a34004" | "a34002") && !(8.0..20.0).contains(&h) {
+                        s.value *= i.magnitude;
+                    }
+                }
+                IncidentKind::StationStep => {
+                    if envstd::codes::air_pollutant(code).is_some() {
+                        s.value *= i.magnitude;
+                    }
+                }
                 IncidentKind::WaterFlow => {
                     let h = hour_of_day(t);
                     if (6.0..17.0).contains(&h) {
@@ -502,6 +535,38 @@ impl Device {
             .map_or(2, |f| f.3)
     }
 
+    /// An analyser whose resolution is a decimal coarser than its logger writes (one source's
+    /// concentrations in five): its last decimal is always 0, honestly.
+    fn coarse(&self, code: &str) -> bool {
+        matches!(self.kind, DeviceKind::GasOutlet | DeviceKind::WaterOutlet)
+            && !condition(code)
+            && self.decimals(code) > 0
+            && self.seed % 5 == 4
+    }
+
+    /// `value` of `code` for the interval or instant at `t` as the logger writes it: with the
+    /// code's decimals, a coarse analyser's last one 0, and during a digit-preference incident
+    /// a share of the hours made up, ending in 0 or 5.
+    fn format(&self, code: &str, value: f64, t: i64, incidents: &[Incident]) -> String {
+        let d = self.decimals(code);
+        let unit = 10f64.powi(-(d as i32));
+        let made_up = incidents.iter().any(|i| {
+            i.kind == IncidentKind::DigitPreference
+                && i.applies(&self.point_id, t)
+                && i.code.as_deref().is_none_or(|c| c == code)
+                && !condition(code)
+                && unit_hash(self.seed, t, code) < i.magnitude
+        });
+        let v = if made_up {
+            (value / (5.0 * unit)).round() * 5.0 * unit
+        } else if self.coarse(code) {
+            (value / (10.0 * unit)).round() * 10.0 * unit
+        } else {
+            value
+        };
+        format!("{v:.d$}")
+    }
+
     fn message(&self, cn: &str, qn_ms: i64, cp: DataArea) -> Message {
         Message::new(
             Some(&LocalTime::from_unix_millis(qn_ms).to_qn()),
@@ -519,11 +584,10 @@ impl Device {
         let mut cp = DataArea::new().data_time(LocalTime::from_unix_millis(t * 1000));
         for &(code, ..) in self.kind.factors() {
             let s = self.sample(code, t, incidents)?;
-            let d = self.decimals(code);
             cp = cp.pollutant(
                 code,
                 &[
-                    (FieldKind::Rtd, format!("{:.d$}", s.value)),
+                    (FieldKind::Rtd, self.format(code, s.value, t, incidents)),
                     (FieldKind::Flag, s.flag.to_string()),
                 ],
             );
@@ -551,13 +615,13 @@ impl Device {
                 return None;
             }
             let (flag, min, avg, max) = aggregate(&samples);
-            let d = self.decimals(code);
+            let f = |v: f64| self.format(code, v, start, incidents);
             cp = cp.pollutant(
                 code,
                 &[
-                    (FieldKind::Min, format!("{min:.d$}")),
-                    (FieldKind::Avg, format!("{avg:.d$}")),
-                    (FieldKind::Max, format!("{max:.d$}")),
+                    (FieldKind::Min, f(min)),
+                    (FieldKind::Avg, f(avg)),
+                    (FieldKind::Max, f(max)),
                     (FieldKind::Flag, flag.to_string()),
                 ],
             );
@@ -592,16 +656,16 @@ impl Device {
                     continue;
                 }
                 let (flag, min, avg, max) = aggregate(&samples);
-                let d = self.decimals(code);
+                let f = |v: f64| self.format(code, v, start, &mine);
                 out.push(domain::Observation {
                     point_id: self.point_id.clone(),
                     data_type: domain::DataType::Hour,
                     code: code.to_owned(),
                     time: start,
                     fields: [
-                        ("min".to_owned(), format!("{min:.d$}")),
-                        ("avg".to_owned(), format!("{avg:.d$}")),
-                        ("max".to_owned(), format!("{max:.d$}")),
+                        ("min".to_owned(), f(min)),
+                        ("avg".to_owned(), f(avg)),
+                        ("max".to_owned(), f(max)),
                         ("flag".to_owned(), flag.to_string()),
                     ]
                     .into(),
@@ -626,6 +690,7 @@ mod tests {
             min_interval_min: 10,
             seed: 9,
             link_loss: 0.0,
+            wet_scrubbed: true,
         }
     }
 

@@ -392,6 +392,8 @@ pub fn devices_for(points: &[domain::Point]) -> Vec<Device> {
                 .bytes()
                 .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
             link_loss: 0.0,
+            // A registry that does not list the units: the usual wet scrubber.
+            wet_scrubbed: p.abatement.is_empty() || p.abatement.iter().any(|u| u == "wet_fgd"),
         })
         .collect()
 }

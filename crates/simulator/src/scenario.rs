@@ -52,6 +52,16 @@ pub enum IncidentKind {
     /// Fraud: every eight hours an hour above the limit (`magnitude` × limit), and the logger
     /// quiet for the two hours after it.
     GapsAroundExceedances,
+    /// Fraud at a flue-gas outlet with a wet desulphurisation: the scrubber bypassed or off, the
+    /// flue gas leaving at `magnitude` °C, while the reported SO2 stays where it was.
+    FgdBypass,
+    /// Fraud: a share `magnitude` of the hours' values made up, ending in 0 or 5.
+    DigitPreference,
+    /// Fraud at an air station: water sprinkled around it or its inlet covered, by night
+    /// (20:00–08:00, when nobody looks): particulate matter times `magnitude`.
+    Sprinkling,
+    /// Fraud at an air station: its analysers re-set: every pollutant times `magnitude`.
+    StationStep,
 }
 
 /// An incident with absolute times.
@@ -189,6 +199,10 @@ fn fraud_shape(kind: IncidentKind) -> ((i64, i64), (f64, f64)) {
         IncidentKind::StopMark => ((3, 10), (1.0, 1.0)),
         IncidentKind::WaterFlow => ((4 * 24, 8 * 24), (1.0, 1.0)),
         IncidentKind::GapsAroundExceedances => ((2 * 24, 6 * 24), (1.1, 1.8)),
+        IncidentKind::Sprinkling => ((2 * 24, 6 * 24), (0.3, 0.55)),
+        IncidentKind::DigitPreference => ((10 * 24, 25 * 24), (0.3, 0.7)),
+        IncidentKind::FgdBypass => ((6, 72), (95.0, 140.0)),
+        IncidentKind::StationStep => ((2 * 24, 7 * 24), (0.45, 0.7)),
         _ => ((1, 1), (1.0, 1.0)),
     }
 }
@@ -205,6 +219,9 @@ fn neutral(kind: IncidentKind) -> Option<f64> {
         IncidentKind::StepChange => Some(1.0),
         IncidentKind::FaultFlag => Some(1.0),
         IncidentKind::GapsAroundExceedances => Some(0.9),
+        IncidentKind::Sprinkling | IncidentKind::StationStep => Some(1.0),
+        IncidentKind::DigitPreference => Some(0.0),
+        IncidentKind::FgdBypass => Some(55.0),
         _ => None,
     }
 }
@@ -221,6 +238,24 @@ pub const GAS_FRAUD: &[IncidentKind] = &[
     IncidentKind::StepChange,
     IncidentKind::StopMark,
     IncidentKind::GapsAroundExceedances,
+    IncidentKind::DigitPreference,
+];
+
+/// The fraud incidents a flue-gas outlet with a wet desulphurisation can have: a gas outlet's
+/// and the scrubber bypassed.
+pub const SCRUBBED_GAS_FRAUD: &[IncidentKind] = &[
+    IncidentKind::FlatLine,
+    IncidentKind::LowVariance,
+    IncidentKind::Bunching,
+    IncidentKind::O2Ambient,
+    IncidentKind::FaultFlag,
+    IncidentKind::Dilution,
+    IncidentKind::StuckAtDetectionLimit,
+    IncidentKind::StepChange,
+    IncidentKind::StopMark,
+    IncidentKind::GapsAroundExceedances,
+    IncidentKind::DigitPreference,
+    IncidentKind::FgdBypass,
 ];
 
 /// The fraud incidents a waste-water outlet can have in a generated month.
@@ -234,16 +269,63 @@ pub const WATER_FRAUD: &[IncidentKind] = &[
     IncidentKind::StopMark,
     IncidentKind::WaterFlow,
     IncidentKind::GapsAroundExceedances,
+    IncidentKind::DigitPreference,
 ];
 
-/// Fraud incidents for a generated period `[from, to)`: a `share` of the `outlets` (point id,
-/// and whether a gas outlet) cheat once each, by a kind drawn in turn from the kinds their
-/// outlet can have, starting at a random time that leaves the incident inside the period and
-/// lasting and weighing what [`fraud_shape`] allows, all drawn from `seed`. `strength` scales
-/// them towards no fraud (1: as drawn; 0.5: magnitudes halfway to [`neutral`], durations of the
-/// kinds whose strength is their duration halved).
+/// The fraud incidents an air station can have in a generated month.
+pub const AIR_FRAUD: &[IncidentKind] = &[
+    IncidentKind::FlatLine,
+    IncidentKind::LowVariance,
+    IncidentKind::Sprinkling,
+    IncidentKind::StationStep,
+];
+
+/// What kind of point cheats, for [`fraud_incidents`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FraudTarget {
+    /// A flue-gas outlet: [`GAS_FRAUD`].
+    GasOutlet,
+    /// A flue-gas outlet with a wet desulphurisation: [`SCRUBBED_GAS_FRAUD`].
+    ScrubbedGasOutlet,
+    /// A waste-water outlet: [`WATER_FRAUD`].
+    WaterOutlet,
+    /// An air station: [`AIR_FRAUD`].
+    AirStation,
+}
+
+impl FraudTarget {
+    /// The point's target, if its kind cheats in a generated month.
+    pub fn of(point: &domain::Point) -> Option<Self> {
+        match point.kind {
+            domain::PointKind::GasOutlet if point.abatement.iter().any(|u| u == "wet_fgd") => {
+                Some(Self::ScrubbedGasOutlet)
+            }
+            domain::PointKind::GasOutlet => Some(Self::GasOutlet),
+            domain::PointKind::WaterOutlet => Some(Self::WaterOutlet),
+            domain::PointKind::AirStation => Some(Self::AirStation),
+            _ => None,
+        }
+    }
+
+    /// The incidents it can have.
+    pub fn kinds(self) -> &'static [IncidentKind] {
+        match self {
+            Self::GasOutlet => GAS_FRAUD,
+            Self::ScrubbedGasOutlet => SCRUBBED_GAS_FRAUD,
+            Self::WaterOutlet => WATER_FRAUD,
+            Self::AirStation => AIR_FRAUD,
+        }
+    }
+}
+
+/// Fraud incidents for a generated period `[from, to)`: a `share` of the `points` (point id and
+/// what it is) cheat once each, by a kind drawn in turn from the kinds their kind of point can
+/// have, starting at a random time that leaves the incident inside the period and lasting and
+/// weighing what [`fraud_shape`] allows, all drawn from `seed`. `strength` scales them towards
+/// no fraud (1: as drawn; 0.5: magnitudes halfway to [`neutral`], durations of the kinds whose
+/// strength is their duration halved).
 pub fn fraud_incidents(
-    outlets: &[(String, bool)],
+    points: &[(String, FraudTarget)],
     from: i64,
     to: i64,
     share: f64,
@@ -251,21 +333,22 @@ pub fn fraud_incidents(
     strength: f64,
 ) -> Vec<Incident> {
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut order: Vec<usize> = (0..outlets.len()).collect();
+    let mut order: Vec<usize> = (0..points.len()).collect();
     rng.shuffle(&mut order);
-    let n = ((outlets.len() as f64 * share).round() as usize).min(outlets.len());
-    let (mut gas_turn, mut water_turn) =
-        (rng.usize(..GAS_FRAUD.len()), rng.usize(..WATER_FRAUD.len()));
+    let n = ((points.len() as f64 * share).round() as usize).min(points.len());
+    let mut turns = [
+        rng.usize(..GAS_FRAUD.len()),
+        rng.usize(..SCRUBBED_GAS_FRAUD.len()),
+        rng.usize(..WATER_FRAUD.len()),
+        rng.usize(..AIR_FRAUD.len()),
+    ];
     let mut out = Vec::new();
     for &k in order.iter().take(n) {
-        let (point, gas) = &outlets[k];
-        let kind = if *gas {
-            gas_turn += 1;
-            GAS_FRAUD[gas_turn % GAS_FRAUD.len()]
-        } else {
-            water_turn += 1;
-            WATER_FRAUD[water_turn % WATER_FRAUD.len()]
-        };
+        let (point, target) = &points[k];
+        let kinds = target.kinds();
+        let turn = &mut turns[*target as usize];
+        *turn += 1;
+        let kind = kinds[*turn % kinds.len()];
         let ((h_min, h_max), (m_min, m_max)) = fraud_shape(kind);
         let mut hours = rng.i64(h_min..=h_max);
         let mut magnitude = m_min + (m_max - m_min) * rng.f64();
@@ -371,8 +454,14 @@ mod tests {
 
     #[test]
     fn generated_fraud_is_reproducible_inside_the_period_and_varied() {
-        let outlets: Vec<(String, bool)> = (0..200)
-            .map(|k| (format!("E{k:03}-1"), k % 2 == 0))
+        let targets = [
+            FraudTarget::GasOutlet,
+            FraudTarget::ScrubbedGasOutlet,
+            FraudTarget::WaterOutlet,
+            FraudTarget::AirStation,
+        ];
+        let outlets: Vec<(String, FraudTarget)> = (0..200)
+            .map(|k| (format!("E{k:03}-1"), targets[k % 4]))
             .collect();
         let (from, to) = (1_790_000_000, 1_790_000_000 + 30 * 86_400);
         let a = fraud_incidents(&outlets, from, to, 0.1, 7, 1.0);
@@ -394,9 +483,8 @@ mod tests {
         assert_eq!(points.len(), 20, "one incident per cheating outlet");
         for i in &a {
             assert!(from <= i.start && i.start < i.end && i.end <= to, "{i:?}");
-            let gas = outlets.iter().any(|o| o.0 == i.point && o.1);
-            let kinds = if gas { GAS_FRAUD } else { WATER_FRAUD };
-            assert!(kinds.contains(&i.kind), "{i:?}");
+            let target = outlets.iter().find(|o| o.0 == i.point).map(|o| o.1);
+            assert!(target.is_some_and(|t| t.kinds().contains(&i.kind)), "{i:?}");
         }
         let mut kinds: Vec<IncidentKind> = a.iter().map(|i| i.kind).collect();
         kinds.sort_by_key(|k| format!("{k:?}"));

@@ -20,6 +20,7 @@ fn point(id: &str, mn: &str) -> Point {
         codes: BTreeMap::new(),
         enterprise: None,
         district: None,
+        abatement: Vec::new(),
     }
 }
 

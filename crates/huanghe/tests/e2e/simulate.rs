@@ -22,6 +22,7 @@ fn device(id: &str, mn: &str) -> Device {
         min_interval_min: 10,
         seed: mn.len() as u64 * 977 + 13,
         link_loss: 0.0,
+        wet_scrubbed: true,
     }
 }
 

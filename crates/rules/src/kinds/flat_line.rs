@@ -34,19 +34,15 @@ pub struct FlatLine {
     /// mg/m³ may honestly read the same for hours, a value of "30.5" may not. [proposal]
     #[serde(default = "two")]
     pub min_significant_digits: usize,
+    /// Values smaller than this many units of their last digit are not judged (0: all): an
+    /// ambient SO2 of "10" µg/m³ is ten units of its resolution and can honestly hold for
+    /// half a day, a PM2.5 of "38" cannot. [proposal]
+    #[serde(default)]
+    pub min_units: u32,
 }
 
 fn two() -> usize {
     2
-}
-
-/// The significant digits of a decimal as sent (`30.5`: 3, `0.06`: 1, `12.0`: 3).
-fn significant_digits(text: &str) -> usize {
-    text.trim_start_matches(['-', '+'])
-        .chars()
-        .filter(char::is_ascii_digit)
-        .skip_while(|c| *c == '0')
-        .count()
 }
 
 fn six() -> u32 {
@@ -113,7 +109,9 @@ impl Evaluate for FlatLine {
                 continue;
             }
             let Some(value) = o.avg else { continue };
-            if significant_digits(&value.to_string()) < self.min_significant_digits {
+            if significant_digits(value) < self.min_significant_digits
+                || value.at_scale(value.scale()).unsigned_abs() < u128::from(self.min_units)
+            {
                 continue;
             }
             let running = |r: &crate::Row| hours.running(r);
@@ -275,11 +273,15 @@ mod tests {
     }
 
     #[test]
-    fn significant_digits_as_sent() {
-        use super::significant_digits;
+    fn significant_digits_without_a_coarse_analysers_padding() {
+        use super::super::significant_digits;
+        let d = |t: &str| significant_digits(Dec::parse(t).expect("decimal"));
         assert_eq!(
-            ["30.5", "0.06", "12.0", "-4", "0", "1200"].map(significant_digits),
-            [3, 1, 3, 1, 0, 4]
+            [
+                "30.5", "0.06", "12.0", "-4", "0", "1200", "8.60", "0.213", "0.200"
+            ]
+            .map(d),
+            [3, 1, 2, 1, 0, 4, 2, 3, 1]
         );
     }
 }

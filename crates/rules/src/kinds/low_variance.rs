@@ -11,7 +11,8 @@
 //! against the range but still move against their level); the hour judged is active when enough
 //! days were judged and every one of them stayed in the band. The range is the point's setting
 //! for the code, or a multiple of its limit ([proposal]: analysers are ranged to a few times the
-//! limit they must show); a code with neither, and the flows, are not judged.
+//! limit they must show), or the rule's range for the code where the point has no limit (an air
+//! station's analysers); a code with none of these, and the flows, are not judged.
 
 use super::prelude::*;
 
@@ -42,6 +43,11 @@ pub struct LowVariance {
     /// [proposal]
     #[serde(default = "two_and_a_half")]
     pub range_per_limit: f64,
+    /// Measuring range per code for a point that gives none, before the limit's multiple: the
+    /// range of the kind of analyser such points have (an air station's analysers have no
+    /// limit to scale).
+    #[serde(default)]
+    pub ranges: BTreeMap<String, f64>,
     /// Flow codes: an hour whose flow is zero does not count as running; flows are not judged.
     #[serde(default = "super::flow_codes")]
     pub flow_codes: Vec<String>,
@@ -137,6 +143,10 @@ impl Evaluate for LowVariance {
                 o.and_then(|o| o.limit).or(setting.and_then(|s| s.limit)),
             ) {
                 (Some(r), _) if r > 0.0 => (r, "the point's setting"),
+                _ if self.ranges.get(code).is_some_and(|r| *r > 0.0) => (
+                    self.ranges.get(code).copied().unwrap_or_default(),
+                    "the rule's range for the code",
+                ),
                 (_, Some(l)) if l > 0.0 => (
                     l * self.range_per_limit,
                     "the limit times range_per_limit [proposal]",

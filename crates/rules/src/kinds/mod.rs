@@ -8,14 +8,17 @@ mod air_high_value;
 mod bunching;
 mod detection_limit;
 mod dilution;
+mod fgd_temperature;
 mod flag_duration;
 mod flat_line;
 mod gaps;
 mod implausible_o2;
 mod invalid_hour;
+mod last_digit;
 mod low_variance;
 mod manual_entry;
 mod mark_exceedance;
+mod neighbour_divergence;
 mod noise_zone;
 mod realtime_exceedance;
 mod source_exceedance;
@@ -32,14 +35,17 @@ pub use air_high_value::AirHighValue;
 pub use bunching::Bunching;
 pub use detection_limit::StuckAtDetectionLimit;
 pub use dilution::Dilution;
+pub use fgd_temperature::FgdTemperature;
 pub use flag_duration::FlagDuration;
 pub use flat_line::FlatLine;
 pub use gaps::GapsAroundExceedances;
 pub use implausible_o2::ImplausibleO2;
 pub use invalid_hour::InvalidHour;
+pub use last_digit::LastDigit;
 pub use low_variance::LowVariance;
 pub use manual_entry::ManualEntry;
 pub use mark_exceedance::MarkExceedance;
+pub use neighbour_divergence::NeighbourDivergence;
 pub use noise_zone::NoiseZone;
 pub use realtime_exceedance::RealtimeExceedance;
 pub use source_exceedance::SourceExceedance;
@@ -99,6 +105,12 @@ pub enum Params {
     MarkExceedance(MarkExceedance),
     /// The logger quiet right after high hours, far more often than otherwise.
     GapsAroundExceedances(GapsAroundExceedances),
+    /// An air station's level fallen against its neighbours'.
+    NeighbourDivergence(NeighbourDivergence),
+    /// The terminal digits of a month of hourly values far from uniform.
+    LastDigit(LastDigit),
+    /// A hot flue gas after a wet desulphurisation.
+    FgdTemperature(FgdTemperature),
 }
 
 impl Params {
@@ -127,6 +139,9 @@ impl Params {
             Params::Bunching(_) => RuleKind::Bunching,
             Params::MarkExceedance(_) => RuleKind::MarkExceedance,
             Params::GapsAroundExceedances(_) => RuleKind::GapsAroundExceedances,
+            Params::NeighbourDivergence(_) => RuleKind::NeighbourDivergence,
+            Params::LastDigit(_) => RuleKind::LastDigit,
+            Params::FgdTemperature(_) => RuleKind::FgdTemperature,
         }
     }
 
@@ -156,6 +171,9 @@ impl Params {
             Params::Bunching(p) => Some(p),
             Params::MarkExceedance(p) => Some(p),
             Params::GapsAroundExceedances(p) => Some(p),
+            Params::NeighbourDivergence(p) => Some(p),
+            Params::LastDigit(p) => Some(p),
+            Params::FgdTemperature(p) => Some(p),
         }
     }
 }
@@ -266,6 +284,24 @@ pub(crate) fn flow_codes() -> Vec<String> {
     vec!["a00000".into(), "w00000".into()]
 }
 
+/// The significant digits of a value as its analyser resolves it: as sent, less the zeros that
+/// end its decimals (`30.5`: 3, `0.06`: 1, `12.0` and `8.60`: 2, `1200`: 4). A logger writing
+/// two decimals for an analyser that resolves one pads every value with a 0; the value's own
+/// precision is what says whether it can honestly hold for hours.
+pub(crate) fn significant_digits(value: envstd::Dec) -> usize {
+    let text = value.to_string();
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    text.trim_start_matches(['-', '+'])
+        .chars()
+        .filter(char::is_ascii_digit)
+        .skip_while(|c| *c == '0')
+        .count()
+}
+
 /// The start of the hour a record is in.
 pub(crate) fn hour_of(r: &Row) -> i64 {
     r.time - r.time.rem_euclid(3600)
@@ -350,7 +386,8 @@ mod prelude {
     pub(crate) use serde::Deserialize;
 
     pub(crate) use super::{
-        Evaluate, HourWindow, Input, RunningHours, Span, hour_of, run_back, usual_flow,
+        Evaluate, HourWindow, Input, RunningHours, Span, hour_of, run_back, significant_digits,
+        usual_flow,
     };
     pub(crate) use crate::{Limited, Verdict, code_key, hourly_values, iso, limited_codes, push};
 }

@@ -36,6 +36,11 @@ pub struct WaterFlow {
     /// flow: three measurements of an analyser that measures every two hours. [proposal]
     #[serde(default = "six")]
     pub min_unchanged_hours: usize,
+    /// Values with fewer significant digits (their padding zeros dropped) are not judged
+    /// unchanged: a total phosphorus of "0.21" can honestly hold for hours, "0.213" cannot.
+    /// [proposal]
+    #[serde(default = "three")]
+    pub min_significant_digits: usize,
     /// The waste-water flow code (HJ 212-2017 w00000).
     #[serde(default = "flow_code")]
     pub flow_code: String,
@@ -151,8 +156,9 @@ impl Evaluate for WaterFlow {
                         d.changing_without_flow.push(iso(h));
                     }
                 } else {
-                    let same = (1..self.min_unchanged_hours as i64)
-                        .all(|k| value(h - k * 3600) == Some(v));
+                    let same = significant_digits(v) >= self.min_significant_digits
+                        && (1..self.min_unchanged_hours as i64)
+                            .all(|k| value(h - k * 3600) == Some(v));
                     if same && self.min_unchanged_hours > 1 {
                         d.unchanged_with_flow.push(iso(h));
                     }
@@ -244,13 +250,13 @@ mod tests {
     #[test]
     fn the_shanghai_pattern_is_caught() {
         // Flow 0 from 06:00 to 17:00 (hours 6..17 of each day) while COD moves by ±8; at night
-        // flow with COD held at 31.0.
+        // flow with COD held at 31.4.
         let obs = series(24 * 4, |h| {
             let hod = h % 24;
             if (6..17).contains(&hod) {
                 (30.0 + 8.0 * wobble(h), 0.0)
             } else {
-                (31.0, 120.0)
+                (31.4, 120.0)
             }
         });
         let (active, e) = last_active(&obs);

@@ -69,7 +69,7 @@ const I18N = {
     kind_gas_outlet: "废气排放口", kind_water_outlet: "废水排放口", kind_air_station: "空气站", kind_water_section: "水质断面", kind_noise: "噪声", kind_radiation: "辐射", kind_other: "其他",
     rule_source_exceedance: "污染源小时均值超标", rule_air_high_value: "空气质量高值", rule_flags_too_long: "异常标记持续过长", rule_device_silent: "设备离线",
     rule_realtime_exceedance: "实时数据超限（提示）", rule_invalid_hour: "小时数据无效", rule_water_target_class: "水质未达目标类别", rule_noise_zone: "噪声超功能区限值",
-    rule_sudden_change: "水质突变", rule_air_above_peers: "空气站明显高于全市", rule_manual_entry: "人工录入数据", rule_flat_line: "数据长时间不变（疑似冻结）", rule_stuck_at_detection_limit: "数据长期处于检出限附近", rule_implausible_o2: "运行中含氧量接近空气（疑似稀释）", rule_stop_mark: "运行中标记停产", rule_flat_line_water: "废水数据长时间不变（疑似冻结）", rule_low_variance: "数据长期在量程2%以内波动", rule_step_change: "负荷未变而浓度骤降", rule_dilution: "含氧量与浓度同步变化（疑似稀释）", rule_water_flow: "流量与浓度矛盾", rule_bunching: "数据集中于限值下方", rule_mark_exceedance: "超标时段被标记为故障或维护", fam_steering: "压线控制", rule_gaps_around_exceedances: "超标后数据中断", fam_withholding: "超标时中断传输", fam_calibration: "篡改参数", fam_flow_mismatch: "流量与浓度矛盾", fam_marking: "违规标记",
+    rule_sudden_change: "水质突变", rule_air_above_peers: "空气站明显高于全市", rule_manual_entry: "人工录入数据", rule_flat_line: "数据长时间不变（疑似冻结）", rule_stuck_at_detection_limit: "数据长期处于检出限附近", rule_implausible_o2: "运行中含氧量接近空气（疑似稀释）", rule_stop_mark: "运行中标记停产", rule_flat_line_water: "废水数据长时间不变（疑似冻结）", rule_low_variance: "数据长期在量程2%以内波动", rule_step_change: "负荷未变而浓度骤降", rule_dilution: "含氧量与浓度同步变化（疑似稀释）", rule_water_flow: "流量与浓度矛盾", rule_bunching: "数据集中于限值下方", rule_mark_exceedance: "超标时段被标记为故障或维护", fam_steering: "压线控制", rule_gaps_around_exceedances: "超标后数据中断", fam_withholding: "超标时中断传输", rule_flat_line_air: "空气站数据长时间不变", rule_low_variance_air: "空气站数据长期窄幅波动", rule_air_neighbour_divergence: "空气站明显低于周边站点", rule_last_digit: "数据尾数分布异常", rule_fgd_temperature: "湿法脱硫后烟温过高", fam_interference: "干扰采样", fam_digits: "尾数异常", fam_bypass: "治理设施旁路", fam_calibration: "篡改参数", fam_flow_mismatch: "流量与浓度矛盾", fam_marking: "违规标记",
     ev_stop: "连续 {n} 小时标记停产（F），流量 {flow}，常态 {usual}（阈值 {share}%）",
     ev_o2: "连续 {n} 小时 O₂ ≥ {o2}%（最高 {max}%），流量不低于常态 {flow} 的 {share}%",
     ev_dl: "{share}% 的运行小时 ≤ {factor}×检出限 {dl}（{source}；{n} 个运行小时，阈值 {min}%）",
@@ -77,6 +77,9 @@ const I18N = {
     ev_step: "近 {recent} 小时均值 {now}，前 30 天均值 {before}（σ {sd}），下降 {shift}σ（阈值 {threshold}σ）；流量变化 {flow}",
     ev_dilution: "含氧量 {o2min}–{o2max}%，实测浓度与 (21−O₂) 相关系数 {r}（阈值 {min}），折算浓度变异系数 {cv}",
     ev_waterflow: "近 {days} 天中 {n} 天出现流量与浓度矛盾（零流量时浓度变化，或有流量时浓度不变）",
+    ev_neigh: "近 {recent} 小时与周边 {n} 个站点中位数之比 {now}，前一周为 {before}（降至 {change}%，阈值 {max}%；偏离 {shift}σ）",
+    ev_digits: "近 30 天 {n} 个值的末位数字分布 χ² = {chi2}（阈值 {critical}）；末位为 0 的 {zeros} 个、为 5 的 {fives} 个",
+    ev_fgd: "湿法脱硫后烟气温度连续 {hours} 小时高于 {max} °C（最高 {top} °C），同期上报 SO₂ {so2}",
     ev_gaps: "近 7 天 {n} 次在高于限值 {share}% 的小时后数据中断（比例 {after}%，全部小时后中断比例 {rate}%）",
     ev_bunch: "{value}，限值 {limit}；{share}% 的运行小时位于限值的 {from}% 至限值之间（阈值 {min}%）",
     ev_markx: "“{flag}”标记时段值 {value} 高于限值 {limit}；近 7 天 {n} 个标记小时超标，未标记运行小时超标 {m} 个",
@@ -147,7 +150,7 @@ const I18N = {
     kind_gas_outlet: "Flue-gas outlet", kind_water_outlet: "Wastewater outlet", kind_air_station: "Air station", kind_water_section: "Water section", kind_noise: "Noise", kind_radiation: "Radiation", kind_other: "Other",
     rule_source_exceedance: "Source hourly mean above its limit", rule_air_high_value: "Air quality high value", rule_flags_too_long: "Abnormal flags too long", rule_device_silent: "Device silent",
     rule_realtime_exceedance: "Real-time value above the limit (info)", rule_invalid_hour: "Invalid hour", rule_water_target_class: "Water below its target class", rule_noise_zone: "Noise above the zone limit",
-    rule_sudden_change: "Sudden change in water quality", rule_air_above_peers: "Station well above the city", rule_manual_entry: "Values entered by hand", rule_flat_line: "Value frozen for hours", rule_stuck_at_detection_limit: "Stuck at the detection limit", rule_implausible_o2: "Near-ambient O₂ while running (dilution?)", rule_stop_mark: "Marked stopped while running", rule_flat_line_water: "Waste-water value frozen for hours", rule_low_variance: "Values in a narrow band for days", rule_step_change: "Level fell at an unchanged load", rule_dilution: "Values following O₂ (dilution?)", rule_water_flow: "Flow and concentration contradict", rule_bunching: "Values piled up just under the limit", rule_mark_exceedance: "Exceedances marked as fault or maintenance", fam_steering: "steering", rule_gaps_around_exceedances: "Data stop after high hours", fam_withholding: "withheld data", fam_calibration: "changed calibration", fam_flow_mismatch: "flow mismatch", fam_marking: "marking",
+    rule_sudden_change: "Sudden change in water quality", rule_air_above_peers: "Station well above the city", rule_manual_entry: "Values entered by hand", rule_flat_line: "Value frozen for hours", rule_stuck_at_detection_limit: "Stuck at the detection limit", rule_implausible_o2: "Near-ambient O₂ while running (dilution?)", rule_stop_mark: "Marked stopped while running", rule_flat_line_water: "Waste-water value frozen for hours", rule_low_variance: "Values in a narrow band for days", rule_step_change: "Level fell at an unchanged load", rule_dilution: "Values following O₂ (dilution?)", rule_water_flow: "Flow and concentration contradict", rule_bunching: "Values piled up just under the limit", rule_mark_exceedance: "Exceedances marked as fault or maintenance", fam_steering: "steering", rule_gaps_around_exceedances: "Data stop after high hours", fam_withholding: "withheld data", rule_flat_line_air: "Station value frozen for hours", rule_low_variance_air: "Station values in a narrow band for days", rule_air_neighbour_divergence: "Station fell below its neighbours", rule_last_digit: "Last digits not random", rule_fgd_temperature: "Hot flue gas after a wet scrubber", fam_interference: "interference", fam_digits: "last digits", fam_bypass: "abatement bypassed", fam_calibration: "changed calibration", fam_flow_mismatch: "flow mismatch", fam_marking: "marking",
     ev_stop: "{n} consecutive hours marked stopped (F) at a flow of {flow}, usual {usual} (threshold {share}%)",
     ev_o2: "O₂ ≥ {o2}% for {n} consecutive hours (up to {max}%) at no less than {share}% of the usual flow {flow}",
     ev_dl: "{share}% of running hours ≤ {factor} × detection limit {dl} ({source}; {n} running hours, threshold {min}%)",
@@ -155,6 +158,9 @@ const I18N = {
     ev_step: "mean of the last {recent} hours {now} against {before} over 30 days (σ {sd}): {shift}σ (threshold {threshold}σ); flow changed {flow}",
     ev_dilution: "O₂ {o2min}–{o2max}%; measured value follows (21 − O₂) with correlation {r} (threshold {min}); converted value's coefficient of variation {cv}",
     ev_waterflow: "flow and concentration contradict on {n} of the last {days} days (changing at zero flow, or unchanged with flow)",
+    ev_neigh: "ratio to the median of {n} neighbouring stations {now} over the last {recent} hours, {before} the week before (down to {change}%, threshold {max}%; {shift}σ)",
+    ev_digits: "last digits of {n} values in 30 days: χ² = {chi2} (threshold {critical}); {zeros} end in 0, {fives} in 5",
+    ev_fgd: "flue gas above {max} °C for {hours} hours after a wet scrubber (up to {top} °C) while SO₂ was reported at {so2}",
     ev_gaps: "data stopped after {n} hours above {share}% of the limit in 7 days ({after}% of such hours, {rate}% after any hour)",
     ev_bunch: "{value} against a limit of {limit}; {share}% of running hours between {from}% of the limit and the limit (threshold {min}%)",
     ev_markx: "{value} above the limit {limit} in an hour flagged {flag}; {n} marked hours above the limit in 7 days, {m} unmarked running hours",
@@ -909,6 +915,9 @@ function alarmAmount(a, factors, point) {
   if (e.other_stations_mean !== undefined && e.other_stations_mean !== null) return t("ev_peers", { value: v(e.value), n: e.other_stations, mean: v(e.other_stations_mean), threshold: v(e.threshold) });
   if (e.baseline_mean_24h !== undefined && e.baseline_mean_24h !== null) return t("ev_sudden", { value: v(e.value), hours: e.baseline_hours, mean: v(e.baseline_mean_24h), threshold: v(e.threshold) });
   if (e.max_band !== undefined) return t("ev_band", { days: e.judged_days, band: v(e.max_band), share: fmtNum(e.max_band / e.range * 100), range: v(e.range), widest: v(Math.max(0, ...(e.days || []).map((d) => d.max - d.min))) });
+  if (e.reference_ratio !== undefined) return t("ev_neigh", { recent: (e.recent || []).length, n: (e.neighbours || []).length, now: fmtNum(e.recent_ratio), before: fmtNum(e.reference_ratio), change: fmtNum(e.change * 100), max: fmtNum(e.max_ratio * 100), shift: fmtNum(e.shift_sigmas) });
+  if (e.chi2 !== undefined) return t("ev_digits", { n: fmtInt(e.values), chi2: fmtNum(e.chi2), critical: fmtNum(e.critical_chi2), zeros: fmtInt((e.counts || [])[0] || 0), fives: fmtInt((e.counts || [])[5] || 0) });
+  if (e.max_temperature !== undefined) return t("ev_fgd", { hours: e.run_hours, max: fmtNum(e.max_temperature), top: fmtNum(Math.max(...(e.temperatures || [0]))), so2: ((e.reported || [])[0]?.values || []).filter((x) => x !== null).map((x) => withUnit(x, unitOf(factors, "a21026", point))).join(", ") || "—" });
   if (e.shift_sigmas !== undefined) return t("ev_step", { recent: e.recent_hours, now: v(e.recent_mean), before: v(e.reference_mean), sd: v(e.reference_sd), shift: fmtNum(e.shift_sigmas), threshold: fmtNum(e.threshold_sigmas), flow: e.flow_change === null ? "—" : `${fmtNum(e.flow_change * 100)}%` });
   if (e.converted_cv !== undefined) return t("ev_dilution", { o2min: fmtNum(e.o2_min), o2max: fmtNum(e.o2_max), r: fmtNum(e.correlation), min: fmtNum(e.min_correlation), cv: fmtNum(e.converted_cv) });
   if (e.gaps_after_high !== undefined) return t("ev_gaps", { n: (e.gaps_after_high || []).length, share: fmtNum(e.high_share * 100), after: fmtNum(e.rate_after_high * 100), rate: fmtNum(e.rate * 100) });
@@ -948,7 +957,7 @@ async function alarmsPage(view, query) {
   const { factors, districts, points } = names;
   const live = h("span", { class: "muted", id: "live" }, t("liveOff"));
   const mk = (name, options, label) => labelled(label, h("select", { "data-filter": name, name }, h("option", { value: "" }, t("all")), options.map(([v, l]) => h("option", { value: v, selected: query.get(name) === v }, l))));
-  const rules = ["source_exceedance", "air_high_value", "flags_too_long", "device_silent", "realtime_exceedance", "invalid_hour", "water_target_class", "noise_zone", "sudden_change", "air_above_peers", "manual_entry", "flat_line", "flat_line_water", "stuck_at_detection_limit", "implausible_o2", "stop_mark", "low_variance", "step_change", "dilution", "water_flow", "bunching", "mark_exceedance", "gaps_around_exceedances"];
+  const rules = ["source_exceedance", "air_high_value", "flags_too_long", "device_silent", "realtime_exceedance", "invalid_hour", "water_target_class", "noise_zone", "sudden_change", "air_above_peers", "manual_entry", "flat_line", "flat_line_water", "stuck_at_detection_limit", "implausible_o2", "stop_mark", "low_variance", "step_change", "dilution", "water_flow", "bunching", "mark_exceedance", "gaps_around_exceedances", "flat_line_air", "low_variance_air", "air_neighbour_divergence", "last_digit", "fgd_temperature"];
   const filters = h("form", { class: "toolbar", id: "alarm-filters", onsubmit: (ev) => { ev.preventDefault(); render(); } },
     mk("rule", rules.map((r) => [r, tv("rule_", r)]), t("rule")),
     mk("severity", ["critical", "warning", "info"].map((s) => [s, tv("sev_", s)]), t("severity")),
@@ -1026,8 +1035,8 @@ async function alarmsPage(view, query) {
 // ---------------------------------------------------------------- suspected data fraud
 
 const FORMULA = {
-  zh: "每类证据只计一次：强证据（人工录入、稀释）计 1.0，其他类别（仪器冻结、违规标记、篡改参数、流量与浓度矛盾、压线控制、超标时中断传输）计 0.5；点位分值为其各类证据之和，企业分值为其所有点位的证据类别之和；达到 1.0 即为可疑。",
-  en: "Each family of evidence counts once: 1.0 for a strong one (manual entry, dilution), 0.5 for the others (frozen analyser, marking, changed calibration, flow mismatch, steering, withheld data); a point's score sums its families, an enterprise's the families of all its points; 1.0 or more is a suspect.",
+  zh: "每类证据只计一次：强证据（人工录入、稀释）计 1.0，尾数异常为弱信号计 0.25，其他类别（仪器冻结、违规标记、篡改参数、流量与浓度矛盾、压线控制、超标时中断传输、干扰采样、治理设施旁路）计 0.5；点位分值为其各类证据之和，企业分值为其所有点位的证据类别之和；达到 1.0 即为可疑。",
+  en: "Each family of evidence counts once: 1.0 for a strong one (manual entry, dilution), 0.25 for the weak last-digit screen, 0.5 for the others (frozen analyser, marking, changed calibration, flow mismatch, steering, withheld data, interference, abatement bypassed); a point's score sums its families, an enterprise's the families of all its points; 1.0 or more is a suspect.",
 };
 
 async function fraudPage(view, query) {
