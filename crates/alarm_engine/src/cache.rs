@@ -37,6 +37,9 @@ pub(crate) struct HourCache {
     /// commit stream: it starts empty instead of being read from the store (a new hour of
     /// every point at once used to cost thousands of reads in one batch).
     reach: Option<store::NewestData>,
+    /// The points' hourly records of the hours before those judged, for the rules that compare
+    /// an hour with the point's past.
+    pub(crate) history: History,
 }
 
 /// Inserts a row into a sorted hour, replacing the one with the same key (time first, so
@@ -120,6 +123,7 @@ impl HourCache {
     /// engine starts and when it missed commits, so that what it holds and the store agree.
     pub(crate) fn synchronise(&mut self, series: &dyn Store) -> Result<(), EngineError> {
         self.hours.clear();
+        self.history.clear();
         self.reach = None;
         self.reach = Some(series.newest_data().map_err(EngineError::from)?);
         Ok(())
@@ -133,6 +137,8 @@ impl HourCache {
         self.evicted_before = oldest_kept;
         self.hours.retain(|(_, h), _| *h >= oldest_kept);
         self.inactive.retain_from(oldest_kept);
+        // A point judged in the last two days keeps its history.
+        self.history.evict(newest_hour - 48 * 3600);
     }
 }
 
@@ -190,4 +196,126 @@ impl KnownInactive {
         }
         self.0.retain(|_, rules| !rules.is_empty());
     }
+}
+
+/// Each point's hourly records of the hours before the ones judged, as far back as the longest
+/// window a rule asks for (a month for a step change): kept between settled hours, so that
+/// judging the next hour reads the one new hour from the store instead of the month again.
+/// Corrections and late records of hours it holds come from the commit stream, as for the
+/// hour cache; after missed commits it is forgotten with the rest.
+#[derive(Default)]
+pub(crate) struct History {
+    points: BTreeMap<String, PointHistory>,
+}
+
+/// One point's hourly records covering the hours `[from, to)`, sorted by
+/// [`rules::Row::sort_key`] (time first), and the longest window asked of it (a packet's
+/// evaluation asks for a day, the settled hour's for a month: the month is kept).
+struct PointHistory {
+    rows: Arc<Vec<rules::Row>>,
+    from: i64,
+    to: i64,
+    longest: i64,
+}
+
+impl History {
+    /// The point's hourly records of the `hours` before hour `h`, read from the store only for
+    /// the hours not held yet.
+    pub(crate) fn past(
+        &mut self,
+        series: &dyn Store,
+        point_id: &str,
+        h: i64,
+        hours: u32,
+    ) -> Result<rules::Past, EngineError> {
+        let span = i64::from(hours) * 3600;
+        let from = h - span;
+        if self
+            .points
+            .get(point_id)
+            .is_some_and(|p| from < p.from && h <= p.to)
+        {
+            // An hour older than those held, judged again (late data): read, not kept.
+            return Ok(rules::Past::new(read_hourly(series, point_id, from, h)?));
+        }
+        let held = self
+            .points
+            .get(point_id)
+            .is_some_and(|p| p.from <= from && from <= p.to);
+        if !held {
+            // Nothing held, or a gap since: read the whole window.
+            self.points.insert(
+                point_id.to_owned(),
+                PointHistory {
+                    rows: Arc::new(read_hourly(series, point_id, from, h)?),
+                    from,
+                    to: h,
+                    longest: span,
+                },
+            );
+        }
+        let p = self.points.get_mut(point_id).ok_or(EngineError::Cache)?;
+        p.longest = p.longest.max(span);
+        if p.to < h {
+            let new = read_hourly(series, point_id, p.to, h)?;
+            Arc::make_mut(&mut p.rows).extend(new);
+            p.to = h;
+        }
+        // Hours before the window are dropped when the window moves on (an older hour judged
+        // again, by late data, borrows a window from what is held).
+        let keep_from = h - p.longest;
+        if p.from < keep_from && p.to == h {
+            let old = p.rows.partition_point(|r| r.time < keep_from);
+            Arc::make_mut(&mut p.rows).drain(..old);
+            p.from = keep_from;
+        }
+        let a = p.rows.partition_point(|r| r.time < from);
+        let b = p.rows.partition_point(|r| r.time < h);
+        Ok(rules::Past::shared(&p.rows, a..b.max(a)))
+    }
+
+    /// A committed hourly record: kept if it falls in the hours held for its point.
+    pub(crate) fn upsert(&mut self, point_id: &str, row: &rules::Row) {
+        if row.data_type != DataType::Hour {
+            return;
+        }
+        if let Some(p) = self.points.get_mut(point_id)
+            && (p.from..p.to).contains(&row.time)
+        {
+            upsert(Arc::make_mut(&mut p.rows), row.clone());
+        }
+    }
+
+    /// Forgets every point's records.
+    pub(crate) fn clear(&mut self) {
+        self.points.clear();
+    }
+
+    /// Forgets the points whose window has not moved since `before` (no longer judged).
+    pub(crate) fn evict(&mut self, before: i64) {
+        self.points.retain(|_, p| p.to >= before);
+    }
+}
+
+/// A point's hourly records of `[from, to)`, sorted by [`rules::Row::sort_key`].
+fn read_hourly(
+    series: &dyn Store,
+    point_id: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<rules::Row>, EngineError> {
+    if to <= from {
+        return Ok(Vec::new());
+    }
+    let q = SeriesQuery {
+        point_id: point_id.to_owned(),
+        data_type: DataType::Hour,
+        code: None,
+        from,
+        to: to - 1,
+        limit: 100_000,
+    };
+    let mut rows = rules::rows(&series.series(&q).map_err(EngineError::from)?);
+    rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    Ok(rows)
 }

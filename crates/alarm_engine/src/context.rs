@@ -83,22 +83,6 @@ pub(crate) fn peers(
     Ok(rules::valid_hourly_means(&rows))
 }
 
-/// Mean and count of valid hourly values per code.
-type Means = BTreeMap<String, (f64, usize)>;
-
-/// The point's hourly records of the `hours` before `h` (oldest first) and the mean and count
-/// of the valid ones per code.
-pub(crate) fn baseline(
-    series: &dyn Store,
-    point_id: &str,
-    h: i64,
-    hours: u32,
-) -> Result<(Means, rules::Past), EngineError> {
-    let mut rows = hourly_rows(series, point_id, h - i64::from(hours) * 3600, h - 1)?;
-    rows.sort_by_key(|r| r.time);
-    Ok((rules::valid_hourly_means(&rows), rules::Past::new(rows)))
-}
-
 /// The stations of the point's kind within `radius_km` of it, nearest first, with their hourly
 /// records of the `hours` before hour `h` and of `h` itself.
 pub(crate) fn neighbours(

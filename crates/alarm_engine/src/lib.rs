@@ -11,6 +11,13 @@
 //! and after the engine missed commits) is read once. Windows known to be inactive in the store
 //! are not sent again, so quiet series cost nothing.
 //!
+//! **The past, incrementally.** Rules that compare an hour with the point's past (a day for a
+//! sudden change, a week for a narrow band, a month for a step change or the last-digit
+//! screen) get it from the history (`cache::History`): each point's hourly records as far back as the
+//! longest window asked, kept between hours, so settling the next hour reads that one hour from
+//! the store, not the month again; corrections and late records of the hours it holds come
+//! from the commit stream. Stations compared with their neighbours read the neighbours' hours.
+//!
 //! **Some verdicts wait for the settled hour.** Every second, the hours that ended and
 //! received no data for [`SETTLE_S`] are judged by the rules whose span says so (validity; the
 //! comparison with other stations, whose hourly records arrive in any order), and once more,
@@ -215,8 +222,12 @@ impl Engine {
                 *first = first.map(|f| f.min(c.received_ms));
                 // Loading the hour from the store already includes these (committed) rows.
                 let rows = cache.hour(series, &c.point_id, h)?;
-                for o in observations {
-                    upsert(rows, rules::Row::new(&o));
+                let rows_new: Vec<rules::Row> = observations.iter().map(rules::Row::new).collect();
+                for r in &rows_new {
+                    upsert(rows, r.clone());
+                }
+                for r in &rows_new {
+                    cache.history.upsert(&c.point_id, r);
                 }
             }
         }
@@ -294,7 +305,8 @@ impl Engine {
             // one baseline: the longest asked for); the other stations, if a rule compares.
             let baseline_hours = judged.iter().map(|r| r.span().baseline_hours()).max();
             if let Some(hours) = baseline_hours.filter(|h| *h > 0) {
-                (ctx.baseline, ctx.past) = context::baseline(series, point_id, *h, hours)?;
+                ctx.past = cache.history.past(series, point_id, *h, hours)?;
+                ctx.baseline = rules::valid_hourly_means(&ctx.past);
             }
             if judged.iter().any(|r| r.kind() == RuleKind::AirAbovePeers) {
                 if all_points.is_none() {

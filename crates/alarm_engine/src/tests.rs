@@ -314,3 +314,49 @@ fn a_station_falling_below_its_neighbours_is_judged_on_their_stored_hours() {
         assert!(others.is_empty(), "{id}: {others:?}");
     }
 }
+
+#[test]
+fn the_history_of_past_hours_reads_only_the_hours_it_does_not_hold() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = open(&dir);
+    let hourly = |k: i64, v: &str| Observation {
+        point_id: "p1".into(),
+        data_type: DataType::Hour,
+        code: "a21026".into(),
+        time: H + k * 3600,
+        fields: BTreeMap::from([("avg".to_owned(), v.to_owned())]),
+    };
+    commit(&*s, "a", (0..12).map(|k| hourly(k, "10")).collect());
+    let mut history = cache::History::default();
+    let values = |p: &rules::Past| -> Vec<String> {
+        p.iter()
+            .map(|r| r.avg.map(|v| v.to_string()).unwrap_or_default())
+            .collect()
+    };
+    let past = history.past(&*s, "p1", H + 10 * 3600, 5).expect("past");
+    assert_eq!(past.len(), 5);
+    assert_eq!(past[0].time, H + 5 * 3600);
+    // A correction of hour 7 stored behind the history's back is not seen (the hours held are
+    // not read again)...
+    commit(&*s, "b", vec![hourly(7, "99")]);
+    let past = history.past(&*s, "p1", H + 11 * 3600, 5).expect("past");
+    assert_eq!(values(&past), ["10"; 5]);
+    assert_eq!(past[4].time, H + 10 * 3600, "the new hour is read");
+    // ...it comes from the commit stream.
+    history.upsert("p1", &rules::Row::new(&hourly(7, "99")));
+    let past = history.past(&*s, "p1", H + 11 * 3600, 5).expect("past");
+    assert_eq!(values(&past), ["10", "99", "10", "10", "10"]);
+    // A shorter window asked in between does not drop the longer one's hours.
+    assert_eq!(
+        history
+            .past(&*s, "p1", H + 11 * 3600, 2)
+            .expect("past")
+            .len(),
+        2
+    );
+    let past = history.past(&*s, "p1", H + 12 * 3600, 5).expect("past");
+    assert_eq!(values(&past), ["99", "10", "10", "10", "10"]);
+    // An older hour judged again is read from the store, as stored now.
+    let old = history.past(&*s, "p1", H + 4 * 3600, 4).expect("past");
+    assert_eq!(values(&old), ["10"; 4]);
+}

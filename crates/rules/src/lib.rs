@@ -156,7 +156,7 @@ impl Neighbour {
 /// the month every hour.
 #[derive(Debug, Clone, Default)]
 pub struct Past {
-    rows: std::sync::Arc<[Row]>,
+    rows: std::sync::Arc<Vec<Row>>,
     range: std::ops::Range<usize>,
 }
 
@@ -165,7 +165,16 @@ impl Past {
     pub fn new(rows: Vec<Row>) -> Self {
         let range = 0..rows.len();
         Past {
-            rows: rows.into(),
+            rows: std::sync::Arc::new(rows),
+            range,
+        }
+    }
+
+    /// The records `range` of rows kept by the caller (oldest first), without copying them: the
+    /// alarm engine keeps each point's recent hourly records and lends a window on them.
+    pub fn shared(rows: &std::sync::Arc<Vec<Row>>, range: std::ops::Range<usize>) -> Self {
+        Past {
+            rows: std::sync::Arc::clone(rows),
             range,
         }
     }

@@ -251,14 +251,22 @@ impl Input<'_> {
         })
     }
 
-    /// The point's hourly records of the past hours the rule asked for, then of the hour
-    /// judged, oldest first.
+    /// The point's hourly records of the past hours the rule asked for (its span's, even when
+    /// the context holds more for a rule that asked for more), then of the hour judged, oldest
+    /// first.
     pub fn hourly_records(&self) -> impl Iterator<Item = &'_ Row> + '_ {
-        self.ctx
-            .past
+        let hours = self.rule.span().baseline_hours();
+        self.past_since(self.hour_start - i64::from(hours) * 3600)
             .iter()
             .chain(self.rows.iter().filter(|r| self.in_hour(r)))
             .filter(|r| r.data_type == domain::DataType::Hour)
+    }
+
+    /// The context's past records from `from` on (the past is sorted by time: found, not
+    /// scanned).
+    fn past_since(&self, from: i64) -> &'_ [Row] {
+        let past = &*self.ctx.past;
+        &past[past.partition_point(|r| r.time < from)..]
     }
 
     /// The start of the window of `hours` hours ending with the hour judged, and the point's
@@ -266,7 +274,10 @@ impl Input<'_> {
     pub fn window_records(&self, hours: u32) -> (i64, Vec<&'_ Row>) {
         let from = self.hour_start - i64::from(hours.saturating_sub(1)) * 3600;
         let records = self
-            .hourly_records()
+            .past_since(from)
+            .iter()
+            .chain(self.rows.iter().filter(|r| self.in_hour(r)))
+            .filter(|r| r.data_type == domain::DataType::Hour)
             .filter(|r| hour_of(r) >= from)
             .collect();
         (from, records)
