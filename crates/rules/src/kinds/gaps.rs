@@ -7,8 +7,12 @@
 //! window, the rate of gaps right after a high hour (above `high_share` of the limit) is compared
 //! with the rate of gaps after any hour. The verdict is given at the first hour with data after a
 //! gap that followed a high hour (an hour without data is never judged: nothing arrives for it):
-//! active when the window has at least `min_gaps` gaps after high hours and their rate is at
-//! least `ratio` times the rate after any hour. Only codes with a limit are judged.
+//! active when the window has at least `min_gaps` gaps after high hours, their rate is at least
+//! `ratio` times the rate after any hour, and so many would be unlikely by chance: the
+//! probability of at least as many gaps after the high hours, were gaps to follow them at the
+//! rate they follow any hour (a binomial tail), is at most `max_p_value`. A plant honestly near
+//! its limit on a link that drops an hour in a hundred has dozens of high hours a week, and
+//! two of them followed by a lost hour is then no sign. Only codes with a limit are judged.
 
 use super::prelude::*;
 
@@ -28,6 +32,35 @@ pub struct GapsAroundExceedances {
     /// Hours, ending with the hour judged, looked at. [proposal]
     #[serde(default = "week")]
     pub window_hours: u32,
+    /// Largest chance of so many gaps after high hours at the overall gap rate. [proposal]
+    #[serde(default = "one_percent")]
+    pub max_p_value: f64,
+}
+
+fn one_percent() -> f64 {
+    0.01
+}
+
+/// The chance of at least `k` successes in `n` trials of probability `p`.
+fn binomial_tail(n: usize, k: usize, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n || p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    let mut pmf = (1.0 - p).powi(n as i32);
+    let mut tail = 0.0;
+    for i in 0..=n {
+        if i >= k {
+            tail += pmf;
+        }
+        pmf *= (n - i) as f64 / (i + 1) as f64 * p / (1.0 - p);
+    }
+    tail.min(1.0)
 }
 
 fn nine_tenths() -> f64 {
@@ -59,6 +92,9 @@ struct Evidence<'a> {
     rate_after_high: f64,
     rate: f64,
     ratio: f64,
+    /// The chance of so many gaps after the high hours at the overall rate, and its threshold.
+    p_value: f64,
+    max_p_value: f64,
     standard: &'static str,
 }
 
@@ -142,9 +178,11 @@ impl Evaluate for GapsAroundExceedances {
                 }
                 k >= first && high(k)
             };
+            let p_value = binomial_tail(highs, after_high.len(), rate);
             let active = resumes_after_high_gap
                 && after_high.len() >= self.min_gaps
-                && rate_after_high >= self.ratio * rate;
+                && rate_after_high >= self.ratio * rate
+                && p_value <= self.max_p_value;
             push(&mut out, wanted, code, active, || Evidence {
                 rule: &rule.id,
                 window: input.window(),
@@ -159,7 +197,9 @@ impl Evaluate for GapsAroundExceedances {
                 rate_after_high: (rate_after_high * 1000.0).round() / 1000.0,
                 rate: (rate * 1000.0).round() / 1000.0,
                 ratio: self.ratio,
-                standard: "fraud rule R15 (standards summary §5.4): gaps after hours above 0.9 L at least 3 × as often as after any hour; the week and the two gaps are [proposal]s",
+                p_value: (p_value * 1e6).round() / 1e6,
+                max_p_value: self.max_p_value,
+                standard: "fraud rule R15 (standards summary §5.4): gaps after hours above 0.9 L at least 3 × as often as after any hour; the week, the two gaps and the chance are [proposal]s",
             });
         }
         out
@@ -217,8 +257,9 @@ mod tests {
             _ => Some(20.0),
         });
         let a = active(&obs);
-        // From the second such gap on, at the hours the data resume.
-        assert_eq!(a.first(), Some(&20), "{a:?}");
+        // From the third such gap on (two in 16 hours could be chance), at the hours the data
+        // resume.
+        assert_eq!(a.first(), Some(&32), "{a:?}");
         assert!(a.iter().all(|h| h % 12 == 8), "{a:?}");
     }
 
@@ -235,5 +276,36 @@ mod tests {
             }
         });
         assert!(active(&obs).is_empty());
+    }
+
+    #[test]
+    fn a_plant_near_its_limit_on_a_lossy_link_is_not() {
+        // A week at 30–34 (above 0.9 × 35 a quarter of the time) on a link that lost two hours,
+        // both after high hours: three times the overall rate, which the ratio alone would call
+        // a pattern; by chance about one week in eleven.
+        let obs = series(168, |h| match h {
+            41 | 121 => None,
+            _ if h % 4 == 0 => Some(33.5),
+            _ => Some(30.0),
+        });
+        assert!(active(&obs).is_empty());
+        let mut r = rule("gaps_around_exceedances");
+        if let Params::GapsAroundExceedances(p) = &mut r.params {
+            p.max_p_value = 1.0;
+        }
+        let w = evaluate_series(&r, &point(), &Context::default(), rows(&obs));
+        assert!(
+            w["a21026"].iter().any(|x| x.1),
+            "without the chance test it fires"
+        );
+    }
+
+    #[test]
+    fn the_binomial_tail() {
+        use super::binomial_tail;
+        assert!((binomial_tail(2, 2, 0.125) - 0.015_625).abs() < 1e-12);
+        assert!((binomial_tail(100, 2, 0.01) - 0.264).abs() < 1e-3);
+        assert_eq!(binomial_tail(5, 0, 0.3), 1.0);
+        assert_eq!(binomial_tail(5, 6, 0.3), 0.0);
     }
 }
