@@ -327,3 +327,69 @@ fn rules_test_prints_the_alarms_a_series_raises() {
     );
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn rules_test_takes_the_neighbouring_stations_from_a_point_column() {
+    let dir = crate::TempDir::new("rules-test-neighbours");
+    let points = dir.0.join("points.toml");
+    let mut toml = String::new();
+    for (k, id) in ["A", "B", "C", "D"].iter().enumerate() {
+        toml.push_str(&format!(
+            "[[points]]\nid = \"{id}\"\nname = \"{id}\"\nmn = \"M{k}\"\npassword = \"p\"\nkind = \"air_station\"\nlocation = [{}, 36.65]\n",
+            117.0 + 0.04 * k as f64
+        ));
+    }
+    std::fs::write(&points, toml).expect("points");
+    // Eight days of the city's weather at four stations; A reads 40 % for its last ten hours.
+    let mut csv = String::from("point,time,type,code,avg,flag\n");
+    let start = bjtime::parse_rfc3339("2026-10-01T00:00:00+08:00").expect("time") / 1000;
+    for h in 0..8 * 24i64 {
+        let weather = 60.0 + 25.0 * (h as f64 / 19.0).sin();
+        for (k, id) in ["A", "B", "C", "D"].iter().enumerate() {
+            let own = 1.0 + 0.05 * (h as f64 * 0.7 + k as f64).sin();
+            let drop = if *id == "A" && h >= 8 * 24 - 10 {
+                0.4
+            } else {
+                1.0
+            };
+            csv.push_str(&format!(
+                "{id},{},hour,a34004,{:.0},N\n",
+                bjtime::rfc3339(start + h * 3600),
+                weather * own * drop
+            ));
+        }
+    }
+    let series = dir.0.join("series.csv");
+    std::fs::write(&series, csv).expect("series");
+    let run = |point: &str| {
+        let out = huanghe(
+            &[
+                "rules",
+                "test",
+                "default",
+                series.to_str().expect("path"),
+                "--points",
+                points.to_str().expect("path"),
+                "--point",
+                point,
+            ],
+            b"",
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_lines(&out)
+            .into_iter()
+            .filter(|a| a["rule"] == "air_neighbour_divergence")
+            .collect::<Vec<_>>()
+    };
+    let a = run("A");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(
+        a[0]["evidence"]["neighbours"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert!(run("B").is_empty(), "the neighbours stay as they were");
+}
