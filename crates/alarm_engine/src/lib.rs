@@ -308,28 +308,22 @@ impl Engine {
                 ctx.past = cache.history.past(series, point_id, *h, hours)?;
                 ctx.baseline = rules::valid_hourly_means(&ctx.past);
             }
-            if judged.iter().any(|r| r.kind() == RuleKind::AirAbovePeers) {
-                if all_points.is_none() {
-                    all_points = Some(series.points()?);
-                }
-                ctx.peers = context::peers(
-                    series,
-                    all_points.as_deref().unwrap_or_default(),
-                    &point,
-                    *h,
-                )?;
-            }
+            let compares_peers = judged.iter().any(|r| r.kind() == RuleKind::AirAbovePeers);
             let radius = judged
                 .iter()
                 .filter_map(|r| r.neighbour_radius_km())
                 .max_by(f64::total_cmp);
+            if (compares_peers || radius.is_some()) && all_points.is_none() {
+                all_points = Some(series.points()?);
+            }
+            let others = all_points.as_deref().unwrap_or_default();
+            if compares_peers {
+                ctx.peers = context::peers(series, others, &point, *h)?;
+            }
             if let Some(km) = radius {
-                if all_points.is_none() {
-                    all_points = Some(series.points()?);
-                }
                 ctx.neighbours = context::neighbours(
                     series,
-                    all_points.as_deref().unwrap_or_default(),
+                    others,
                     &point,
                     *h,
                     baseline_hours.unwrap_or(0),

@@ -226,23 +226,8 @@ fn neutral(kind: IncidentKind) -> Option<f64> {
     }
 }
 
-/// The fraud incidents a gas outlet can have in a generated month.
-pub const GAS_FRAUD: &[IncidentKind] = &[
-    IncidentKind::FlatLine,
-    IncidentKind::LowVariance,
-    IncidentKind::Bunching,
-    IncidentKind::O2Ambient,
-    IncidentKind::FaultFlag,
-    IncidentKind::Dilution,
-    IncidentKind::StuckAtDetectionLimit,
-    IncidentKind::StepChange,
-    IncidentKind::StopMark,
-    IncidentKind::GapsAroundExceedances,
-    IncidentKind::DigitPreference,
-];
-
 /// The fraud incidents a flue-gas outlet with a wet desulphurisation can have: a gas outlet's
-/// and the scrubber bypassed.
+/// ([`GAS_FRAUD`]) and the scrubber bypassed, last.
 pub const SCRUBBED_GAS_FRAUD: &[IncidentKind] = &[
     IncidentKind::FlatLine,
     IncidentKind::LowVariance,
@@ -257,6 +242,12 @@ pub const SCRUBBED_GAS_FRAUD: &[IncidentKind] = &[
     IncidentKind::DigitPreference,
     IncidentKind::FgdBypass,
 ];
+
+/// The fraud incidents a gas outlet can have in a generated month.
+pub const GAS_FRAUD: &[IncidentKind] = match SCRUBBED_GAS_FRAUD.split_last() {
+    Some((_, without_bypass)) => without_bypass,
+    None => &[],
+};
 
 /// The fraud incidents a waste-water outlet can have in a generated month.
 pub const WATER_FRAUD: &[IncidentKind] = &[
