@@ -303,6 +303,27 @@ mod tests {
             |_| "N",
         );
         assert!(active_hours(&low_load).is_empty());
+        // A rainy day: storm water doubles the flow and dilutes the concentration to 0.4 for a
+        // day (a waste-water outlet's look-alike; the rule reads any flow code the same way).
+        let rain = series(
+            900,
+            |h| {
+                if (800..824).contains(&h) {
+                    honest(h) * 0.4
+                } else {
+                    honest(h)
+                }
+            },
+            |h| {
+                if (800..824).contains(&h) {
+                    104_000.0
+                } else {
+                    52_000.0
+                }
+            },
+            |_| "N",
+        );
+        assert!(active_hours(&rain).is_empty());
         // A week's shutdown (F, zero flow) and the restart at the usual level.
         let shutdown = series(
             900,
