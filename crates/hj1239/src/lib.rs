@@ -9,6 +9,8 @@
 //! - [`message`]: the command units (vehicle login and logout, real-time and reissued reports,
 //!   time calibration, the anti-removal alarm, activation and its reply) decoded from a frame's
 //!   data unit and encoded back, for the front door, the simulator and the tests;
+//! - [`report`]: a report's information items in the GB 17691 Annex Q layout, the OBD body and
+//!   the diesel data stream, invalid markers as `None`;
 //! - [`vin`]: VIN syntax and the GB 16735 check digit, and [`time`]: the protocol's six-byte
 //!   Beijing time.
 //!
@@ -17,6 +19,7 @@
 
 pub mod frame;
 pub mod message;
+pub mod report;
 pub mod time;
 pub mod vin;
 

@@ -63,7 +63,7 @@ impl Command {
 
 /// A position as the protocol sends it: the status bits and the coordinates in millionths of
 /// a degree; `None` for the invalid marker `FFFFFFFF`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Position {
     /// Bit 0: 1 no fix (the last valid position repeated); bit 1: south; bit 2: west.
     pub status: u8,
