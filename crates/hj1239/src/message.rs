@@ -45,6 +45,21 @@ impl Command {
         }
     }
 
+    /// Its name in snake case (`login`, `real_time`...), `other` for an unknown code.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Login => "login",
+            Command::RealTime => "real_time",
+            Command::Reissue => "reissue",
+            Command::Logout => "logout",
+            Command::TimeCalibration => "time_calibration",
+            Command::AntiRemoval => "anti_removal",
+            Command::Activation => "activation",
+            Command::ActivationReply => "activation_reply",
+            Command::Other(_) => "other",
+        }
+    }
+
     /// Its code.
     pub fn code(self) -> u8 {
         match self {

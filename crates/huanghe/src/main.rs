@@ -14,6 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod calc_cli;
+mod hj1239_cli;
 mod hj212_cli;
 mod rules_cli;
 mod score_cli;
@@ -38,6 +39,9 @@ enum Command {
     /// HJ 212 protocol tools: decode frames to JSON, encode JSON to frames, compute CRCs.
     #[command(subcommand)]
     Hj212(hj212_cli::Hj212Command),
+    /// HJ 1239 / GB 17691 truck protocol tools: decode frames to JSON.
+    #[command(subcommand)]
+    Hj1239(hj1239_cli::Hj1239Command),
     /// Run the platform: HJ 212 listener, store and HTTP API, until Ctrl-C or SIGTERM.
     Serve(serve_cli::ServeArgs),
     /// The whole platform in one command: server, demo city, history, live simulated devices.
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Hj212(cmd) => hj212_cli::run(cmd),
+        Command::Hj1239(cmd) => hj1239_cli::run(cmd),
         Command::Serve(args) => serve_cli::serve(args),
         Command::Openapi => serve_cli::openapi(),
         Command::Calc(cmd) => calc_cli::run(cmd),

@@ -393,3 +393,25 @@ fn rules_test_takes_the_neighbouring_stations_from_a_point_column() {
     );
     assert!(run("B").is_empty(), "the neighbours stay as they were");
 }
+
+#[test]
+fn hj1239_decode_prints_a_json_object_per_frame_and_reports_garbage() {
+    let login = "2323014C47444348393147384B413134313236390101001C1401080E0806000338393836313131393232323033353530373837373A";
+    let input = format!("{login}\nDEAD\n");
+    let out = huanghe(&["hj1239", "decode"], input.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["command"], "login");
+    assert_eq!(lines[0]["vin"], "LGDCH91G8KA141269");
+    assert_eq!(lines[0]["vin_check"], "ok");
+    assert_eq!(lines[0]["message"]["time"], "2020-01-08T14:08:06+08:00");
+    assert_eq!(lines[0]["message"]["iccid"], "89861119222035507877");
+    assert_eq!(lines[1]["skipped"], 2);
+    let strict = huanghe(&["hj1239", "decode", "--strict"], input.as_bytes());
+    assert_eq!(strict.status.code(), Some(1));
+}
