@@ -75,6 +75,29 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
 }
 
+/// Text that is not hexadecimal bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not hexadecimal bytes: {0}")]
+pub struct HexError(pub String);
+
+/// Bytes written as hexadecimal text (whitespace ignored), as frames are quoted in documents
+/// and logs.
+pub fn from_hex(text: &str) -> Result<Vec<u8>, HexError> {
+    let digits: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    if !digits.len().is_multiple_of(2) {
+        return Err(HexError("an odd number of digits".into()));
+    }
+    digits
+        .chunks(2)
+        .map(|p| {
+            std::str::from_utf8(p)
+                .ok()
+                .and_then(|s| u8::from_str_radix(s, 16).ok())
+                .ok_or_else(|| HexError(format!("{:?}", String::from_utf8_lossy(p))))
+        })
+        .collect()
+}
+
 /// XOR of `bytes`.
 pub fn bcc(bytes: &[u8]) -> u8 {
     bytes.iter().fold(0, |a, b| a ^ b)
@@ -258,12 +281,8 @@ fn find_start(buf: &[u8], from: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
-    pub(crate) fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-            .collect()
+    fn hex(s: &str) -> Vec<u8> {
+        from_hex(s).expect("hex")
     }
 
     const LOGIN: &str = "2323014C47444348393147384B413134313236390101001C1401080E0806000338393836313131393232323033353530373837373A";
@@ -297,6 +316,9 @@ mod tests {
             Err(FrameError::Length { got: 32, want: 33 })
         );
         assert_eq!(Frame::parse(b"$$"), Err(FrameError::Start));
+        assert_eq!(from_hex("23 23\n01"), Ok(vec![0x23, 0x23, 0x01]));
+        assert!(from_hex("232").is_err());
+        assert!(from_hex("23ZZ").is_err());
     }
 
     #[test]

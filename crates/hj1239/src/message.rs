@@ -366,11 +366,7 @@ mod tests {
     use crate::frame::Frame;
 
     fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-            .collect()
+        crate::frame::from_hex(s).expect("hex")
     }
 
     #[test]

@@ -109,19 +109,7 @@ pub fn run(cmd: Hj1239Command) -> Result<ExitCode> {
 }
 
 fn from_hex(text: &[u8]) -> Result<Vec<u8>> {
-    let digits: Vec<u8> = text
-        .iter()
-        .copied()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    anyhow::ensure!(digits.len().is_multiple_of(2), "odd number of hex digits");
-    digits
-        .chunks(2)
-        .map(|p| {
-            let s = std::str::from_utf8(p).context("hex")?;
-            u8::from_str_radix(s, 16).with_context(|| format!("{s:?} is not a hex byte"))
-        })
-        .collect()
+    Ok(hj1239::frame::from_hex(&String::from_utf8_lossy(text))?)
 }
 
 fn hex(b: &[u8]) -> String {

@@ -143,10 +143,9 @@ impl Evaluate for LowVariance {
                 o.and_then(|o| o.limit).or(setting.and_then(|s| s.limit)),
             ) {
                 (Some(r), _) if r > 0.0 => (r, "the point's setting"),
-                _ if self.ranges.get(code).is_some_and(|r| *r > 0.0) => (
-                    self.ranges.get(code).copied().unwrap_or_default(),
-                    "the rule's range for the code",
-                ),
+                _ if let Some(&r) = self.ranges.get(code).filter(|r| **r > 0.0) => {
+                    (r, "the rule's range for the code")
+                }
                 (_, Some(l)) if l > 0.0 => (
                     l * self.range_per_limit,
                     "the limit times range_per_limit [proposal]",
