@@ -1,9 +1,11 @@
 //! Decoding speed: a whole frame (header checks, BCC, command unit, the report's items) on one
-//! core, for the worked frame A (OBD body and diesel stream) and for a one-second diesel record
-//! as a GB 17691 terminal sends it (one frame per record).
+//! core, for the worked frame A (OBD body and diesel stream), for a one-second diesel record as
+//! a GB 17691 terminal sends it (one frame per record), and for an HJ 1239-2021 packet of ten
+//! one-second records with its signature block, in its layout and detected. Signature
+//! verification is measured separately: it costs far more than decoding.
 
 use hj1239::message::Position;
-use hj1239::report::{self, DieselStream};
+use hj1239::report::{DieselStream, Info, Item, Layout, Report};
 use hj1239::{Frame, Message, Time};
 
 fn main() {
@@ -20,8 +22,8 @@ const FRAME_A: &str = "2323024C47444348413147384D41313237373333010100AD15080E082
     AF204700AF245500AFE01200AF0200010000C57D830000000000000000610000FEFFFEFFFEFF3D000006AFD31701EA55
     FE000000289F";
 
-fn diesel_record() -> Vec<u8> {
-    let s = DieselStream {
+fn stream() -> DieselStream {
+    DieselStream {
         speed: Some(62.5),
         atmospheric_pressure: Some(98.5),
         net_torque: Some(40.0),
@@ -43,9 +45,12 @@ fn diesel_record() -> Vec<u8> {
             latitude: Some(36_650_000),
         },
         mileage: Some(123_456.7),
-    };
+    }
+}
+
+fn diesel_record() -> Vec<u8> {
     let mut body = vec![0x02, 0x00, 0x01];
-    body.extend_from_slice(&s.encode());
+    body.extend_from_slice(&stream().encode());
     Message::RealTime {
         time: Time::from_unix(1_800_000_000),
         body,
@@ -54,12 +59,44 @@ fn diesel_record() -> Vec<u8> {
     .unwrap_or_default()
 }
 
-fn decode(bytes: &[u8]) -> usize {
+const SECRET: [u8; 32] = [7; 32];
+const CHIP: &str = "CHIP000000000001";
+
+/// A signed HJ 1239-2021 packet of ten one-second records.
+fn hj1239_packet() -> Vec<u8> {
+    let t0 = 1_800_000_000;
+    let mut r = Report {
+        layout: Layout::Hj1239,
+        time: Time::from_unix(t0 + 10),
+        serial: Some(1),
+        items: (0..10)
+            .map(|i| Item {
+                info: Info::Diesel(stream()),
+                serial: None,
+                time: Some(Time::from_unix(t0 + i)),
+                signature: None,
+            })
+            .collect(),
+        signature: None,
+        unread: None,
+    };
+    r.signature = hj1239::sign::sign(&r.signed_part(), &SECRET, CHIP).ok();
+    Message::RealTime {
+        time: r.time,
+        body: r.encode(),
+    }
+    .encode("LGDCHA1G8MA127733", 1)
+    .unwrap_or_default()
+}
+
+fn decode(bytes: &[u8], layout: Option<Layout>) -> usize {
     let Ok(f) = Frame::parse(bytes) else { return 0 };
     match Message::decode(&f) {
-        Ok(Message::RealTime { body, .. }) => {
-            report::annex_q_items(&body).map_or(0, |i| i.items.len())
+        Ok(Message::RealTime { time, body }) => match layout {
+            Some(l) => Report::read(time, &body, l),
+            None => Report::detect(time, &body),
         }
+        .map_or(0, |r| r.items.len()),
         _ => 0,
     }
 }
@@ -67,11 +104,28 @@ fn decode(bytes: &[u8]) -> usize {
 #[divan::bench]
 fn frame_a_obd_and_stream(bencher: divan::Bencher) {
     let a = hex(FRAME_A);
-    bencher.bench(|| decode(divan::black_box(&a)));
+    bencher.bench(|| decode(divan::black_box(&a), Some(Layout::AnnexQ)));
 }
 
 #[divan::bench]
 fn one_second_diesel_record(bencher: divan::Bencher) {
     let r = diesel_record();
-    bencher.bench(|| decode(divan::black_box(&r)));
+    bencher.bench(|| decode(divan::black_box(&r), Some(Layout::AnnexQ)));
+}
+
+#[divan::bench(args = [true, false])]
+fn hj1239_packet_of_ten_records(bencher: divan::Bencher, detect: bool) {
+    let p = hj1239_packet();
+    let layout = (!detect).then_some(Layout::Hj1239);
+    bencher.bench(|| decode(divan::black_box(&p), layout));
+}
+
+#[divan::bench]
+fn sm2_verification_of_a_packet(bencher: divan::Bencher) {
+    let p = hj1239_packet();
+    let public = hj1239::sign::public_key(&SECRET).unwrap_or([0; 64]);
+    let data = Frame::parse(&p)
+        .map(|f| f.data.to_vec())
+        .unwrap_or_default();
+    bencher.bench(|| hj1239::sign::verify_packet(divan::black_box(&data), &public, CHIP).is_ok());
 }

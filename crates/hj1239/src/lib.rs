@@ -9,8 +9,12 @@
 //! - [`message`]: the command units (vehicle login and logout, real-time and reissued reports,
 //!   time calibration, the anti-removal alarm, activation and its reply) decoded from a frame's
 //!   data unit and encoded back, for the front door, the simulator and the tests;
-//! - [`report`]: a report's information items in the GB 17691 Annex Q layout, the OBD body and
-//!   the diesel data stream, invalid markers as `None`;
+//! - [`report`]: a report's information items in its three layouts (GB 17691 Annex Q,
+//!   HJ 1239-2021 with the packet signature, the 2019 draft with one signature per item), chosen
+//!   per terminal or detected; the OBD body with typed DTCs and monitor maps, the diesel, gas
+//!   and hybrid streams and the vendor supplement, invalid markers as `None`;
+//! - [`sign`]: SM2 signature verification (and signing, for the simulator) with the signer ID
+//!   as a setting;
 //! - [`vin`]: VIN syntax and the GB 16735 check digit, and [`time`]: the protocol's six-byte
 //!   Beijing time.
 //!
@@ -18,10 +22,16 @@
 //! for: a front door can store the raw frame durably before decoding its body.
 
 pub mod frame;
+#[cfg(feature = "serde")]
+pub mod json;
 pub mod message;
 pub mod report;
+pub mod sign;
 pub mod time;
 pub mod vin;
+
+#[cfg(test)]
+mod proptests;
 
 pub use frame::{Frame, FrameError, Framer};
 pub use message::{Command, Message, MessageError};

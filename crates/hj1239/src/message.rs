@@ -79,6 +79,7 @@ impl Command {
 /// A position as the protocol sends it: the status bits and the coordinates in millionths of
 /// a degree; `None` for the invalid marker `FFFFFFFF`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Position {
     /// Bit 0: 1 no fix (the last valid position repeated); bit 1: south; bit 2: west.
     pub status: u8,
@@ -90,6 +91,8 @@ pub struct Position {
 
 /// The result of an activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum ActivationResult {
     /// `01`.
     Success,
@@ -103,6 +106,8 @@ pub enum ActivationResult {
 
 /// A decoded command unit.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Message {
     /// Login: the terminal's time, the day's login serial and the SIM's ICCID.
     Login {
@@ -118,6 +123,7 @@ pub enum Message {
         /// The report's first time field (collection time in GB 17691, send time in HJ 1239).
         time: Time,
         /// The body after it.
+        #[cfg_attr(feature = "serde", serde(with = "crate::json::hex"))]
         body: Vec<u8>,
     },
     /// A reissued report, laid out as a real-time one.
@@ -125,6 +131,7 @@ pub enum Message {
         /// The report's first time field.
         time: Time,
         /// The body after it.
+        #[cfg_attr(feature = "serde", serde(with = "crate::json::hex"))]
         body: Vec<u8>,
     },
     /// Logout, repeating the login serial.
@@ -146,11 +153,14 @@ pub enum Message {
         position: Position,
     },
     /// Activation (filing with the national platform): kept as bytes.
-    Activation(Vec<u8>),
+    Activation(#[cfg_attr(feature = "serde", serde(with = "crate::json::hex"))] Vec<u8>),
     /// The national platform's answer to an activation.
     ActivationReply(ActivationResult),
     /// A command unit this crate does not read: its code and data unit.
-    Other(u8, Vec<u8>),
+    Other(
+        u8,
+        #[cfg_attr(feature = "serde", serde(with = "crate::json::hex"))] Vec<u8>,
+    ),
 }
 
 /// A data unit that is not its command's.

@@ -409,9 +409,33 @@ fn hj1239_decode_prints_a_json_object_per_frame_and_reports_garbage() {
     assert_eq!(lines[0]["command"], "login");
     assert_eq!(lines[0]["vin"], "LGDCH91G8KA141269");
     assert_eq!(lines[0]["vin_check"], "ok");
-    assert_eq!(lines[0]["message"]["time"], "2020-01-08T14:08:06+08:00");
-    assert_eq!(lines[0]["message"]["iccid"], "89861119222035507877");
+    assert_eq!(
+        lines[0]["message"]["login"]["time"],
+        "2020-01-08T14:08:06+08:00"
+    );
+    assert_eq!(
+        lines[0]["message"]["login"]["iccid"],
+        "89861119222035507877"
+    );
     assert_eq!(lines[1]["skipped"], 2);
     let strict = huanghe(&["hj1239", "decode", "--strict"], input.as_bytes());
     assert_eq!(strict.status.code(), Some(1));
+    let decoded = huanghe(&["hj1239", "decode"], login.as_bytes());
+    let encoded = huanghe(&["hj1239", "encode"], &decoded.stdout);
+    assert!(
+        encoded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&encoded.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&encoded.stdout).trim(), login);
+    let bad = huanghe(
+        &["hj1239", "encode"],
+        br#"{"vin": "LGDCH91G8KA141269", "message": {"logout": {}}}"#,
+    );
+    assert_eq!(bad.status.code(), Some(2), "an input error");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("object 1"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }
