@@ -68,6 +68,10 @@ pub const SCHEMA_FILES: &[(&str, &str)] = &[
         include_str!("../schemas/protected_areas.toml"),
     ),
     (
+        "heavy_duty_vehicles.toml",
+        include_str!("../schemas/heavy_duty_vehicles.toml"),
+    ),
+    (
         "radioactive_sources.toml",
         include_str!("../schemas/radioactive_sources.toml"),
     ),
