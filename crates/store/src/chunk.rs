@@ -43,7 +43,7 @@ pub struct ChunkError(pub &'static str);
 
 const VERSION: u8 = 1;
 
-fn put_u(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_u(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -51,7 +51,7 @@ fn put_u(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_i(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn put_i(out: &mut Vec<u8>, v: i64) {
     put_u(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
@@ -60,13 +60,13 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn u(&mut self) -> Result<u64, ChunkError> {
+    pub(crate) fn u(&mut self) -> Result<u64, ChunkError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = *self.b.get(self.at).ok_or(ChunkError("truncated varint"))?;
@@ -79,12 +79,12 @@ impl<'a> Reader<'a> {
         Err(ChunkError("varint too long"))
     }
 
-    fn i(&mut self) -> Result<i64, ChunkError> {
+    pub(crate) fn i(&mut self) -> Result<i64, ChunkError> {
         let z = self.u()?;
         Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
     }
 
-    fn len(&mut self, limit: usize) -> Result<usize, ChunkError> {
+    pub(crate) fn len(&mut self, limit: usize) -> Result<usize, ChunkError> {
         let n = self.u()?;
         usize::try_from(n)
             .ok()
@@ -92,7 +92,7 @@ impl<'a> Reader<'a> {
             .ok_or(ChunkError("length out of range"))
     }
 
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], ChunkError> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], ChunkError> {
         let end = self
             .at
             .checked_add(n)

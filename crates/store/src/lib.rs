@@ -40,6 +40,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub mod alarms;
 pub mod cases;
 pub mod chunk;
+pub mod obd;
+pub mod obd_chunk;
 pub mod registry;
 pub mod users;
 pub mod writer;
@@ -296,7 +298,7 @@ pub struct SqliteStore {
 /// Copies the write-ahead log into the database from its own thread and connection, so a
 /// commit never waits for a checkpoint (SQLite's automatic checkpoint runs inside the commit
 /// that crosses the threshold: measured at 30% of the writer's time under load).
-struct Checkpointer {
+pub(crate) struct Checkpointer {
     stop: std::sync::mpsc::Sender<()>,
     thread: std::thread::JoinHandle<()>,
 }
@@ -316,7 +318,13 @@ const WAL_RESTART_FRAMES: i64 = 16_384;
 const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl Checkpointer {
-    fn start(path: &Path) -> Result<Self, StoreError> {
+    /// Stops the thread and waits for it.
+    pub(crate) fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+
+    pub(crate) fn start(path: &Path) -> Result<Self, StoreError> {
         let conn = open(path)?;
         // A restart holds new commits back while it waits for the log's readers: never long
         // (a long read, such as an export, makes it give up until the next tick).
@@ -415,7 +423,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 "#;
 
-fn open(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
