@@ -192,6 +192,11 @@ impl Framer {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// The bytes held (what is left of a stream that ended inside a frame).
+    pub fn take(self) -> Vec<u8> {
+        self.buf
+    }
+
     /// Bytes held that are not a whole frame yet.
     pub fn pending(&self) -> usize {
         self.buf.len()

@@ -733,6 +733,15 @@ impl Info {
         }
     }
 
+    /// Reads one stored body of type `kind` (all of `b`); `None` for a type this crate does
+    /// not read or bytes that are not such a body.
+    pub fn read(kind: u8, b: &[u8]) -> Option<Info> {
+        match Info::decode(kind, b, 0) {
+            Ok(Some((info, len))) if len == b.len() => Some(info),
+            _ => None,
+        }
+    }
+
     /// Reads the body of type `kind` at the start of `b`, returning it and its length; `Ok(None)`
     /// for a type whose length is not known.
     fn decode(kind: u8, b: &[u8], at: usize) -> Result<Option<(Info, usize)>, ReportError> {
@@ -892,6 +901,18 @@ pub struct Report {
 impl Report {
     /// Reads a report body (the data unit after its first time field) in `layout`.
     pub fn read(time: Time, body: &[u8], layout: Layout) -> Result<Report, ReportError> {
+        Report::read_with_spans(time, body, layout).map(|(r, _)| r)
+    }
+
+    /// Reads a report body and says where in `body` each item's body lies (a receiver keeps
+    /// the bytes as received: `FEFF` and `FFFF` are both "invalid" but not the same bytes,
+    /// and a NOx of raw 0 is "not ready", not "invalid").
+    pub fn read_with_spans(
+        time: Time,
+        body: &[u8],
+        layout: Layout,
+    ) -> Result<(Report, Vec<std::ops::Range<usize>>), ReportError> {
+        let mut spans = Vec::new();
         let mut r = Report {
             layout,
             time,
@@ -958,6 +979,7 @@ impl Report {
                 r.unread = Some((kind, rest.to_vec()));
                 break;
             };
+            spans.push(at + head..at + head + len);
             at += head + len;
             let mut signature = None;
             if layout == Layout::Draft2019 {
@@ -972,22 +994,30 @@ impl Report {
                 signature,
             });
         }
-        Ok(r)
+        Ok((r, spans))
     }
 
     /// Reads a report body in the layout that reads all of it: HJ 1239-2021, then the 2019
     /// draft, then Annex Q (the layouts' first bytes differ, so at most one normally fits).
     /// When none reads everything, the Annex Q reading (or its error) is returned.
     pub fn detect(time: Time, body: &[u8]) -> Result<Report, ReportError> {
+        Report::detect_with_spans(time, body).map(|(r, _)| r)
+    }
+
+    /// [`Report::detect`] with the items' spans, as [`Report::read_with_spans`] gives them.
+    pub fn detect_with_spans(
+        time: Time,
+        body: &[u8],
+    ) -> Result<(Report, Vec<std::ops::Range<usize>>), ReportError> {
         for layout in [Layout::Hj1239, Layout::Draft2019] {
-            if let Ok(r) = Report::read(time, body, layout)
+            if let Ok((r, spans)) = Report::read_with_spans(time, body, layout)
                 && r.unread.is_none()
                 && !r.items.is_empty()
             {
-                return Ok(r);
+                return Ok((r, spans));
             }
         }
-        Report::read(time, body, Layout::AnnexQ)
+        Report::read_with_spans(time, body, Layout::AnnexQ)
     }
 
     /// The body's bytes (after the first time field), in its layout.
