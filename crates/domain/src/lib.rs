@@ -10,9 +10,11 @@ use std::collections::BTreeMap;
 
 pub mod alarm;
 pub mod commits;
+pub mod vehicle;
 
 pub use alarm::{Alarm, AlarmEvent, AlarmState, Effect, Handling, SeriesKey, Window, WindowUpdate};
 pub use commits::{BoxFuture, CommitReceiver, CommitStream, Committed, Received};
+pub use vehicle::{VehicleState, vehicle_state};
 
 use serde::{Deserialize, Serialize};
 

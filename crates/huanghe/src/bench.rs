@@ -75,7 +75,7 @@ fn start_server(dir: &Path, devices: usize, maintenance_s: u64) -> Result<Server
     }
     std::fs::write(dir.join("points.toml"), points).context("writing points file")?;
     let config = format!(
-        "data_dir = {:?}\npoints_file = {:?}\n[hj212]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n[store]\nmaintenance_interval_s = {maintenance_s}\ncompaction_settle_s = {maintenance_s}\n",
+        "data_dir = {:?}\npoints_file = {:?}\n[hj212]\nlisten = \"127.0.0.1:0\"\n[hj1239]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n[store]\nmaintenance_interval_s = {maintenance_s}\ncompaction_settle_s = {maintenance_s}\n",
         dir.join("data"),
         dir.join("points.toml"),
     );

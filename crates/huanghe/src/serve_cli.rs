@@ -25,6 +25,9 @@ pub struct ServeArgs {
     /// HJ 212 listen address (default 0.0.0.0:9212).
     #[arg(long, env = "HUANGHE_HJ212_LISTEN")]
     hj212_listen: Option<SocketAddr>,
+    /// HJ 1239 / GB 17691 truck listen address (default 0.0.0.0:9239).
+    #[arg(long, env = "HUANGHE_HJ1239_LISTEN")]
+    hj1239_listen: Option<SocketAddr>,
     /// HTTP API listen address (default 127.0.0.1:8212).
     #[arg(long, env = "HUANGHE_HTTP_LISTEN")]
     http_listen: Option<SocketAddr>,
@@ -51,6 +54,9 @@ impl ServeArgs {
         }
         if let Some(a) = self.hj212_listen {
             config.hj212.listen = a;
+        }
+        if let Some(a) = self.hj1239_listen {
+            config.hj1239.listen = a;
         }
         if let Some(a) = self.http_listen {
             config.http.listen = a;
@@ -91,6 +97,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             "{}",
             serde_json::json!({
                 "hj212": running.hj212_addr.to_string(),
+                "hj1239": running.hj1239_addr.to_string(),
                 "http": running.http_addr.to_string(),
                 "data_dir": config.data_dir.display().to_string(),
             })

@@ -149,6 +149,9 @@ pub struct DemoArgs {
     /// HJ 212 listen address.
     #[arg(long, default_value = "127.0.0.1:9212")]
     hj212_listen: SocketAddr,
+    /// HJ 1239 truck listen address.
+    #[arg(long, default_value = "127.0.0.1:9239")]
+    hj1239_listen: SocketAddr,
     /// HTTP listen address.
     #[arg(long, default_value = "127.0.0.1:8212")]
     http_listen: SocketAddr,
@@ -185,6 +188,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         ..server::Config::default()
     };
     config.hj212.listen = args.hj212_listen;
+    config.hj1239.listen = args.hj1239_listen;
     config.http.listen = args.http_listen;
     let filter = tracing_subscriber::EnvFilter::try_new("warn").context("log filter")?;
     let _ = tracing_subscriber::fmt()

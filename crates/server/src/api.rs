@@ -29,6 +29,7 @@ use crate::state::AppState;
         (name = "points", description = "the monitoring-point registry"),
         (name = "data", description = "stored series, corrections, capture rates"),
         (name = "devices", description = "connections, the raw packet log, metrics"),
+        (name = "vehicles", description = "trucks under remote OBD monitoring: state, records, track, frames"),
         (name = "registries", description = "the bureau's lists with history, spreadsheets, targets"),
         (name = "assessments", description = "judgements by the standards, computed from the stored series"),
         (name = "alarms", description = "alarms raised by the rules, their evidence and handling, the live stream"),
@@ -66,6 +67,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::alarms::routes())
         .merge(crate::auth::routes())
         .merge(crate::casework::routes())
+        .merge(crate::vehicles::routes())
 }
 
 /// The OpenAPI document of the API, generated from the handlers.

@@ -21,6 +21,8 @@ pub struct Config {
     pub points_file: Option<PathBuf>,
     /// The HJ 212 listener.
     pub hj212: Hj212Config,
+    /// The HJ 1239 / GB 17691 truck listener and the truck-data store.
+    pub hj1239: Hj1239Config,
     /// The HTTP API.
     pub http: HttpConfig,
     /// Storage housekeeping and retention.
@@ -42,6 +44,7 @@ impl Default for Config {
             data_dir: PathBuf::from("huanghe-data"),
             points_file: None,
             hj212: Hj212Config::default(),
+            hj1239: Hj1239Config::default(),
             http: HttpConfig::default(),
             store: StoreConfig::default(),
             demo_city: false,
@@ -107,6 +110,98 @@ impl Hj212Config {
             max_data_len: hj212::frame::MAX_DATA_LEN,
             max_batch: self.max_batch,
             max_clock_ahead: Duration::from_secs(self.max_clock_ahead_s),
+        }
+    }
+}
+
+/// The truck (HJ 1239 / GB 17691) listener, its defences and the truck-data store (its own
+/// file, `obd.db`, in the data directory).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hj1239Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Most concurrent terminal connections.
+    pub max_connections: usize,
+    /// Most concurrent connections from one source address (terminals behind a carrier's NAT
+    /// share addresses, so generous).
+    pub max_connections_per_ip: usize,
+    /// Seconds without a byte before a connection is closed; terminals send every 10 s while
+    /// the engine runs. [proposal] 180 s.
+    pub idle_timeout_s: u64,
+    /// Seconds within which a started frame must be complete.
+    pub frame_timeout_s: u64,
+    /// TCP keepalive idle time, seconds.
+    pub keepalive_s: u64,
+    /// Most frames committed in one transaction.
+    pub max_batch: usize,
+    /// Seconds a collection time may lie ahead of the platform clock (HJ 1239.1 allows a
+    /// terminal ±5 s a day; the rest is transmission and drift). [proposal] 300 s.
+    pub max_clock_ahead_s: u64,
+    /// Days a record may be old and still be stored: the reissue window of HJ 1239.1 (5).
+    pub max_age_days: u64,
+    /// Signer ID of terminals whose registry entry names none: `default` (GB/T 32918.2's
+    /// `1234567812345678`), `chip_id`, or the ID itself (`obd.md` §8 leaves it open).
+    pub signer_id: String,
+    /// Raw frames kept, days. [proposal] 30.
+    pub frames_days: u32,
+    /// Records kept, days. [proposal] 400 (a year and the month before).
+    pub records_days: u32,
+    /// An hour's records move into their chunk this many seconds after the hour ended.
+    pub compact_after_s: u64,
+}
+
+impl Default for Hj1239Config {
+    fn default() -> Self {
+        let gw = obd_gateway::ObdConfig::default();
+        let store = store::obd::ObdSettings::default();
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9239)),
+            max_connections: gw.max_connections,
+            max_connections_per_ip: gw.max_connections_per_ip,
+            idle_timeout_s: gw.idle_timeout.as_secs(),
+            frame_timeout_s: gw.frame_timeout.as_secs(),
+            keepalive_s: gw.keepalive.as_secs(),
+            max_batch: gw.max_batch,
+            max_clock_ahead_s: gw.max_clock_ahead.as_secs(),
+            max_age_days: gw.max_age.as_secs() / 86_400,
+            signer_id: "default".into(),
+            frames_days: store.frames_days as u32,
+            records_days: store.records_days as u32,
+            compact_after_s: store.compact_after_s as u64,
+        }
+    }
+}
+
+impl Hj1239Config {
+    /// The truck gateway's settings, stamping with `clock`.
+    pub fn gateway(&self, clock: domain::Clock) -> obd_gateway::ObdConfig {
+        obd_gateway::ObdConfig {
+            clock,
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            idle_timeout: Duration::from_secs(self.idle_timeout_s),
+            frame_timeout: Duration::from_secs(self.frame_timeout_s),
+            keepalive: Duration::from_secs(self.keepalive_s),
+            max_frame_len: obd_gateway::ObdConfig::default().max_frame_len,
+            max_batch: self.max_batch,
+            max_clock_ahead: Duration::from_secs(self.max_clock_ahead_s),
+            max_age: Duration::from_secs(self.max_age_days * 86_400),
+            signer_id: match self.signer_id.as_str() {
+                "default" => obd_gateway::SignerId::Default,
+                "chip_id" => obd_gateway::SignerId::ChipId,
+                other => obd_gateway::SignerId::Custom(other.to_owned()),
+            },
+        }
+    }
+
+    /// The truck store's retention and compaction.
+    pub fn settings(&self) -> store::obd::ObdSettings {
+        store::obd::ObdSettings {
+            compact_after_s: self.compact_after_s as i64,
+            records_days: i64::from(self.records_days),
+            frames_days: i64::from(self.frames_days),
+            ..store::obd::ObdSettings::default()
         }
     }
 }
@@ -289,6 +384,24 @@ impl Config {
             ),
             (h.keepalive_s == 0, "hj212.keepalive_s must be at least 1"),
             (h.max_batch == 0, "hj212.max_batch must be at least 1"),
+            (
+                self.hj1239.max_connections == 0 || self.hj1239.max_connections_per_ip == 0,
+                "hj1239.max_connections and max_connections_per_ip must be at least 1",
+            ),
+            (
+                self.hj1239.idle_timeout_s == 0
+                    || self.hj1239.frame_timeout_s == 0
+                    || self.hj1239.keepalive_s == 0,
+                "hj1239.idle_timeout_s, frame_timeout_s and keepalive_s must be at least 1",
+            ),
+            (
+                self.hj1239.max_batch == 0,
+                "hj1239.max_batch must be at least 1",
+            ),
+            (
+                self.hj1239.signer_id.trim().is_empty(),
+                "hj1239.signer_id must be default, chip_id or an ID",
+            ),
             (
                 !(self.clock.speed > 0.0 && self.clock.speed.is_finite()),
                 "clock.speed must be a positive number",

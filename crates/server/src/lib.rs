@@ -29,6 +29,7 @@ pub mod points;
 pub mod registries;
 pub mod session;
 pub mod state;
+pub mod vehicles;
 pub mod web;
 pub mod wire;
 
@@ -72,10 +73,14 @@ pub enum ServeError {
 pub struct Running {
     /// Where the HJ 212 listener is bound.
     pub hj212_addr: std::net::SocketAddr,
+    /// Where the HJ 1239 truck listener is bound.
+    pub hj1239_addr: std::net::SocketAddr,
     /// Where the HTTP API is bound.
     pub http_addr: std::net::SocketAddr,
     stop: watch::Sender<bool>,
     gateway_task: JoinHandle<Result<(), gateway::GatewayError>>,
+    obd_task: JoinHandle<Result<(), obd_gateway::ObdGatewayError>>,
+    obd_writer_thread: std::thread::JoinHandle<()>,
     http_task: JoinHandle<std::io::Result<()>>,
     maintenance_task: JoinHandle<()>,
     alarm_task: JoinHandle<()>,
@@ -164,6 +169,27 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     .map_err(io("starting the store writer"))?;
     let gw = Gateway::new(gw_config, Arc::clone(&store), writer)?;
 
+    let obd_store = Arc::new(store::obd::ObdStore::open(
+        &config.data_dir.join("obd.db"),
+        store::obd::ObdSettings::default().window_s,
+    )?);
+    let obd_config = config.hj1239.gateway(clock);
+    let (obd_writer, obd_writer_thread) =
+        store::obd::ObdWriter::start(Arc::clone(&obd_store), obd_config.max_batch)
+            .map_err(io("starting the truck-data writer"))?;
+    let obd = obd_gateway::ObdGateway::new(obd_config, obd_writer);
+    let vehicles = state::load_vehicles(registries.as_ref(), &obd)?;
+    tracing::info!(vehicles, "truck front door loaded its vehicles");
+    let hj1239_listener = tokio::net::TcpListener::bind(config.hj1239.listen)
+        .await
+        .map_err(io(format!(
+            "binding HJ 1239 listener {}",
+            config.hj1239.listen
+        )))?;
+    let hj1239_addr = hj1239_listener
+        .local_addr()
+        .map_err(io("HJ 1239 address"))?;
+
     let hj212_listener = tokio::net::TcpListener::bind(config.hj212.listen)
         .await
         .map_err(io(format!(
@@ -178,6 +204,7 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
 
     let (stop, stopped) = watch::channel(false);
     let gateway_task = tokio::spawn(Arc::clone(&gw).run(hj212_listener, stopped.clone()));
+    let obd_task = tokio::spawn(Arc::clone(&obd).run(hj1239_listener, stopped.clone()));
 
     let hub = Arc::new(alarms::AlarmHub::default());
     let auth = Arc::new(auth::Auth::new(
@@ -210,6 +237,8 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     let app = api::router(
         state::AppState::new(state::Parts {
             gateway: Arc::clone(&gw),
+            obd: Arc::clone(&obd),
+            obd_store: Arc::clone(&obd_store),
             registries,
             auth,
             cases: Arc::clone(&case_store),
@@ -251,6 +280,8 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
     let alarm_task = tokio::spawn(engine.run(engine_commits, stopped.clone()));
     let maintenance_task = tokio::spawn(maintenance_loop(
         store,
+        obd_store,
+        config.hj1239.settings(),
         case_store,
         config.cases,
         clock,
@@ -259,12 +290,16 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
         stopped,
     ));
     drop(gw);
-    tracing::info!(%hj212_addr, %http_addr, data_dir = %config.data_dir.display(), "huanghe serving");
+    drop(obd);
+    tracing::info!(%hj212_addr, %hj1239_addr, %http_addr, data_dir = %config.data_dir.display(), "huanghe serving");
     Ok(Running {
         hj212_addr,
+        hj1239_addr,
         http_addr,
         stop,
         gateway_task,
+        obd_task,
+        obd_writer_thread,
         http_task,
         maintenance_task,
         alarm_task,
@@ -276,6 +311,8 @@ pub async fn start_with_clock(config: Config, clock: domain::Clock) -> Result<Ru
 #[allow(clippy::too_many_arguments)]
 async fn maintenance_loop(
     store: Arc<dyn Store>,
+    obd_store: Arc<store::obd::ObdStore>,
+    obd_settings: store::obd::ObdSettings,
     case_store: Arc<dyn store::CaseStore>,
     deadlines: cases::Deadlines,
     clock: domain::Clock,
@@ -310,6 +347,14 @@ async fn maintenance_loop(
             Ok(Err(e)) => tracing::error!(error = %e, "housekeeping failed"),
             Err(e) => tracing::error!(error = %e, "housekeeping task failed"),
         }
+        let obd = Arc::clone(&obd_store);
+        let now_ms = clock.now_ms();
+        match tokio::task::spawn_blocking(move || obd.maintain(now_ms, &obd_settings, false)).await
+        {
+            Ok(Ok(report)) => tracing::info!(?report, "truck-data housekeeping done"),
+            Ok(Err(e)) => tracing::error!(error = %e, "truck-data housekeeping failed"),
+            Err(e) => tracing::error!(error = %e, "truck-data housekeeping task failed"),
+        }
     }
 }
 
@@ -342,6 +387,10 @@ impl Running {
         let _ = self.stop.send(true);
         let join = |e: tokio::task::JoinError| ServeError::Task(e.to_string());
         self.gateway_task.await.map_err(join)??;
+        self.obd_task
+            .await
+            .map_err(join)?
+            .map_err(|e| ServeError::Task(format!("truck gateway: {e}")))?;
         // Live streams end so that the HTTP server can finish.
         self.hub.close();
         self.http_task
@@ -356,6 +405,11 @@ impl Running {
             .await
             .map_err(join)?
             .map_err(|_| ServeError::Task("store writer panicked".into()))?;
+        let obd_writer = self.obd_writer_thread;
+        tokio::task::spawn_blocking(move || obd_writer.join())
+            .await
+            .map_err(join)?
+            .map_err(|_| ServeError::Task("truck-data writer panicked".into()))?;
         tracing::info!("huanghe stopped");
         Ok(())
     }

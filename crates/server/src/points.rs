@@ -966,7 +966,13 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
     metrics::with_local_recorder(&recorder, || {
-        for (name, help, kind, value) in state.gateway().stats().samples() {
+        let samples = state
+            .gateway()
+            .stats()
+            .samples()
+            .into_iter()
+            .chain(state.obd().stats().samples());
+        for (name, help, kind, value) in samples {
             if kind == "counter" {
                 metrics::describe_counter!(name, help);
                 metrics::counter!(name).absolute(value);

@@ -41,10 +41,14 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// After a change to the points registry, the HJ 212 front door re-reads the points: a device
-/// with a new password is answered at once.
+/// with a new password is answered at once; after one to the heavy-duty vehicles, the truck
+/// front door re-reads its vehicles.
 fn points_changed(state: &AppState, registry: &str) -> ApiResult<()> {
     if registry == domain::POINTS_REGISTRY {
         crate::state::reload(state)?;
+    }
+    if registry == obd_gateway::VEHICLE_REGISTRY {
+        crate::state::load_vehicles(state.registries().as_ref(), state.obd())?;
     }
     Ok(())
 }

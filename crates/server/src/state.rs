@@ -15,6 +15,8 @@ use crate::error::{ApiError, ApiResult};
 #[derive(Clone)]
 pub struct AppState {
     gateway: Arc<Gateway>,
+    obd: Arc<obd_gateway::ObdGateway>,
+    obd_store: Arc<store::obd::ObdStore>,
     registries: Arc<dyn store::RegistryStore>,
     alarms: Arc<dyn store::AlarmStore>,
     hub: Arc<alarm_engine::AlarmHub>,
@@ -31,6 +33,10 @@ pub struct AppState {
 pub struct Parts {
     /// The HJ 212 front door (device state, the point table) and its store.
     pub gateway: Arc<Gateway>,
+    /// The truck front door (terminal state, its vehicle table).
+    pub obd: Arc<obd_gateway::ObdGateway>,
+    /// The truck-data store.
+    pub obd_store: Arc<store::obd::ObdStore>,
     /// The bureau's registries, with their history.
     pub registries: Arc<dyn store::RegistryStore>,
     /// Users, sessions, tokens and the audit log.
@@ -64,6 +70,8 @@ impl AppState {
     pub fn new(parts: Parts) -> Self {
         let Parts {
             gateway,
+            obd,
+            obd_store,
             registries,
             auth,
             cases,
@@ -74,6 +82,8 @@ impl AppState {
         } = parts;
         Self {
             gateway,
+            obd,
+            obd_store,
             registries,
             alarms,
             hub,
@@ -209,6 +219,14 @@ impl AppState {
         &self.gateway
     }
 
+    pub(crate) fn obd(&self) -> &Arc<obd_gateway::ObdGateway> {
+        &self.obd
+    }
+
+    pub(crate) fn obd_store(&self) -> Arc<store::obd::ObdStore> {
+        Arc::clone(&self.obd_store)
+    }
+
     /// How long the API has been up.
     pub(crate) fn uptime(&self) -> std::time::Duration {
         self.started.elapsed()
@@ -274,6 +292,29 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| ApiError::Internal(format!("store task: {e}")))?
         .map_err(ApiError::from)
+}
+
+/// Gives the truck front door the heavy-duty vehicle registry as it is now; an entry that
+/// cannot be read (a malformed public key) is left out and logged, so its frames are
+/// quarantined as unknown rather than half-checked.
+pub fn load_vehicles(
+    registries: &dyn store::RegistryStore,
+    obd: &obd_gateway::ObdGateway,
+) -> Result<usize, StoreError> {
+    let entries = registries.entries(obd_gateway::VEHICLE_REGISTRY)?;
+    let vehicles: Vec<obd_gateway::Vehicle> = entries
+        .iter()
+        .filter_map(|e| match obd_gateway::Vehicle::from_entry(&e.data) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                tracing::warn!(entry = %e.id, error = %err, "vehicle entry not usable by the truck front door");
+                None
+            }
+        })
+        .collect();
+    let n = vehicles.len();
+    obd.set_vehicles(vehicles);
+    Ok(n)
 }
 
 /// Has the HJ 212 front door re-read the points (after their registry changed).

@@ -14,6 +14,7 @@ mod fuzz_api;
 mod registries;
 mod serve;
 mod simulate;
+mod trucks;
 mod ui;
 
 use std::io::{BufRead, BufReader};
@@ -27,6 +28,8 @@ pub struct TestServer {
     child: Option<Child>,
     /// The HJ 212 listener.
     pub hj212: SocketAddr,
+    /// The truck listener.
+    pub hj1239: SocketAddr,
     /// The HTTP API.
     pub http: SocketAddr,
     /// The data directory.
@@ -133,7 +136,7 @@ impl TestServer {
         config.push_str(top_config);
         config.push('\n');
         config.push_str(&format!(
-            "[hj212]\nlisten = \"127.0.0.1:0\"\n{hj212_config}\n[http]\nlisten = \"127.0.0.1:0\"\n{http_config}\n"
+            "[hj212]\nlisten = \"127.0.0.1:0\"\n{hj212_config}\n[hj1239]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n{http_config}\n"
         ));
         std::fs::write(dir.join("config.toml"), config).expect("config written");
         let data_dir = dir.join("data");
@@ -166,6 +169,7 @@ impl TestServer {
         };
         Self {
             hj212: addr("hj212"),
+            hj1239: addr("hj1239"),
             http: addr("http"),
             child: Some(child),
             data_dir,
