@@ -24,6 +24,28 @@ use simulator::{Link, Logger};
 pub enum BenchCommand {
     /// Ingest throughput, acknowledgement latency, storage cost and server CPU.
     Ingest(IngestArgs),
+    /// Trucks (HJ 1239): terminals at the real rate, acknowledgement latency, server CPU, and
+    /// the storage cost of an hour of records per truck after compression.
+    Obd(ObdArgs),
+}
+
+/// Arguments of `bench obd`.
+#[derive(Debug, Args)]
+pub struct ObdArgs {
+    /// Simulated trucks (one terminal connection each). Each process may hold as many
+    /// connections as its open-file limit allows, less a margin; more are refused up front.
+    #[arg(long, default_value_t = 20_000)]
+    trucks: usize,
+    /// Seconds of load after the last truck has connected and logged in.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Trucks whose hour of one-second records is stored and compacted to measure the
+    /// storage cost.
+    #[arg(long, default_value_t = 200)]
+    storage_trucks: usize,
+    /// Data directory for the server (default: a fresh temporary one, removed afterwards).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 /// Arguments of `bench ingest`.
@@ -55,12 +77,14 @@ pub struct IngestArgs {
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args),
+        BenchCommand::Obd(args) => obd(args),
     }
 }
 
 struct Server {
     child: Child,
     hj212: SocketAddr,
+    hj1239: SocketAddr,
     http: SocketAddr,
     token: String,
 }
@@ -110,6 +134,7 @@ fn start_server(dir: &Path, devices: usize, maintenance_s: u64) -> Result<Server
     };
     Ok(Server {
         hj212: addr("hj212")?,
+        hj1239: addr("hj1239")?,
         http: addr("http")?,
         child,
         token,
@@ -354,6 +379,269 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
         "server_cpu_s": (cpu * 100.0).round() / 100.0,
         "client_cpu_s": (client_cpu * 100.0).round() / 100.0,
         "store": store,
+        "errors": errors.len(),
+        "first_error": errors.first(),
+    });
+    println!("{report}");
+    Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The soft limit on open files of this process.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Descriptors a process needs besides its connections (database files, listeners, pipes).
+const FD_MARGIN: usize = 64;
+
+/// The `i`-th bench truck's VIN (valid check digit).
+fn bench_vin(i: usize) -> Result<String> {
+    Ok(hj1239::vin::with_check_digit(&format!("LBENCH000T{i:07}"))?)
+}
+
+struct TruckResult {
+    acked: u64,
+    records: u64,
+    latencies_us: Histogram<u64>,
+    error: Option<String>,
+}
+
+/// One terminal: connects at `start`, logs in, then every 10 s sends the last ten seconds as
+/// one report and waits for the acknowledgement; latency counts from when the report was due.
+async fn truck(
+    addr: SocketAddr,
+    i: usize,
+    vin: String,
+    start: Instant,
+    until: Instant,
+) -> TruckResult {
+    let mut r = TruckResult {
+        acked: 0,
+        records: 0,
+        latencies_us: latency_histogram(),
+        error: None,
+    };
+    let origin = (
+        116.7 + (i % 97) as f64 * 0.006,
+        36.4 + (i % 89) as f64 * 0.005,
+    );
+    let mut model = simulator::truck::Truck::new(&vin, i as u64 + 1, origin);
+    tokio::time::sleep_until(start.into()).await;
+    let unix = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    };
+    let result: Result<(), String> = async {
+        let mut link = simulator::truck::TruckLink::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let login = hj1239::Message::Login {
+            time: hj1239::Time::from_unix(unix()),
+            serial: 1,
+            iccid: format!("8986{i:016}"),
+        }
+        .encode(&vin, 1)
+        .map_err(|e| e.to_string())?;
+        link.exchange(&login, Duration::from_secs(60))
+            .await
+            .map_err(|e| e.to_string())?;
+        let period = Duration::from_secs(10);
+        let mut due = Instant::now() + period;
+        let mut serial = 0u16;
+        let mut t = unix();
+        while due < until {
+            tokio::time::sleep_until(due.into()).await;
+            let now = unix();
+            let records: Vec<_> = (t..now).map(|s| (s, model.step(s))).collect();
+            t = now;
+            serial = serial.wrapping_add(1);
+            let frame = simulator::truck::packet(&vin, 0x02, now, serial, &records)
+                .map_err(|e| e.to_string())?;
+            link.exchange(&frame, Duration::from_secs(60))
+                .await
+                .map_err(|e| e.to_string())?;
+            r.acked += 1;
+            r.records += records.len() as u64;
+            let since_due = due.elapsed();
+            r.latencies_us
+                .saturating_record(since_due.as_micros().min(u128::from(u64::MAX)) as u64);
+            due += period;
+        }
+        Ok(())
+    }
+    .await;
+    r.error = result.err();
+    r
+}
+
+/// Values per diesel record: the 19 fields of the stream less the positioning-status flags.
+const VALUES_PER_RECORD: u64 = 18;
+
+/// Stores an hour of one-second records for `trucks` trucks in a fresh truck store as the
+/// front door would (ten records per frame), compacts them, and measures the cost.
+fn storage_cost(dir: &Path, trucks: usize) -> Result<serde_json::Value> {
+    use store::obd::{FrameStatus, NewRecord, ObdFrame, ObdIngest, ObdSettings, ObdStore};
+    let path = dir.join("storage.db");
+    let store = ObdStore::open(&path, ObdSettings::default().window_s)?;
+    let t0 = 1_800_000_000 - 1_800_000_000 % 3600;
+    let mut batch = Vec::new();
+    for i in 0..trucks {
+        let vin = bench_vin(i)?;
+        let mut model = simulator::truck::Truck::new(&vin, i as u64 + 1, (117.0, 36.65));
+        for start in (t0..t0 + 3600).step_by(10) {
+            batch.push(ObdIngest {
+                frame: ObdFrame {
+                    received_ms: (start + 10) * 1000,
+                    peer: "bench".into(),
+                    vin: Some(vin.clone()),
+                    command: Some(2),
+                    status: FrameStatus::Stored,
+                    reason: None,
+                    raw: Vec::new(),
+                },
+                records: (start..start + 10)
+                    .map(|t| NewRecord {
+                        ts: t,
+                        kind: 2,
+                        body: model.step(t).encode().to_vec(),
+                    })
+                    .collect(),
+            });
+            if batch.len() == 1000 {
+                store.commit(&batch)?;
+                batch.clear();
+            }
+        }
+    }
+    store.commit(&batch)?;
+    let before = store.size()?;
+    store.maintain((t0 + 7200) * 1000, &ObdSettings::default(), true)?;
+    let after = store.size()?;
+    let values = after.chunk_records as u64 * VALUES_PER_RECORD;
+    Ok(json!({
+        "trucks": trucks,
+        "records": after.chunk_records,
+        "values": values,
+        "row_table_bytes_per_value": (before.file_bytes as f64 / values as f64 * 100.0).round() / 100.0,
+        "chunk_bytes_per_value": (after.chunk_bytes as f64 / values as f64 * 100.0).round() / 100.0,
+        "database_bytes_per_value": (after.file_bytes as f64 / values as f64 * 100.0).round() / 100.0,
+    }))
+}
+
+fn obd(args: ObdArgs) -> Result<ExitCode> {
+    if args.trucks == 0 || args.seconds == 0 {
+        bail!("--trucks and --seconds must be at least 1");
+    }
+    let limit = open_file_limit().unwrap_or(1024);
+    if args.trucks + FD_MARGIN > limit {
+        bail!(
+            "{} trucks need {} open files in this process and in the server; the limit here is {limit} \
+             (`ulimit -n`): run with --trucks {} or raise the limit",
+            args.trucks,
+            args.trucks + FD_MARGIN,
+            limit.saturating_sub(FD_MARGIN)
+        );
+    }
+    let temp;
+    let dir = match &args.data_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            d.clone()
+        }
+        None => {
+            temp = TempDir::new()?;
+            temp.0.clone()
+        }
+    };
+    let server = start_server(&dir, 0, 5)?;
+    let vins: Vec<String> = (0..args.trucks).map(bench_vin).collect::<Result<_>>()?;
+    let mut csv = String::from("vin,plate,district,fuel,emission_stage,status\n");
+    for (i, v) in vins.iter().enumerate() {
+        csv.push_str(&format!("{v},鲁A{i:05},lixia,diesel,china_6a,active\n"));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let auth = format!("Bearer {}", server.token);
+    let auth_header = [("Authorization", auth.as_str())];
+    let imported = runtime.block_on(server::client::request_with(
+        server.http,
+        "POST",
+        "/api/v1/registries/heavy_duty_vehicles/import?format=csv",
+        &auth_header,
+        Some(("text/csv", csv.as_bytes())),
+        Duration::from_secs(300),
+    ))?;
+    if imported.status != 200 {
+        bail!(
+            "importing the bench trucks: {} {}",
+            imported.status,
+            imported.text()
+        );
+    }
+    let hj1239 = server.hj1239;
+    let cpu_before = cpu_seconds(server.child.id()).unwrap_or(0.0);
+    let client_cpu_before = cpu_seconds(std::process::id()).unwrap_or(0.0);
+    // Connections are spread over ten seconds (one report period), as trucks come and go.
+    let began = Instant::now();
+    let ramp = Duration::from_secs(10);
+    let until = began + ramp + Duration::from_secs(args.seconds);
+    let results = runtime.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, vin) in vins.into_iter().enumerate() {
+            let start = began + ramp.mul_f64(i as f64 / args.trucks as f64);
+            set.spawn(truck(hj1239, i, vin, start, until));
+        }
+        let mut all = Vec::new();
+        while let Some(r) = set.join_next().await {
+            all.push(r.unwrap_or_else(|e| TruckResult {
+                acked: 0,
+                records: 0,
+                latencies_us: latency_histogram(),
+                error: Some(e.to_string()),
+            }));
+        }
+        all
+    });
+    let elapsed = began.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(server.child.id()).unwrap_or(0.0) - cpu_before;
+    let client_cpu = cpu_seconds(std::process::id()).unwrap_or(0.0) - client_cpu_before;
+    let mut latencies = latency_histogram();
+    for r in &results {
+        latencies
+            .add(&r.latencies_us)
+            .context("merging latency histograms")?;
+    }
+    let packets: u64 = results.iter().map(|r| r.acked).sum();
+    let records: u64 = results.iter().map(|r| r.records).sum();
+    let errors: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
+    let obd_db = std::fs::metadata(dir.join("data").join("obd.db")).map_or(0, |m| m.len());
+    stop_server(server)?;
+    let storage = storage_cost(&dir, args.storage_trucks)?;
+    let report = json!({
+        "trucks": args.trucks,
+        "seconds": (elapsed * 100.0).round() / 100.0,
+        "packets": packets,
+        "packets_per_s": (packets as f64 / elapsed).round(),
+        "records": records,
+        "records_per_s": (records as f64 / elapsed).round(),
+        "ack_latency_ms": {
+            "p50": percentile(&latencies, 0.50),
+            "p99": percentile(&latencies, 0.99),
+            "max": latencies.max() as f64 / 1000.0,
+        },
+        "server_cpu_s": (cpu * 100.0).round() / 100.0,
+        "client_cpu_s": (client_cpu * 100.0).round() / 100.0,
+        "obd_db_bytes": obd_db,
+        "storage_hour_per_truck": storage,
         "errors": errors.len(),
         "first_error": errors.first(),
     });

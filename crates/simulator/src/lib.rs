@@ -19,6 +19,7 @@
 pub mod fleet;
 pub mod run;
 pub mod scenario;
+pub mod truck;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -1,0 +1,300 @@
+//! Heavy-duty trucks for the truck front door: an engine and after-treatment model whose
+//! honest data hang together (speed, engine speed, torque, fuel rate and intake air follow
+//! the drive; SCR temperatures lag the load; upstream NOx follows the load and a working SCR
+//! removes most of it once warm; the NOx sensors report nothing until they are heated; urea
+//! and fuel fall with use and are refilled), and a terminal link that speaks HJ 1239 and waits
+//! for the platform's acknowledgement.
+//!
+//! A [`Truck`] is stepped second by second ([`Truck::step`]); its randomness is seeded, so a
+//! run is reproducible. [`packet`] lays ten one-second records out as an HJ 1239-2021 report.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use hj1239::message::Position;
+use hj1239::report::{DieselStream, Info, Item, Layout, Report};
+use hj1239::{Framer, Message, Time};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::SimError;
+
+/// A truck and its engine state.
+#[derive(Debug, Clone)]
+pub struct Truck {
+    /// VIN.
+    pub vin: String,
+    rng: fastrand::Rng,
+    phase: [f64; 3],
+    /// km/h.
+    speed: f64,
+    /// Seconds since the engine started.
+    running_s: i64,
+    scr_in: f64,
+    scr_out: f64,
+    coolant: f64,
+    /// Reagent in the tank, %.
+    reagent: f64,
+    /// Fuel in the tank, %.
+    fuel: f64,
+    /// Degrees.
+    lon: f64,
+    lat: f64,
+    heading: f64,
+    origin: (f64, f64),
+    /// km.
+    mileage: f64,
+    /// How loaded (1.0 empty to 1.6 full).
+    load: f64,
+}
+
+/// Urea tank, litres.
+const REAGENT_TANK_L: f64 = 60.0;
+/// Fuel tank, litres.
+const FUEL_TANK_L: f64 = 400.0;
+/// Urea dosed per litre of fuel burnt with a working SCR (about 5%).
+const REAGENT_PER_FUEL: f64 = 0.05;
+
+fn lag(value: f64, target: f64, tau_s: f64) -> f64 {
+    value + (target - value) / tau_s
+}
+
+impl Truck {
+    /// A cold truck parked at `origin` (longitude, latitude), its randomness from `seed`.
+    pub fn new(vin: &str, seed: u64, origin: (f64, f64)) -> Truck {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let phase = [rng.f64() * 6.3, rng.f64() * 6.3, rng.f64() * 6.3];
+        Truck {
+            vin: vin.to_owned(),
+            phase,
+            speed: 0.0,
+            running_s: 0,
+            scr_in: 15.0,
+            scr_out: 15.0,
+            coolant: 15.0,
+            reagent: 40.0 + rng.f64() * 55.0,
+            fuel: 30.0 + rng.f64() * 65.0,
+            lon: origin.0,
+            lat: origin.1,
+            heading: rng.f64() * std::f64::consts::TAU,
+            origin,
+            mileage: 20_000.0 + rng.f64() * 300_000.0,
+            load: 1.0 + rng.f64() * 0.6,
+            rng,
+        }
+    }
+
+    /// The truck's record for second `t` (Unix seconds) of a drive, advancing its state by one
+    /// second.
+    pub fn step(&mut self, t: i64) -> DieselStream {
+        let tf = t as f64;
+        let [a, b, c] = self.phase;
+        // Traffic: a slow wave of free flow and congestion, a faster one of lights and turns.
+        let wave = (tf / 600.0 * std::f64::consts::TAU + a).sin() * 35.0
+            + (tf / 97.0 * std::f64::consts::TAU + b).sin() * 12.0
+            + (tf / 23.0 + c).sin() * 4.0;
+        let target = if wave < -30.0 {
+            0.0
+        } else {
+            (48.0 + wave).clamp(0.0, 88.0)
+        };
+        let accel = (target - self.speed).clamp(-3.0, 1.2);
+        self.speed = (self.speed + accel).max(0.0);
+        self.running_s += 1;
+        let moving = self.speed > 0.5;
+        let rpm = if moving {
+            (750.0 + self.speed * 14.0 + accel * 60.0).clamp(800.0, 2100.0)
+        } else {
+            640.0 + self.rng.f64() * 20.0
+        };
+        let torque = if moving {
+            (22.0 * self.load + accel.max(0.0) * 18.0 + self.speed * 0.25).clamp(0.0, 100.0)
+        } else {
+            6.0 + self.rng.f64() * 2.0
+        };
+        let fuel_lh = 1.8 + rpm * torque * 0.000_37 * (0.95 + self.rng.f64() * 0.1);
+        let air_kgh = rpm * 0.3 * (0.6 + torque / 200.0);
+        self.scr_in = lag(self.scr_in, 150.0 + torque * 3.4, 120.0);
+        self.scr_out = lag(self.scr_out, self.scr_in - 8.0, 60.0);
+        self.coolant = lag(self.coolant, 88.0, 300.0);
+        let warm = self.running_s > 90;
+        let efficiency = if self.scr_in < 180.0 {
+            0.1
+        } else if self.scr_in < 250.0 {
+            0.1 + (self.scr_in - 180.0) / 70.0 * 0.82
+        } else {
+            0.92
+        };
+        let nox_up = (120.0 + torque * 9.0) * (0.95 + self.rng.f64() * 0.1);
+        let nox_down = nox_up * (1.0 - efficiency) * (0.9 + self.rng.f64() * 0.2);
+        let fuel_l = fuel_lh / 3600.0;
+        self.fuel -= fuel_l / FUEL_TANK_L * 100.0;
+        if efficiency > 0.5 {
+            self.reagent -= fuel_l * REAGENT_PER_FUEL / REAGENT_TANK_L * 100.0;
+        }
+        if self.reagent < 12.0 {
+            self.reagent = 95.0;
+        }
+        if self.fuel < 8.0 {
+            self.fuel = 95.0;
+        }
+        // Drive on, turning gently, and back towards home when far from it.
+        let km = self.speed / 3600.0;
+        self.mileage += km;
+        let (dx, dy) = (self.origin.0 - self.lon, self.origin.1 - self.lat);
+        if dx.hypot(dy) > 0.25 {
+            self.heading = dy.atan2(dx);
+        } else {
+            self.heading += (self.rng.f64() - 0.5) * 0.05;
+        }
+        self.lon += km * self.heading.cos() / (111.32 * self.lat.to_radians().cos());
+        self.lat += km * self.heading.sin() / 110.57;
+        DieselStream {
+            speed: Some(self.speed),
+            atmospheric_pressure: Some(100.5),
+            net_torque: Some(torque.round()),
+            friction_torque: Some(8.0),
+            engine_speed: Some(rpm),
+            fuel_flow: Some(fuel_lh),
+            nox_upstream: warm.then_some(nox_up),
+            nox_downstream: warm.then_some(nox_down),
+            reagent_level: Some(self.reagent.clamp(0.0, 100.0)),
+            intake_air_flow: Some(air_kgh),
+            scr_inlet_temperature: Some(self.scr_in),
+            scr_outlet_temperature: Some(self.scr_out),
+            dpf_pressure_drop: Some(1.5 + self.speed * 0.04),
+            coolant_temperature: Some(self.coolant.round()),
+            fuel_level: Some(self.fuel.clamp(0.0, 100.0)),
+            position: Position {
+                status: 0,
+                longitude: Some((self.lon * 1e6).round() as u32),
+                latitude: Some((self.lat * 1e6).round() as u32),
+            },
+            mileage: Some(self.mileage),
+        }
+    }
+}
+
+/// Records `(collection time, stream)` as one HJ 1239-2021 report (`command` 0x02 real-time
+/// or 0x03 reissue) sent at `sent` with packet serial `serial`.
+pub fn packet(
+    vin: &str,
+    command: u8,
+    sent: i64,
+    serial: u16,
+    records: &[(i64, DieselStream)],
+) -> Result<Vec<u8>, hj1239::FrameError> {
+    let r = Report {
+        layout: Layout::Hj1239,
+        time: Time::from_unix(sent),
+        serial: Some(serial),
+        items: records
+            .iter()
+            .map(|(t, s)| Item {
+                info: Info::Diesel(*s),
+                serial: None,
+                time: Some(Time::from_unix(*t)),
+                signature: None,
+            })
+            .collect(),
+        signature: None,
+        unread: None,
+    };
+    let (time, body) = (r.time, r.encode());
+    let m = if command == 0x03 {
+        Message::Reissue { time, body }
+    } else {
+        Message::RealTime { time, body }
+    };
+    m.encode(vin, 1)
+}
+
+/// A terminal's TCP connection: sends a frame and waits for the platform's answer to it.
+pub struct TruckLink {
+    stream: TcpStream,
+    framer: Framer,
+    buf: Vec<u8>,
+}
+
+impl TruckLink {
+    /// Connects.
+    pub async fn connect(addr: SocketAddr) -> Result<TruckLink, SimError> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(TruckLink {
+            stream,
+            framer: Framer::default(),
+            buf: vec![0; 1024],
+        })
+    }
+
+    /// Sends `frame` and waits up to `timeout` for a frame answering its command unit; returns
+    /// how long that took.
+    pub async fn exchange(
+        &mut self,
+        frame: &[u8],
+        timeout: Duration,
+    ) -> Result<Duration, SimError> {
+        let command = frame.get(2).copied().unwrap_or(0);
+        let started = Instant::now();
+        self.stream.write_all(frame).await?;
+        let deadline = started + timeout;
+        loop {
+            while let Some(cut) = self.framer.next_cut() {
+                if let hj1239::frame::Cut::Frame(f) = cut
+                    && f.get(2) == Some(&command)
+                {
+                    return Ok(started.elapsed());
+                }
+            }
+            let n = tokio::time::timeout_at(deadline.into(), self.stream.read(&mut self.buf))
+                .await
+                .map_err(|_| SimError::Timeout(timeout))??;
+            if n == 0 {
+                return Err(SimError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            self.framer.push(&self.buf[..n]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_honest_drive_hangs_together() {
+        let mut truck = Truck::new("LGDCHA1G8MA127733", 7, (117.0, 36.65));
+        let t0 = 1_800_000_000;
+        let records: Vec<DieselStream> = (0..3600).map(|i| truck.step(t0 + i)).collect();
+        let first = records[0];
+        assert_eq!(
+            (first.nox_upstream, first.nox_downstream),
+            (None, None),
+            "sensors heating"
+        );
+        let warm = &records[1800..];
+        let moving = warm.iter().filter(|r| r.speed > Some(0.5)).count();
+        assert!(moving > 900, "{moving} seconds moving in half an hour");
+        for r in warm {
+            let (up, down) = (r.nox_upstream.expect("up"), r.nox_downstream.expect("down"));
+            assert!(down < up, "a working SCR removes NOx: {down} ≥ {up}");
+        }
+        let km = records[3599].mileage.expect("km") - first.mileage.expect("km");
+        assert!((10.0..90.0).contains(&km), "{km} km in an hour");
+        assert!(
+            records[3599].reagent_level < first.reagent_level,
+            "urea is used"
+        );
+        let bytes = packet(
+            &truck.vin,
+            2,
+            t0 + 10,
+            1,
+            &[(t0, first), (t0 + 1, records[1])],
+        )
+        .expect("packet");
+        let f = hj1239::Frame::parse(&bytes).expect("frame");
+        assert_eq!(f.vin, truck.vin);
+    }
+}
