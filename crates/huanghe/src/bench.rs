@@ -490,7 +490,7 @@ fn storage_cost(dir: &Path, trucks: usize) -> Result<serde_json::Value> {
     use store::obd::{FrameStatus, NewRecord, ObdFrame, ObdIngest, ObdSettings, ObdStore};
     let path = dir.join("storage.db");
     let store = ObdStore::open(&path, ObdSettings::default().window_s)?;
-    let t0 = 1_800_000_000 - 1_800_000_000 % 3600;
+    let t0 = 1_800_000_000; // a whole hour (2027-01-15 16:00 Beijing)
     let mut batch = Vec::new();
     for i in 0..trucks {
         let vin = bench_vin(i)?;
