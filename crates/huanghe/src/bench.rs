@@ -407,24 +407,32 @@ fn bench_vin(i: usize) -> Result<String> {
 
 struct TruckResult {
     acked: u64,
+    login_retries: u64,
     records: u64,
     latencies_us: Histogram<u64>,
+    /// Of the reports due once every truck had connected.
+    steady_us: Histogram<u64>,
     error: Option<String>,
 }
 
-/// One terminal: connects at `start`, logs in, then every 10 s sends the last ten seconds as
-/// one report and waits for the acknowledgement; latency counts from when the report was due.
+/// One terminal: connects at `start`, logs in, then every 10 s from `start` sends the last ten
+/// seconds as one report and waits for the acknowledgement; latency counts from when the
+/// report was due (the schedule does not wait for the login, so a slow login shows as late
+/// reports, and the trucks' reports stay spread over the period).
 async fn truck(
     addr: SocketAddr,
     i: usize,
     vin: String,
     start: Instant,
+    steady: Instant,
     until: Instant,
 ) -> TruckResult {
     let mut r = TruckResult {
         acked: 0,
+        login_retries: 0,
         records: 0,
         latencies_us: latency_histogram(),
+        steady_us: latency_histogram(),
         error: None,
     };
     let origin = (
@@ -439,27 +447,46 @@ async fn truck(
             .map_or(0, |d| d.as_secs() as i64)
     };
     let result: Result<(), String> = async {
-        let mut link = simulator::truck::TruckLink::connect(addr)
-            .await
-            .map_err(|e| e.to_string())?;
-        let login = hj1239::Message::Login {
-            time: hj1239::Time::from_unix(unix()),
-            serial: 1,
-            iccid: format!("8986{i:016}"),
-        }
-        .encode(&vin, 1)
-        .map_err(|e| e.to_string())?;
-        link.exchange(&login, Duration::from_secs(60))
-            .await
-            .map_err(|e| e.to_string())?;
+        // As terminals do: a login unanswered within 10 s is tried again on a new connection.
+        let mut attempt = 0;
+        let mut link = loop {
+            attempt += 1;
+            let tried = async {
+                let mut link = simulator::truck::TruckLink::connect(addr)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let login = hj1239::Message::Login {
+                    time: hj1239::Time::from_unix(unix()),
+                    serial: attempt,
+                    iccid: format!("8986{i:016}"),
+                }
+                .encode(&vin, 1)
+                .map_err(|e| e.to_string())?;
+                link.exchange(&login, Duration::from_secs(10))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>(link)
+            }
+            .await;
+            match tried {
+                Ok(link) => break link,
+                Err(e) if attempt >= 6 => return Err(format!("login: {e}")),
+                Err(_) => r.login_retries += 1,
+            }
+        };
         let period = Duration::from_secs(10);
-        let mut due = Instant::now() + period;
+        let mut due = start + period;
         let mut serial = 0u16;
         let mut t = unix();
         while due < until {
             tokio::time::sleep_until(due.into()).await;
             let now = unix();
             let records: Vec<_> = (t..now).map(|s| (s, model.step(s))).collect();
+            if records.is_empty() {
+                // Logged in within the second the report fell due: nothing to send yet.
+                due += period;
+                continue;
+            }
             t = now;
             serial = serial.wrapping_add(1);
             let frame = simulator::truck::packet(&vin, 0x02, now, serial, &records)
@@ -469,9 +496,11 @@ async fn truck(
                 .map_err(|e| e.to_string())?;
             r.acked += 1;
             r.records += records.len() as u64;
-            let since_due = due.elapsed();
-            r.latencies_us
-                .saturating_record(since_due.as_micros().min(u128::from(u64::MAX)) as u64);
+            let us = due.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+            r.latencies_us.saturating_record(us);
+            if due >= steady {
+                r.steady_us.saturating_record(us);
+            }
             due += period;
         }
         Ok(())
@@ -590,22 +619,31 @@ fn obd(args: ObdArgs) -> Result<ExitCode> {
     let hj1239 = server.hj1239;
     let cpu_before = cpu_seconds(server.child.id()).unwrap_or(0.0);
     let client_cpu_before = cpu_seconds(std::process::id()).unwrap_or(0.0);
-    // Connections are spread over ten seconds (one report period), as trucks come and go.
+    // Connections are spread over thirty seconds, as after a restart of the platform.
     let began = Instant::now();
-    let ramp = Duration::from_secs(10);
+    let ramp = Duration::from_secs(30);
     let until = began + ramp + Duration::from_secs(args.seconds);
-    let results = runtime.block_on(async {
+    // The load generator gets both cores' worth of threads: on one, twenty thousand
+    // terminals' reports queue behind each other and the queue shows as server latency.
+    let load = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the load runtime")?;
+    let results = load.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for (i, vin) in vins.into_iter().enumerate() {
             let start = began + ramp.mul_f64(i as f64 / args.trucks as f64);
-            set.spawn(truck(hj1239, i, vin, start, until));
+            set.spawn(truck(hj1239, i, vin, start, began + ramp, until));
         }
         let mut all = Vec::new();
         while let Some(r) = set.join_next().await {
             all.push(r.unwrap_or_else(|e| TruckResult {
                 acked: 0,
+                login_retries: 0,
                 records: 0,
                 latencies_us: latency_histogram(),
+                steady_us: latency_histogram(),
                 error: Some(e.to_string()),
             }));
         }
@@ -614,16 +652,38 @@ fn obd(args: ObdArgs) -> Result<ExitCode> {
     let elapsed = began.elapsed().as_secs_f64();
     let cpu = cpu_seconds(server.child.id()).unwrap_or(0.0) - cpu_before;
     let client_cpu = cpu_seconds(std::process::id()).unwrap_or(0.0) - client_cpu_before;
-    let mut latencies = latency_histogram();
+    let (mut latencies, mut steady) = (latency_histogram(), latency_histogram());
     for r in &results {
         latencies
             .add(&r.latencies_us)
             .context("merging latency histograms")?;
+        steady
+            .add(&r.steady_us)
+            .context("merging latency histograms")?;
     }
     let packets: u64 = results.iter().map(|r| r.acked).sum();
     let records: u64 = results.iter().map(|r| r.records).sum();
+    let login_retries: u64 = results.iter().map(|r| r.login_retries).sum();
     let errors: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
     let obd_db = std::fs::metadata(dir.join("data").join("obd.db")).map_or(0, |m| m.len());
+    let metrics = runtime
+        .block_on(server::client::request_with(
+            server.http,
+            "GET",
+            "/metrics",
+            &auth_header,
+            None,
+            Duration::from_secs(60),
+        ))?
+        .text();
+    let counters: serde_json::Map<String, serde_json::Value> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("huanghe_hj1239_"))
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_owned(), json!(value.parse::<f64>().ok()?)))
+        })
+        .collect();
     stop_server(server)?;
     let storage = storage_cost(&dir, args.storage_trucks)?;
     let report = json!({
@@ -638,9 +698,17 @@ fn obd(args: ObdArgs) -> Result<ExitCode> {
             "p99": percentile(&latencies, 0.99),
             "max": latencies.max() as f64 / 1000.0,
         },
+        "ack_latency_all_connected_ms": {
+            "reports": steady.len(),
+            "p50": percentile(&steady, 0.50),
+            "p99": percentile(&steady, 0.99),
+            "max": steady.max() as f64 / 1000.0,
+        },
+        "login_retries": login_retries,
         "server_cpu_s": (cpu * 100.0).round() / 100.0,
         "client_cpu_s": (client_cpu * 100.0).round() / 100.0,
         "obd_db_bytes": obd_db,
+        "server_counters": counters,
         "storage_hour_per_truck": storage,
         "errors": errors.len(),
         "first_error": errors.first(),
