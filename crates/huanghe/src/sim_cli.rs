@@ -224,6 +224,12 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
             running.http_addr
         );
         println!("  HJ 212:     {}", running.hj212_addr);
+        let trucks = demo_trucks(&data_dir)?;
+        println!(
+            "  HJ 1239:    {} ({} trucks on two-hour shifts, 06:00-22:00)",
+            running.hj1239_addr,
+            trucks.len()
+        );
         println!(
             "  accounts (passwords generated for this run; log in at POST /api/v1/auth/login):"
         );
@@ -248,15 +254,59 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
             tries: 3,
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut drivers = tokio::task::JoinSet::new();
+        for (seed, truck) in trucks.into_iter().enumerate() {
+            drivers.spawn(simulator::truck::drive(
+                running.hj1239_addr,
+                truck,
+                seed as u64 * 7919 + 1,
+                clock,
+                stopped.clone(),
+            ));
+        }
         let fleet = tokio::spawn(simulator::run::run_fleet(devices, run, incidents, stopped));
         stop_after(limit).await;
         eprintln!("huanghe demo: stopping");
         let _ = stop.send(true);
         let stats = fleet.await?;
+        let mut reports = 0;
+        while let Some(d) = drivers.join_next().await {
+            reports += d.map_or(0, |d| d.reports);
+        }
+        println!("trucks: {reports} reports acknowledged");
         running.shutdown().await?;
         println!("{}", stats.summary());
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The demo city's active heavy-duty trucks, each starting at its owner's site.
+fn demo_trucks(data_dir: &std::path::Path) -> Result<Vec<simulator::truck::Truck>> {
+    use store::RegistryStore;
+    let store = store::SqliteStore::open(&data_dir.join("huanghe.db"))?;
+    let sites: std::collections::HashMap<String, (f64, f64)> = store
+        .entries("enterprises")?
+        .into_iter()
+        .filter_map(|e| {
+            let loc = e.data.get("location")?.as_array()?;
+            Some((e.id, (loc.first()?.as_f64()?, loc.get(1)?.as_f64()?)))
+        })
+        .collect();
+    Ok(store
+        .entries(obd_gateway::VEHICLE_REGISTRY)?
+        .into_iter()
+        .filter(|e| e.data.get("status").and_then(|v| v.as_str()) == Some("active"))
+        .enumerate()
+        .map(|(i, e)| {
+            let site = e
+                .data
+                .get("enterprise")
+                .and_then(|v| v.as_str())
+                .and_then(|c| sites.get(c).copied())
+                .unwrap_or((117.0, 36.65));
+            simulator::truck::Truck::new(&e.id, i as u64 + 1, site)
+        })
+        .collect())
 }
 
 /// One account per role for the demo, each with a fresh random password (printed once; there

@@ -807,6 +807,63 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
             }),
         );
     }
+    // 300 heavy-duty trucks under remote OBD monitoring, owned by the enterprises that move
+    // bulk goods (steel, cement, chemicals), in fleets; China VI since 2021, filed and
+    // activated through the years, a few suspended or deregistered. Drawn last, so that the
+    // lists above stay as they were.
+    let haulers: Vec<&(String, &str, [f64; 2], &str)> = enterprises
+        .iter()
+        .filter(|(_, _, _, industry)| matches!(*industry, "钢铁" | "水泥" | "化工" | "火力发电"))
+        .collect();
+    for i in 0..300 {
+        let Some(owner) = (!haulers.is_empty()).then(|| haulers[i % haulers.len()]) else {
+            break;
+        };
+        let (code, district, _, _) = owner;
+        let wmi = *rng.pick(&["LZZ1ELSE", "LFWSRXRJ", "LGAX4DE4", "LZGJLNR4"]);
+        let year = *rng.pick(&[
+            ('L', 2020),
+            ('M', 2021),
+            ('N', 2022),
+            ('P', 2023),
+            ('R', 2024),
+        ]);
+        let raw = format!("{wmi}0{}A{:06}", year.0, 100_000 + i * 37);
+        let Ok(vin) = hj1239::vin::with_check_digit(&raw) else {
+            continue;
+        };
+        let stage = if year.1 >= 2021 {
+            "china_6a"
+        } else {
+            "china_5"
+        };
+        let filed = t0 - (rng.below(700) as i64) * 86_400_000;
+        let base = json!({
+            "vin": vin, "plate": format!("鲁A{}{:04}", ["D", "F", "G"][i % 3], 1000 + i * 7),
+            "enterprise": code, "fleet": format!("{}车队{}", &code[code.len() - 4..], 1 + i % 3),
+            "district": district, "engine_family": *rng.pick(&["WP10H", "YCK11", "MC11H", "D13"]),
+            "fuel": "diesel", "emission_stage": stage, "after_treatment": ["doc", "dpf", "scr", "asc"],
+            "terminal_chip_id": format!("CHIP{:012}", 4_000_000 + i), "protocol_layout": "auto",
+            "activated_on": date(filed), "status": "filed",
+        });
+        put(t0, "heavy_duty_vehicles", base.clone());
+        let mut e = obj(base);
+        e.insert("status".into(), json!("active"));
+        put(t0, "heavy_duty_vehicles", Value::Object(e.clone()));
+        let fate = rng.unit();
+        if fate < 0.04 {
+            let at = when(&mut rng);
+            e.insert(
+                "status".into(),
+                json!(if fate < 0.015 {
+                    "deregistered"
+                } else {
+                    "suspended"
+                }),
+            );
+            put(at, "heavy_duty_vehicles", Value::Object(e));
+        }
+    }
     // Every point is its entry in the points registry: outlets, stations and sections.
     for p in &points {
         ev.push(Event {
@@ -864,6 +921,7 @@ mod tests {
             ("radioactive_sources", 30),
             ("sewage_outlets", 1200),
             ("vehicles", 20_000),
+            ("heavy_duty_vehicles", 300),
             ("villages", 201),
             ("carbon_market_enterprises", 11),
             ("protected_areas", 8),

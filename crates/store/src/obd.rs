@@ -18,7 +18,7 @@
 //! (its time index is append-only too) and its vehicle's page of records, and nothing else: a
 //! vehicle's frames are found through its records' frame ids, and the frames that carry no
 //! records (logins, logouts, alarms, quarantined frames) through the small `obd_events` table
-//! by VIN (resends too). Measured with `huanghe bench obd`: a per-VIN index on frames and a per-frame update
+//! by VIN (resends too). A per-VIN index on frames, or a per-frame update
 //! of the latest row each cost one scattered page per frame.
 //!
 //! [`ObdWriter`] is the group-commit thread: every frame waiting from every connection goes
