@@ -840,7 +840,7 @@ pub fn city(seed: u64, year_start_ms: i64, now_ms: i64) -> City {
         let filed = t0 - (rng.below(700) as i64) * 86_400_000;
         let base = json!({
             "vin": vin, "plate": format!("鲁A{}{:04}", ["D", "F", "G"][i % 3], 1000 + i * 7),
-            "enterprise": code, "fleet": format!("{}车队{}", &code[code.len() - 4..], 1 + i % 3),
+            "enterprise": code, "fleet": (["运输一队", "运输二队", "运输三队"][i % 3]),
             "district": district, "engine_family": *rng.pick(&["WP10H", "YCK11", "MC11H", "D13"]),
             "fuel": "diesel", "emission_stage": stage, "after_treatment": ["doc", "dpf", "scr", "asc"],
             "terminal_chip_id": format!("CHIP{:012}", 4_000_000 + i), "protocol_layout": "auto",

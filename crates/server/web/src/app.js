@@ -16,6 +16,10 @@ const I18N = {
   zh: {
     brand: "智慧生态黄河监管平台", logout: "退出", login: "登录", username: "用户名", password: "密码", skip: "跳到正文", menu: "菜单",
     overview: "一张图", alarms: "报警", fraud: "疑似弄虚作假线索", cases: "案件", registries: "台账", targets: "目标", devices: "设备", admin: "用户与审计",
+    trucks: "重型车远程监控", plate: "号牌", vin: "车辆识别代号", fleet: "车队", owner: "所属企业", truckState: "状态", speed: "车速", lastFrame: "最近上报",
+    vs_driving: "行驶", vs_parked: "停驶", vs_silent: "长时间无数据", vs_never: "从未上报", allStates: "全部状态", trackOf: "当日轨迹", trackDate: "日期",
+    truckChart: "近一小时数据", rpm: "发动机转速", noxUp: "SCR上游NOx", noxDown: "SCR下游NOx", scrIn: "SCR入口温度", scrOut: "SCR出口温度", reagent: "尿素余量",
+    noTrack: "当日没有定位", engineFamily: "发动机系族", positions: "定位点",
     fam_manual_entry: "人工录入", fam_dilution: "稀释", fam_frozen_analyser: "仪器冻结", score: "可疑分值", families: "证据类别", clues: "线索", firstSeen: "首次", lastSeen: "最近",
     suspectEnterprises: "企业", suspectPoints: "点位", formula: "计分方法", suspect: "可疑",
     points: "点位", loginFailed: "登录失败", forbidden: "无权查看", notFound: "不存在", loading: "加载中…",
@@ -97,6 +101,10 @@ const I18N = {
   en: {
     brand: "Smart Ecological Yellow River", logout: "Log out", login: "Log in", username: "User name", password: "Password", skip: "Skip to content", menu: "Menu",
     overview: "Map", alarms: "Alarms", fraud: "Suspected data fraud", cases: "Cases", registries: "Registries", targets: "Targets", devices: "Devices", admin: "Users & audit",
+    trucks: "Heavy-duty trucks", plate: "Plate", vin: "VIN", fleet: "Fleet", owner: "Owner", truckState: "State", speed: "Speed", lastFrame: "Last report",
+    vs_driving: "driving", vs_parked: "parked", vs_silent: "silent for days", vs_never: "never reported", allStates: "All states", trackOf: "Track of the day", trackDate: "Date",
+    truckChart: "The last hour", rpm: "Engine speed", noxUp: "NOx before SCR", noxDown: "NOx after SCR", scrIn: "SCR inlet temperature", scrOut: "SCR outlet temperature", reagent: "Urea level",
+    noTrack: "No positions that day", engineFamily: "Engine family", positions: "positions",
     fam_manual_entry: "manual entry", fam_dilution: "dilution", fam_frozen_analyser: "frozen analyser", score: "Score", families: "Evidence families", clues: "Clues", firstSeen: "First", lastSeen: "Last",
     suspectEnterprises: "Enterprises", suspectPoints: "Points", formula: "How the score is made", suspect: "suspect",
     points: "Points", loginFailed: "Login failed", forbidden: "Not allowed", notFound: "Not found", loading: "Loading…",
@@ -345,6 +353,7 @@ const NAV = [
   ["cases", "#/cases", "read_cases"],
   ["registries", "#/registries", "read_registries"],
   ["targets", "#/targets", "read_registries"],
+  ["trucks", "#/vehicles", "read_data"],
   ["devices", "#/devices", "read_devices"],
   ["admin", "#/admin", "manage_users"],
 ];
@@ -437,6 +446,8 @@ async function route() {
     else if (parts[0] === "registries") await registriesPage(view);
     else if (parts[0] === "targets") await targetsPage(view);
     else if (parts[0] === "devices") await devicesPage(view, parts[1], query);
+    else if (parts[0] === "vehicles" && parts[1]) await vehiclePage(view, parts[1], query);
+    else if (parts[0] === "vehicles") await vehiclesPage(view, query);
     else if (parts[0] === "admin") await adminPage(view);
     else view.append(errorBox({ status: 404, message: location.hash }));
   } catch (e) {
@@ -449,6 +460,81 @@ async function route() {
   const h1 = view.querySelector("h1");
   document.title = `${h1 ? h1.textContent : t("brand")} · ${t("brand")}`;
   view.dispatchEvent(new Event("attached"));
+}
+
+// ---------------------------------------------------------------- heavy-duty trucks
+
+const VEHICLE_STATES = ["driving", "parked", "silent", "never"];
+function vehicleStateBadge(s) { return h("span", { class: s === "driving" ? "good" : s === "silent" ? "error" : "muted", "data-state": s }, tv("vs_", s)); }
+function plateOf(v) { return (v.registry && v.registry.plate) || v.vin; }
+
+async function vehiclesPage(view, query) {
+  const [vehicles, { districts, points }] = await Promise.all([get("/api/v1/vehicles"), loadNames()]);
+  const q = h("input", { id: "vehicle-q", type: "search", value: query.get("q") || "" });
+  const stateSel = h("select", { id: "vehicle-state" }, h("option", { value: "" }, t("allStates")), VEHICLE_STATES.map((s) => h("option", { value: s, selected: query.get("state") === s }, tv("vs_", s))));
+  const out = h("div", { id: "vehicle-list" });
+  let page = 0;
+  const render = () => {
+    const needle = q.value.trim().toUpperCase();
+    const rows = vehicles.filter((v) => (!stateSel.value || v.state === stateSel.value) && (!needle || v.vin.includes(needle) || plateOf(v).toUpperCase().includes(needle) || String(v.registry.fleet || "").toUpperCase().includes(needle)));
+    const pages = Math.max(1, Math.ceil(rows.length / 50));
+    page = Math.min(page, pages - 1);
+    out.replaceChildren(h("p", { class: "muted" }, `${t("total")} ${fmtInt(rows.length)} · ${t("page", { n: page + 1, m: pages })}`),
+      table([t("plate"), t("vin"), t("fleet"), t("owner"), t("district"), t("truckState"), `${t("speed")} (km/h)`, t("lastFrame")], rows.slice(page * 50, page * 50 + 50).map((v) => ({ item: v, attrs: { "data-vin": v.vin }, cells: [
+        entered(plateOf(v)), v.vin, v.registry.fleet ? entered(v.registry.fleet) : "—", enterpriseByCode(points, v.registry.enterprise) || "—", districtName(districts, v.registry.district),
+        vehicleStateBadge(v.state), v.latest && v.latest.speed !== null ? fmtNum(v.latest.speed) : "—", fmtTime(v.last_frame || "") || "—"] })),
+      (v) => { location.hash = `#/vehicles/${enc(v.vin)}`; }),
+      h("p", { class: "toolbar" }, h("button", { class: "act secondary", type: "button", onclick: () => { page = Math.max(0, page - 1); render(); } }, t("prev")),
+        h("button", { class: "act secondary", type: "button", onclick: () => { page += 1; render(); } }, t("next"))));
+  };
+  view.append(h("h1", {}, t("trucks")), h("div", { class: "toolbar" }, labelled(t("search"), q), labelled(t("truckState"), stateSel)), out);
+  q.addEventListener("input", () => { page = 0; render(); });
+  stateSel.addEventListener("change", () => { page = 0; render(); });
+  render();
+}
+
+async function vehiclePage(view, vin, query) {
+  const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+  const date = query.get("date") || today;
+  const [v, track, records, { districts, points }] = await Promise.all([
+    get(`/api/v1/vehicles/${enc(vin)}`), get(`/api/v1/vehicles/${enc(vin)}/track?date=${enc(date)}`),
+    get(`/api/v1/vehicles/${enc(vin)}/records`), loadNames()]);
+  const r = v.registry;
+  view.append(h("h1", {}, entered(plateOf(v)), ` · ${v.vin}`),
+    card("vehicle-info", t("trucks"), table([t("truckState"), t("fleet"), t("owner"), t("district"), t("engineFamily"), t("lastFrame")],
+      [{ cells: [vehicleStateBadge(v.state), r.fleet ? entered(r.fleet) : "—", enterpriseByCode(points, r.enterprise) || "—", districtName(districts, r.district), r.engine_family ? entered(r.engine_family) : "—", fmtTime(v.last_frame || "") || "—"] }])));
+  const dateIn = h("input", { type: "date", id: "track-date", value: date, onchange: () => { location.hash = `#/vehicles/${enc(vin)}?date=${dateIn.value}`; } });
+  const mapEl = h("div", { class: "map small-map", id: "track-map", "data-points": String(track.points.length) });
+  view.append(card("vehicle-track", `${t("trackOf")} · ${fmtInt(track.points.length)} ${t("positions")}`, h("div", { class: "toolbar" }, labelled(t("trackDate"), dateIn)),
+    track.points.length ? mapEl : h("p", { class: "muted" }, t("noTrack"))));
+  const chartEl = h("div", { class: "chart", id: "truck-chart" });
+  const streams = records.filter((x) => x.values && (x.values.type === "diesel" || x.values.type === "gas"));
+  view.append(card("vehicle-chart", t("truckChart"), streams.length ? chartEl : h("p", { class: "muted" }, t("none"))));
+  view.addEventListener("attached", () => {
+    if (track.points.length && typeof L !== "undefined") {
+      const map = L.map(mapEl, { keyboard: true, zoomSnap: 0.5 });
+      const tiles = document.body.dataset.tileUrl;
+      if (tiles && !tiles.startsWith("{{")) L.tileLayer(tiles, { attribution: document.body.dataset.tileAttribution || "" }).addTo(map);
+      const line = L.polyline(track.points.map(([, lon, lat]) => [lat, lon]), { color: "#0d4f6c", weight: 3 }).addTo(map);
+      const [first, last] = [track.points[0], track.points[track.points.length - 1]];
+      L.circleMarker([first[2], first[1]], { radius: 6, color: "#2e7d32" }).bindTooltip(fmtUnix(first[0])).addTo(map);
+      L.circleMarker([last[2], last[1]], { radius: 7, color: "#c62828" }).bindTooltip(fmtUnix(last[0])).addTo(map);
+      map.fitBounds(line.getBounds(), { padding: [20, 20] });
+    }
+    if (streams.length && typeof uPlot !== "undefined") {
+      const xs = streams.map((x) => Date.parse(x.time) / 1000);
+      const pick = (k) => streams.map((x) => (x.values[k] === null || x.values[k] === undefined ? null : x.values[k]));
+      const defs = [["speed", "km/h", "#0d4f6c"], ["engine_speed", "rpm", "#6a1b9a"], ["nox_upstream", "ppm", "#8a5300"], ["nox_downstream", "ppm", "#c62828"],
+        ["scr_inlet_temperature", "°C", "#2e7d32"], ["scr_outlet_temperature", "°C", "#558b2f"], ["reagent_level", "%", "#1565c0"]];
+      const names = { speed: t("speed"), engine_speed: t("rpm"), nox_upstream: t("noxUp"), nox_downstream: t("noxDown"), scr_inlet_temperature: t("scrIn"), scr_outlet_temperature: t("scrOut"), reagent_level: t("reagent") };
+      const opts = { width: Math.max(320, chartEl.clientWidth || 900), height: 300,
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Asia/Shanghai"), fmtDate: (tpl) => uPlot.fmtDate(tpl, DATE_NAMES[App.lang]),
+        series: [{ value: (u, x) => (x === null ? "" : fmtUnix(x)) }, ...defs.map(([k, unit, stroke]) => ({ label: `${names[k]} (${unit})`, stroke, scale: unit, value: (u, y) => (y === null ? "—" : fmtNum(y)) }))],
+        axes: [{}, { scale: "km/h", label: "km/h" }, { scale: "ppm", side: 1, label: "ppm", grid: { show: false } }] };
+      App.chart = new uPlot(opts, [xs, ...defs.map(([k]) => pick(k))], chartEl);
+      chartEl.dataset.points = String(xs.length);
+    }
+  });
 }
 
 // ---------------------------------------------------------------- overview: the monitoring centre's wall

@@ -115,6 +115,8 @@ try {
           const pick = (k) => points.find((p) => p.kind === k);
           const out = [pick("gas_outlet"), pick("air_station"), pick("water_section")].filter(Boolean).map((p) => `#/points/${encodeURIComponent(p.id)}`);
           if (cases.length) out.push(`#/cases/${cases[0].id}`);
+          const trucks = (await j("/api/v1/vehicles")) || [];
+          if (trucks.length) out.push(`#/vehicles/${encodeURIComponent(trucks[0].vin)}`);
           return out;
         });
         if (hrefs.includes("#/registries")) extra.push("#/registries/enterprises");
