@@ -348,10 +348,40 @@ impl ObdInfo {
         order.read(self.support)
     }
 
+    /// What a reader of this body wants at once: its trouble codes typed and its monitor maps
+    /// by name, read with the source's bit order.
+    pub fn summary(&self, order: BitOrder) -> ObdSummary {
+        let named = |flags: [bool; 16]| {
+            MONITORS
+                .iter()
+                .zip(flags)
+                .filter(|(_, on)| *on)
+                .map(|(m, _)| *m)
+                .collect()
+        };
+        ObdSummary {
+            dtc_codes: self.typed_dtcs(),
+            supported_monitors: named(self.supported(order)),
+            monitors_not_ready: named(self.not_ready(order)),
+        }
+    }
+
     /// Which monitors have not completed their test (readiness bit set), by [`MONITORS`].
     pub fn not_ready(&self, order: BitOrder) -> [bool; 16] {
         order.read(self.readiness)
     }
+}
+
+/// An OBD body read for people: typed trouble codes and named monitors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ObdSummary {
+    /// The trouble codes, typed by the diagnostic protocol.
+    pub dtc_codes: Vec<Dtc>,
+    /// Monitors supported.
+    pub supported_monitors: Vec<&'static str>,
+    /// Monitors whose test has not completed.
+    pub monitors_not_ready: Vec<&'static str>,
 }
 
 fn padded<const N: usize>(src: &[u8], pad: u8) -> [u8; N] {

@@ -489,7 +489,7 @@ async fn truck(
             }
             t = now;
             serial = serial.wrapping_add(1);
-            let frame = simulator::truck::packet(&vin, 0x02, now, serial, &records)
+            let frame = simulator::truck::packet(&vin, 0x02, now, serial, &records, None)
                 .map_err(|e| e.to_string())?;
             link.exchange(&frame, Duration::from_secs(60))
                 .await

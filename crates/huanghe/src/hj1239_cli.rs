@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use hj1239::frame::Cut;
-use hj1239::report::{BitOrder, Info, Layout, MONITORS, Report};
+use hj1239::report::{BitOrder, Info, Layout, Report};
 use hj1239::{Frame, Framer, Message};
 use serde_json::{Value, json};
 
@@ -196,17 +196,10 @@ fn report_json(r: &Report, order: BitOrder) -> Result<Value> {
             .flatten(),
     ) {
         if let Info::Obd(o) = &item.info {
-            let named = |flags: [bool; 16]| {
-                MONITORS
-                    .iter()
-                    .zip(flags)
-                    .filter(|(_, on)| *on)
-                    .map(|(m, _)| *m)
-                    .collect::<Vec<_>>()
-            };
-            json["info"]["dtc_codes"] = serde_json::to_value(o.typed_dtcs())?;
-            json["info"]["supported_monitors"] = json!(named(o.supported(order)));
-            json["info"]["monitors_not_ready"] = json!(named(o.not_ready(order)));
+            let summary = serde_json::to_value(o.summary(order))?;
+            if let (Some(info), Some(extra)) = (json["info"].as_object_mut(), summary.as_object()) {
+                info.extend(extra.clone());
+            }
         }
     }
     Ok(v)

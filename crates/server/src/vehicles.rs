@@ -213,6 +213,9 @@ pub struct RangeParams {
     pub from: Option<String>,
     /// Collection times before, RFC 3339 (default: now).
     pub to: Option<String>,
+    /// Only records of this information type (1 OBD information, 2 diesel stream, ...).
+    #[serde(rename = "type")]
+    pub kind: Option<u8>,
 }
 
 /// One record, decoded.
@@ -225,7 +228,9 @@ pub struct RecordView {
     pub kind: u8,
     /// The raw-log frame that carried it.
     pub frame_id: i64,
-    /// The body's values (invalid markers as null); `null` for a body of a type not read.
+    /// The body's values (invalid markers as null); `null` for a body of a type not read. An
+    /// OBD body adds its trouble codes typed (`dtc_codes`) and its monitors by name, read with
+    /// the truck's bit order.
     #[schema(value_type = Object)]
     pub values: Value,
     /// The body as received, hex.
@@ -271,7 +276,11 @@ async fn records(
     Path(vin): Path<String>,
     Query(q): Query<RangeParams>,
 ) -> ApiResult<Json<Vec<RecordView>>> {
-    visible(&state, &caller, &vin).await?;
+    let v = visible(&state, &caller, &vin).await?;
+    let order = match v.registry.get("monitor_bit_order").and_then(Value::as_str) {
+        Some("msb0") => hj1239::report::BitOrder::Msb0,
+        _ => hj1239::report::BitOrder::Lsb0,
+    };
     let (from, to) = range(&state, &q)?;
     let obd = state.obd_store();
     let rows = tokio::task::spawn_blocking(move || obd.records(&vin, from, to))
@@ -279,14 +288,25 @@ async fn records(
         .map_err(|e| ApiError::Internal(format!("records task: {e}")))??;
     Ok(Json(
         rows.into_iter()
-            .map(|r| RecordView {
-                time: iso(r.ts * 1000),
-                kind: r.kind,
-                frame_id: r.frame_id,
-                values: Info::read(r.kind, &r.body)
+            .filter(|r| q.kind.is_none_or(|k| r.kind == k))
+            .map(|r| {
+                let info = Info::read(r.kind, &r.body);
+                let mut values = info
+                    .as_ref()
                     .and_then(|i| serde_json::to_value(i).ok())
-                    .unwrap_or(Value::Null),
-                raw: hex(&r.body),
+                    .unwrap_or(Value::Null);
+                if let (Some(Info::Obd(o)), Some(map)) = (&info, values.as_object_mut())
+                    && let Ok(Value::Object(extra)) = serde_json::to_value(o.summary(order))
+                {
+                    map.extend(extra);
+                }
+                RecordView {
+                    time: iso(r.ts * 1000),
+                    kind: r.kind,
+                    frame_id: r.frame_id,
+                    values,
+                    raw: hex(&r.body),
+                }
             })
             .collect(),
     ))

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use hj1239::message::Position;
-use hj1239::report::{DieselStream, Info, Item, Layout, Report};
+use hj1239::report::{BitOrder, DieselStream, Info, Item, Layout, MONITORS, ObdInfo, Report};
 use hj1239::{Framer, Message, Time};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -175,28 +175,107 @@ impl Truck {
     }
 }
 
-/// Records `(collection time, stream)` as one HJ 1239-2021 report (`command` 0x02 real-time
-/// or 0x03 reissue) sent at `sent` with packet serial `serial`.
+impl Truck {
+    /// A number from the truck's own seeded randomness.
+    pub fn obd_seed(&mut self) -> u64 {
+        self.rng.u64(..)
+    }
+
+    /// True with probability `p` (the truck's own seeded randomness).
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.rng.f64() < p
+    }
+
+    /// The OBD information its terminal reads from the engine ECU (SAE J1939): the diesel
+    /// monitors supported and complete, its VIN, calibration and CVN, IUPR counters, and now
+    /// and then an emission fault with the malfunction lamp on (a NOx sensor or the urea
+    /// doser, as honest trucks have them).
+    pub fn obd_info(&mut self) -> ObdInfo {
+        let mut supported = [false; 16];
+        for m in [
+            "egr_vvt",
+            "boost_pressure",
+            "dpf",
+            "scr_nox_adsorber",
+            "misfire",
+            "fuel_system",
+            "comprehensive_components",
+        ] {
+            if let Some(i) = MONITORS.iter().position(|x| *x == m) {
+                supported[i] = true;
+            }
+        }
+        let seed = self.phase[0].to_bits();
+        let mut vin = [0u8; 17];
+        for (o, b) in vin.iter_mut().zip(self.vin.bytes()) {
+            *o = b;
+        }
+        let mut cal_id = [0u8; 18];
+        for (o, b) in cal_id
+            .iter_mut()
+            .zip(format!("WP10H-{:04}", seed % 10_000).bytes())
+        {
+            *o = b;
+        }
+        let mut cvn = vec![0u8; 18];
+        cvn[..4].copy_from_slice(&((seed >> 16) as u32).to_be_bytes());
+        let fault = self.chance(0.03);
+        let dtcs = if fault {
+            // SPN 3226 (NOx after the SCR) or 4334 (urea doser), FMI 2, seen once.
+            let spn: u32 = if self.chance(0.5) { 3226 } else { 4334 };
+            vec![[spn as u8, (spn >> 8) as u8, ((spn >> 16) as u8) << 5 | 2, 1]]
+        } else {
+            Vec::new()
+        };
+        ObdInfo {
+            protocol: Some(2),
+            mil_on: Some(fault),
+            support: BitOrder::Lsb0.write(supported),
+            readiness: 0,
+            vin,
+            cal_id,
+            cvn,
+            iupr: (0..18)
+                .map(|i| (self.mileage as u16 / 10).wrapping_add(i * 3))
+                .collect(),
+            dtcs: Some(dtcs),
+        }
+    }
+}
+
+/// Records `(collection time, stream)`, and the OBD information when given, as one HJ
+/// 1239-2021 report (`command` 0x02 real-time or 0x03 reissue) sent at `sent` with packet
+/// serial `serial`.
 pub fn packet(
     vin: &str,
     command: u8,
     sent: i64,
     serial: u16,
     records: &[(i64, DieselStream)],
+    obd: Option<(i64, ObdInfo)>,
 ) -> Result<Vec<u8>, hj1239::FrameError> {
+    let mut items: Vec<Item> = records
+        .iter()
+        .map(|(t, s)| Item {
+            info: Info::Diesel(*s),
+            serial: None,
+            time: Some(Time::from_unix(*t)),
+            signature: None,
+        })
+        .collect();
+    if let Some((t, o)) = obd {
+        items.push(Item {
+            info: Info::Obd(o),
+            serial: None,
+            time: Some(Time::from_unix(t)),
+            signature: None,
+        });
+    }
     let r = Report {
         layout: Layout::Hj1239,
         time: Time::from_unix(sent),
         serial: Some(serial),
-        items: records
-            .iter()
-            .map(|(t, s)| Item {
-                info: Info::Diesel(*s),
-                serial: None,
-                time: Some(Time::from_unix(*t)),
-                signature: None,
-            })
-            .collect(),
+        items,
         signature: None,
         unread: None,
     };
@@ -273,13 +352,16 @@ pub struct DriveStats {
     pub reports: u64,
     /// Connections or exchanges that failed (each retried).
     pub failures: u64,
+    /// Coverage holes driven into.
+    pub holes: u64,
 }
 
 /// Drives `truck` against the truck front door at `addr` by `clock` until `stop` turns true:
 /// on shift it connects, logs in and reports every 10 s (simulated) the records since the last
-/// report; off shift it logs out and hangs up. A failed exchange drops the connection; the
-/// unacknowledged records are sent again as a reissue on the next connection, as terminals
-/// do.
+/// report, the first with the OBD information; off shift it logs out and hangs up. Now and then
+/// it drives into a coverage hole (two to ten minutes): it hangs up, keeps its records, and
+/// reissues them after it reconnects, as terminals do; a failed exchange is handled the same
+/// way.
 pub async fn drive(
     addr: SocketAddr,
     mut truck: Truck,
@@ -290,9 +372,20 @@ pub async fn drive(
     let mut stats = DriveStats::default();
     let mut pending: Vec<(i64, DieselStream)> = Vec::new();
     let mut t = clock.now_ms().div_euclid(1000);
+    let mut hole_until = 0i64;
     let wait = |clock: &domain::Clock, until_s: i64| clock.wall_until(until_s * 1000);
     while !*stop.borrow() {
         let now = clock.now_ms().div_euclid(1000);
+        if now < hole_until {
+            // No coverage: the terminal keeps what it records.
+            pending.extend((t..now).map(|s| (s, truck.step(s))));
+            t = now;
+            tokio::select! {
+                _ = tokio::time::sleep(wait(&clock, (now + 10).min(hole_until))) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
         if !on_shift(seed, now) {
             t = now;
             tokio::select! {
@@ -334,7 +427,7 @@ pub async fn drive(
             for chunk in backlog.chunks(10) {
                 serial = serial.wrapping_add(1);
                 let sent = clock.now_ms().div_euclid(1000);
-                let ok = match packet(&truck.vin, 0x03, sent, serial, chunk) {
+                let ok = match packet(&truck.vin, 0x03, sent, serial, chunk, None) {
                     Ok(f) => link.exchange(&f, Duration::from_secs(10)).await.is_ok(),
                     Err(_) => false,
                 };
@@ -364,8 +457,15 @@ pub async fn drive(
             if records.is_empty() {
                 continue;
             }
+            if truck.chance(0.002) {
+                hole_until = now + 120 + (truck.obd_seed() % 480) as i64;
+                pending.extend(records);
+                stats.holes += 1;
+                break;
+            }
             serial = serial.wrapping_add(1);
-            let ok = match packet(&truck.vin, 0x02, now, serial, &records) {
+            let obd = (serial == 1).then(|| (now, truck.obd_info()));
+            let ok = match packet(&truck.vin, 0x02, now, serial, &records, obd) {
                 Ok(f) => link.exchange(&f, Duration::from_secs(10)).await.is_ok(),
                 Err(_) => false,
             };
@@ -409,15 +509,31 @@ mod tests {
             records[3599].reagent_level < first.reagent_level,
             "urea is used"
         );
+        let obd = truck.obd_info();
+        assert_eq!(obd.vin_text(), truck.vin);
         let bytes = packet(
             &truck.vin,
             2,
             t0 + 10,
             1,
             &[(t0, first), (t0 + 1, records[1])],
+            Some((t0 + 1, obd)),
         )
         .expect("packet");
         let f = hj1239::Frame::parse(&bytes).expect("frame");
         assert_eq!(f.vin, truck.vin);
+        let Ok(Message::RealTime { time, body }) = Message::decode(&f) else {
+            panic!("a report")
+        };
+        let r = Report::detect(time, &body).expect("report");
+        assert_eq!((r.layout, r.items.len()), (Layout::Hj1239, 3));
+        let Info::Obd(o) = &r.items[2].info else {
+            panic!("the OBD item last")
+        };
+        let supported = o.supported(BitOrder::Lsb0);
+        assert!(
+            supported[10] && supported[11] && !supported[0],
+            "DPF and SCR, no catalyst"
+        );
     }
 }

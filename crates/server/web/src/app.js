@@ -20,6 +20,7 @@ const I18N = {
     vs_driving: "行驶", vs_parked: "停驶", vs_silent: "长时间无数据", vs_never: "从未上报", allStates: "全部状态", trackOf: "当日轨迹", trackDate: "日期",
     truckChart: "近一小时数据", rpm: "发动机转速", noxUp: "SCR上游NOx", noxDown: "SCR下游NOx", scrIn: "SCR入口温度", scrOut: "SCR出口温度", reagent: "尿素余量",
     noTrack: "当日没有定位", engineFamily: "发动机系族", positions: "定位点",
+    obdInfo: "当日OBD信息", mil: "故障指示灯", milOn: "亮", milOff: "灭", calId: "软件标定号", cvn: "标定验证码", dtcs: "故障码", diagProtocol: "诊断协议", monitorsSupported: "支持的诊断项", noObd: "当日没有OBD信息",
     fam_manual_entry: "人工录入", fam_dilution: "稀释", fam_frozen_analyser: "仪器冻结", score: "可疑分值", families: "证据类别", clues: "线索", firstSeen: "首次", lastSeen: "最近",
     suspectEnterprises: "企业", suspectPoints: "点位", formula: "计分方法", suspect: "可疑",
     points: "点位", loginFailed: "登录失败", forbidden: "无权查看", notFound: "不存在", loading: "加载中…",
@@ -105,6 +106,7 @@ const I18N = {
     vs_driving: "driving", vs_parked: "parked", vs_silent: "silent for days", vs_never: "never reported", allStates: "All states", trackOf: "Track of the day", trackDate: "Date",
     truckChart: "The last hour", rpm: "Engine speed", noxUp: "NOx before SCR", noxDown: "NOx after SCR", scrIn: "SCR inlet temperature", scrOut: "SCR outlet temperature", reagent: "Urea level",
     noTrack: "No positions that day", engineFamily: "Engine family", positions: "positions",
+    obdInfo: "OBD information of the day", mil: "Malfunction lamp", milOn: "on", milOff: "off", calId: "Calibration ID", cvn: "CVN", dtcs: "Trouble codes", diagProtocol: "Diagnostic protocol", monitorsSupported: "Monitors supported", noObd: "No OBD information that day",
     fam_manual_entry: "manual entry", fam_dilution: "dilution", fam_frozen_analyser: "frozen analyser", score: "Score", families: "Evidence families", clues: "Clues", firstSeen: "First", lastSeen: "Last",
     suspectEnterprises: "Enterprises", suspectPoints: "Points", formula: "How the score is made", suspect: "suspect",
     points: "Points", loginFailed: "Login failed", forbidden: "Not allowed", notFound: "Not found", loading: "Loading…",
@@ -496,9 +498,11 @@ async function vehiclesPage(view, query) {
 async function vehiclePage(view, vin, query) {
   const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
   const date = query.get("date") || today;
-  const [v, track, records, { districts, points }] = await Promise.all([
+  const dayFrom = `${date}T00:00:00+08:00`, dayTo = new Date(Date.parse(dayFrom) + 86400e3 + 8 * 3600e3).toISOString().slice(0, 10) + "T00:00:00+08:00";
+  const [v, track, records, obdRecords, { districts, points }] = await Promise.all([
     get(`/api/v1/vehicles/${enc(vin)}`), get(`/api/v1/vehicles/${enc(vin)}/track?date=${enc(date)}`),
-    get(`/api/v1/vehicles/${enc(vin)}/records`), loadNames()]);
+    get(`/api/v1/vehicles/${enc(vin)}/records`),
+    get(`/api/v1/vehicles/${enc(vin)}/records?type=1&from=${enc(dayFrom)}&to=${enc(dayTo)}`), loadNames()]);
   const r = v.registry;
   view.append(h("h1", {}, entered(plateOf(v)), ` · ${v.vin}`),
     card("vehicle-info", t("trucks"), table([t("truckState"), t("fleet"), t("owner"), t("district"), t("engineFamily"), t("lastFrame")],
@@ -507,6 +511,18 @@ async function vehiclePage(view, vin, query) {
   const mapEl = h("div", { class: "map small-map", id: "track-map", "data-points": String(track.points.length) });
   view.append(card("vehicle-track", `${t("trackOf")} · ${fmtInt(track.points.length)} ${t("positions")}`, h("div", { class: "toolbar" }, labelled(t("trackDate"), dateIn)),
     track.points.length ? mapEl : h("p", { class: "muted" }, t("noTrack"))));
+  const PROTOCOLS = ["ISO 15765", "ISO 27145", "SAE J1939"];
+  const dtcText = (d) => (d.layout === "j1939" ? `SPN ${d.spn} FMI ${d.fmi}` : `${d.code}`);
+  const text = (x) => String(x || "").replace(/(\\x00|\s)+$/g, "");
+  const obds = obdRecords.filter((x) => x.values && x.values.type === "obd");
+  const lastObd = obds.length ? obds[obds.length - 1].values : null;
+  view.append(card("vehicle-obd", t("obdInfo"), lastObd ? [
+    table([t("diagProtocol"), t("mil"), t("calId"), t("cvn"), t("monitorsSupported"), t("dtcs")], [{ cells: [
+      lastObd.protocol === null ? "—" : PROTOCOLS[lastObd.protocol] || String(lastObd.protocol), lastObd.mil_on === null ? "—" : lastObd.mil_on ? h("span", { class: "error" }, t("milOn")) : t("milOff"),
+      h("code", {}, text(lastObd.cal_id)), h("code", {}, String(lastObd.cvn || "").slice(0, 8)), fmtInt((lastObd.supported_monitors || []).length),
+      (lastObd.dtc_codes || []).length ? h("code", {}, lastObd.dtc_codes.map(dtcText).join(", ")) : t("none")] }]),
+    table([t("time"), t("mil"), t("dtcs")], obds.slice().reverse().map((x) => ({ cells: [fmtTime(x.time), x.values.mil_on ? h("span", { class: "error" }, t("milOn")) : t("milOff"),
+      (x.values.dtc_codes || []).length ? h("code", {}, x.values.dtc_codes.map(dtcText).join(", ")) : t("none")] })))] : h("p", { class: "muted" }, t("noObd"))));
   const chartEl = h("div", { class: "chart", id: "truck-chart" });
   const streams = records.filter((x) => x.values && (x.values.type === "diesel" || x.values.type === "gas"));
   view.append(card("vehicle-chart", t("truckChart"), streams.length ? chartEl : h("p", { class: "muted" }, t("none"))));
@@ -529,7 +545,7 @@ async function vehiclePage(view, vin, query) {
       const names = { speed: t("speed"), engine_speed: t("rpm"), nox_upstream: t("noxUp"), nox_downstream: t("noxDown"), scr_inlet_temperature: t("scrIn"), scr_outlet_temperature: t("scrOut"), reagent_level: t("reagent") };
       const opts = { width: Math.max(320, chartEl.clientWidth || 900), height: 300,
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Asia/Shanghai"), fmtDate: (tpl) => uPlot.fmtDate(tpl, DATE_NAMES[App.lang]),
-        series: [{ value: (u, x) => (x === null ? "" : fmtUnix(x)) }, ...defs.map(([k, unit, stroke]) => ({ label: `${names[k]} (${unit})`, stroke, scale: unit, value: (u, y) => (y === null ? "—" : fmtNum(y)) }))],
+        series: [{ label: t("time"), value: (u, x) => (x === null ? "" : fmtUnix(x)) }, ...defs.map(([k, unit, stroke]) => ({ label: `${names[k]} (${unit})`, stroke, scale: unit, value: (u, y) => (y === null ? "—" : fmtNum(y)) }))],
         axes: [{}, { scale: "km/h", label: "km/h" }, { scale: "ppm", side: 1, label: "ppm", grid: { show: false } }] };
       App.chart = new uPlot(opts, [xs, ...defs.map(([k]) => pick(k))], chartEl);
       chartEl.dataset.points = String(xs.length);
