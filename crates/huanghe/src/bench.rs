@@ -271,17 +271,7 @@ fn ingest(args: IngestArgs) -> Result<ExitCode> {
     if args.devices == 0 || args.seconds == 0 || args.factors == 0 {
         bail!("--devices, --seconds and --factors must be at least 1");
     }
-    let temp;
-    let dir = match &args.data_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-            d.clone()
-        }
-        None => {
-            temp = TempDir::new()?;
-            temp.0.clone()
-        }
-    };
+    let (dir, _temp) = work_dir(args.data_dir.as_deref())?;
     let server = start_server(&dir, args.devices, args.maintenance_s)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -578,17 +568,7 @@ fn obd(args: ObdArgs) -> Result<ExitCode> {
             limit.saturating_sub(FD_MARGIN)
         );
     }
-    let temp;
-    let dir = match &args.data_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-            d.clone()
-        }
-        None => {
-            temp = TempDir::new()?;
-            temp.0.clone()
-        }
-    };
+    let (dir, _temp) = work_dir(args.data_dir.as_deref())?;
     let server = start_server(&dir, 0, 5)?;
     let vins: Vec<String> = (0..args.trucks).map(bench_vin).collect::<Result<_>>()?;
     let mut csv = String::from("vin,plate,district,fuel,emission_stage,status\n");
@@ -719,6 +699,21 @@ fn obd(args: ObdArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The bench's directory: the one given, or a fresh temporary one removed when the returned
+/// guard drops.
+fn work_dir(given: Option<&Path>) -> Result<(PathBuf, Option<TempDir>)> {
+    match given {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            Ok((d.to_path_buf(), None))
+        }
+        None => {
+            let temp = TempDir::new()?;
+            Ok((temp.0.clone(), Some(temp)))
+        }
+    }
 }
 
 /// A temporary directory removed on drop.

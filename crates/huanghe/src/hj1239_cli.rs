@@ -247,18 +247,7 @@ fn frame_json(bytes: &[u8], offset: usize, layout: Option<Layout>, order: BitOrd
 
 fn encode(a: EncodeArgs) -> Result<ExitCode> {
     let text = String::from_utf8(read_input(&a.file)?).context("input is not UTF-8")?;
-    let values: Vec<Value> = match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Array(list)) => list,
-        Ok(v) => vec![v],
-        Err(_) => text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                serde_json::from_str(l).with_context(|| format!("line {}: not JSON", i + 1))
-            })
-            .collect::<Result<_>>()?,
-    };
+    let values = crate::hj212_cli::json_objects(&text)?;
     let mut out = BufWriter::new(io::stdout().lock());
     for (i, v) in values.iter().enumerate() {
         if v.get("message").is_none() && (v.get("error").is_some() || v.get("skipped").is_some()) {

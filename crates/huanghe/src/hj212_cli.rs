@@ -497,10 +497,10 @@ pub fn message_from_json(v: &Value) -> Result<(Message, Option<CrcVariant>)> {
     Ok((m, variant))
 }
 
-fn encode(args: EncodeArgs) -> Result<ExitCode> {
-    let data = read_input(&args.file)?;
-    let text = String::from_utf8(data).context("input is not UTF-8")?;
-    let values: Vec<Value> = match serde_json::from_str::<Value>(&text) {
+/// The JSON objects of an `encode` input: a JSON array, one object, or JSON Lines (what
+/// `decode` prints).
+pub(crate) fn json_objects(text: &str) -> Result<Vec<Value>> {
+    Ok(match serde_json::from_str::<Value>(text) {
         Ok(Value::Array(list)) => list,
         Ok(v) => vec![v],
         Err(_) => text
@@ -511,7 +511,13 @@ fn encode(args: EncodeArgs) -> Result<ExitCode> {
                 serde_json::from_str(l).with_context(|| format!("line {}: not JSON", i + 1))
             })
             .collect::<Result<_>>()?,
-    };
+    })
+}
+
+fn encode(args: EncodeArgs) -> Result<ExitCode> {
+    let data = read_input(&args.file)?;
+    let text = String::from_utf8(data).context("input is not UTF-8")?;
+    let values = json_objects(&text)?;
     let stdout = io::stdout();
     let mut w = BufWriter::new(stdout.lock());
     for (i, v) in values.iter().enumerate() {

@@ -439,7 +439,7 @@ pub struct LimitParams {
     pub limit: Option<usize>,
 }
 
-fn small_limit(limit: Option<usize>) -> ApiResult<usize> {
+pub(crate) fn small_limit(limit: Option<usize>) -> ApiResult<usize> {
     match limit.unwrap_or(100) {
         0 => Err(ApiError::BadRequest("limit must be at least 1".into())),
         n if n > 10_000 => Err(ApiError::BadRequest("limit must be at most 10000".into())),

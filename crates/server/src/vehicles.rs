@@ -420,11 +420,7 @@ async fn frames(
     State(state): State<AppState>,
     Query(q): Query<FrameParams>,
 ) -> ApiResult<Json<Vec<FrameView>>> {
-    let limit = match q.limit.unwrap_or(100) {
-        0 => return Err(ApiError::BadRequest("limit must be at least 1".into())),
-        n if n > 10_000 => return Err(ApiError::BadRequest("limit must be at most 10000".into())),
-        n => n,
-    };
+    let limit = crate::points::small_limit(q.limit)?;
     let query = store::obd::FrameQuery {
         vin: q.vin.clone(),
         from_ms: q
