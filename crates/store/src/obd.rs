@@ -31,7 +31,6 @@ use std::sync::{Arc, Mutex};
 
 use domain::BoxFuture;
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::obd_chunk::{self, Record};
 use crate::{Checkpointer, StoreError};
@@ -928,27 +927,15 @@ pub trait ObdHandoff: Send + Sync + 'static {
     fn submit(&self, ingest: ObdIngest) -> BoxFuture<'_, Result<ObdIngestResult, String>>;
 }
 
-struct Job {
-    ingest: ObdIngest,
-    done: oneshot::Sender<Result<ObdIngestResult, String>>,
-}
-
 /// The truck-data writer thread: commits frames from all connections in batches.
 #[derive(Clone)]
 pub struct ObdWriter {
-    jobs: mpsc::Sender<Job>,
+    inner: crate::writer::GroupCommit<ObdIngest, ObdIngestResult>,
 }
 
 impl ObdHandoff for ObdWriter {
     fn submit(&self, ingest: ObdIngest) -> BoxFuture<'_, Result<ObdIngestResult, String>> {
-        Box::pin(async move {
-            let (done, wait) = oneshot::channel();
-            self.jobs
-                .send(Job { ingest, done })
-                .await
-                .map_err(|_| "writer stopped".to_owned())?;
-            wait.await.map_err(|_| "writer stopped".to_owned())?
-        })
+        Box::pin(self.inner.submit(ingest))
     }
 }
 
@@ -959,36 +946,12 @@ impl ObdWriter {
         store: Arc<ObdStore>,
         max_batch: usize,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
-        let (jobs, mut rx) = mpsc::channel::<Job>(max_batch.max(1) * 4);
-        let handle = std::thread::Builder::new()
-            .name("obd-writer".into())
-            .spawn(move || {
-                while let Some(first) = rx.blocking_recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < max_batch {
-                        match rx.try_recv() {
-                            Ok(job) => batch.push(job),
-                            Err(_) => break,
-                        }
-                    }
-                    let (ingests, dones): (Vec<ObdIngest>, Vec<_>) =
-                        batch.into_iter().map(|j| (j.ingest, j.done)).unzip();
-                    match store.commit(&ingests) {
-                        Ok(results) => {
-                            for (done, result) in dones.into_iter().zip(results) {
-                                let _ = done.send(Ok(result));
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, frames = dones.len(), "truck commit failed; frames not acknowledged");
-                            for done in dones {
-                                let _ = done.send(Err(e.to_string()));
-                            }
-                        }
-                    }
-                }
-            })?;
-        Ok((Self { jobs }, handle))
+        let (inner, handle) = crate::writer::GroupCommit::start(
+            "obd-writer",
+            max_batch,
+            move |batch: Vec<ObdIngest>| store.commit(&batch).map_err(|e| e.to_string()),
+        )?;
+        Ok((Self { inner }, handle))
     }
 }
 

@@ -22,15 +22,84 @@ pub trait Handoff: Send + Sync + 'static {
     fn submit(&self, ingest: Ingest) -> BoxFuture<'_, Result<IngestResult, String>>;
 }
 
-struct Job {
-    ingest: Ingest,
-    done: oneshot::Sender<Result<IngestResult, String>>,
+/// A job for a group-commit thread: what to make durable and where to say what became of it.
+struct Job<I, R> {
+    item: I,
+    done: oneshot::Sender<Result<R, String>>,
 }
 
-/// The single writer: commits frames from all connections in batches.
+/// The group-commit thread both writers are: it takes whatever jobs are waiting (at most
+/// `max_batch`), commits them with `commit` in one transaction, and answers each job's sender
+/// with its result, or every sender with the error. It ends when every sender is dropped,
+/// after committing what was queued.
+pub(crate) struct GroupCommit<I, R> {
+    jobs: mpsc::Sender<Job<I, R>>,
+}
+
+impl<I, R> Clone for GroupCommit<I, R> {
+    fn clone(&self) -> Self {
+        Self {
+            jobs: self.jobs.clone(),
+        }
+    }
+}
+
+impl<I: Send + 'static, R: Send + 'static> GroupCommit<I, R> {
+    /// Starts the thread `name`; `commit` gets a batch and returns one result per item.
+    pub(crate) fn start(
+        name: &str,
+        max_batch: usize,
+        mut commit: impl FnMut(Vec<I>) -> Result<Vec<R>, String> + Send + 'static,
+    ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
+        let (jobs, mut rx) = mpsc::channel::<Job<I, R>>(max_batch.max(1) * 4);
+        let handle = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                while let Some(first) = rx.blocking_recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < max_batch {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    let (items, dones): (Vec<I>, Vec<_>) =
+                        batch.into_iter().map(|j| (j.item, j.done)).unzip();
+                    let n = dones.len();
+                    match commit(items) {
+                        Ok(results) => {
+                            for (done, result) in dones.into_iter().zip(results) {
+                                let _ = done.send(Ok(result));
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, frames = n, "commit failed; frames not acknowledged");
+                            for done in dones {
+                                let _ = done.send(Err(e.clone()));
+                            }
+                        }
+                    }
+                }
+            })?;
+        Ok((Self { jobs }, handle))
+    }
+
+    /// Queues `item` and waits until it is durably committed.
+    pub(crate) async fn submit(&self, item: I) -> Result<R, String> {
+        let (done, wait) = oneshot::channel();
+        self.jobs
+            .send(Job { item, done })
+            .await
+            .map_err(|_| "writer stopped".to_owned())?;
+        wait.await.map_err(|_| "writer stopped".to_owned())?
+    }
+}
+
+/// The single writer: commits frames from all connections in batches, then publishes what it
+/// committed on the commit stream.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    inner: GroupCommit<Ingest, IngestResult>,
 }
 
 impl Handoff for Writer {
@@ -47,60 +116,33 @@ impl Writer {
         max_batch: usize,
         commits: Arc<dyn CommitStream>,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
-        let (jobs, mut rx) = mpsc::channel::<Job>(max_batch.max(1) * 4);
-        let handle = std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || {
-                while let Some(first) = rx.blocking_recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < max_batch {
-                        match rx.try_recv() {
-                            Ok(job) => batch.push(job),
-                            Err(_) => break,
-                        }
-                    }
-                    let (ingests, dones): (Vec<Ingest>, Vec<_>) =
-                        batch.into_iter().map(|j| (j.ingest, j.done)).unzip();
-                    match store.commit(&ingests) {
-                        Ok(results) => {
-                            let mut published = Vec::new();
-                            for ((ingest, done), result) in ingests.into_iter().zip(dones).zip(results)
-                            {
-                                if result.inserted + result.replaced > 0
-                                    && let Some(first) = ingest.observations.first()
-                                {
-                                    published.push(Committed {
-                                        point_id: first.point_id.clone(),
-                                        received_ms: ingest.record.received_ms,
-                                        observations: ingest.observations,
-                                    });
-                                }
-                                let _ = done.send(Ok(result));
-                            }
-                            if !published.is_empty() {
-                                commits.publish(published);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, frames = dones.len(), "commit failed; frames not acknowledged");
-                            for done in dones {
-                                let _ = done.send(Err(e.to_string()));
-                            }
-                        }
-                    }
+        let (inner, handle) =
+            GroupCommit::start("store-writer", max_batch, move |ingests: Vec<Ingest>| {
+                let results = store.commit(&ingests).map_err(|e| e.to_string())?;
+                let published: Vec<Committed> = ingests
+                    .into_iter()
+                    .zip(&results)
+                    .filter(|(_, r)| r.inserted + r.replaced > 0)
+                    .filter_map(|(ingest, _)| {
+                        let point_id = ingest.observations.first()?.point_id.clone();
+                        Some(Committed {
+                            point_id,
+                            received_ms: ingest.record.received_ms,
+                            observations: ingest.observations,
+                        })
+                    })
+                    .collect();
+                if !published.is_empty() {
+                    commits.publish(published);
                 }
+                Ok(results)
             })?;
-        Ok((Self { jobs }, handle))
+        Ok((Self { inner }, handle))
     }
 
     /// Queues a frame and waits until it is durably committed.
     pub async fn commit(&self, ingest: Ingest) -> Result<IngestResult, String> {
-        let (done, wait) = oneshot::channel();
-        self.jobs
-            .send(Job { ingest, done })
-            .await
-            .map_err(|_| "writer stopped".to_owned())?;
-        wait.await.map_err(|_| "writer stopped".to_owned())?
+        self.inner.submit(ingest).await
     }
 }
 
