@@ -46,6 +46,13 @@ pub struct ObdArgs {
     /// Data directory for the server (default: a fresh temporary one, removed afterwards).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// HJ 212 data loggers sending minute data to the same server at the same time (as
+    /// `bench ingest`, 8 factors), to see both front doors under load together.
+    #[arg(long, default_value_t = 0)]
+    loggers: usize,
+    /// Packets per second per logger.
+    #[arg(long, default_value_t = 1.6)]
+    logger_rate: f64,
 }
 
 /// Arguments of `bench ingest`.
@@ -569,7 +576,14 @@ fn obd(args: ObdArgs) -> Result<ExitCode> {
         );
     }
     let (dir, _temp) = work_dir(args.data_dir.as_deref())?;
-    let server = start_server(&dir, 0, 5)?;
+    if args.trucks + args.loggers + FD_MARGIN > limit {
+        bail!(
+            "{} trucks and {} loggers need more open files than the limit here ({limit})",
+            args.trucks,
+            args.loggers
+        );
+    }
+    let server = start_server(&dir, args.loggers, 5)?;
     let vins: Vec<String> = (0..args.trucks).map(bench_vin).collect::<Result<_>>()?;
     let mut csv = String::from("vin,plate,district,fuel,emission_stage,status\n");
     for (i, v) in vins.iter().enumerate() {
@@ -610,6 +624,28 @@ fn obd(args: ObdArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the load runtime")?;
+    let data_start = {
+        let now_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        bjtime::day_start(now_s) - 3 * bjtime::DAY_S
+    };
+    let hj212 = server.hj212;
+    let (loggers, logger_rate) = (args.loggers, args.logger_rate);
+    let logger_task = load.spawn(async move {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..loggers {
+            set.spawn(device(hj212, i, 8, data_start, until, logger_rate));
+        }
+        let mut all = Vec::new();
+        while let Some(r) = set.join_next().await {
+            all.push(r.unwrap_or_else(|e| DeviceResult {
+                error: Some(e.to_string()),
+                ..DeviceResult::default()
+            }));
+        }
+        all
+    });
     let results = load.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for (i, vin) in vins.into_iter().enumerate() {
@@ -629,9 +665,18 @@ fn obd(args: ObdArgs) -> Result<ExitCode> {
         }
         all
     });
+    let logger_results = load.block_on(logger_task).unwrap_or_default();
     let elapsed = began.elapsed().as_secs_f64();
     let cpu = cpu_seconds(server.child.id()).unwrap_or(0.0) - cpu_before;
     let client_cpu = cpu_seconds(std::process::id()).unwrap_or(0.0) - client_cpu_before;
+    let mut logger_latencies = latency_histogram();
+    for r in &logger_results {
+        logger_latencies
+            .add(&r.latencies_us)
+            .context("merging latency histograms")?;
+    }
+    let logger_packets: u64 = logger_results.iter().map(|r| r.acked).sum();
+    let logger_errors = logger_results.iter().filter(|r| r.error.is_some()).count();
     let (mut latencies, mut steady) = (latency_histogram(), latency_histogram());
     for r in &results {
         latencies
@@ -685,6 +730,17 @@ fn obd(args: ObdArgs) -> Result<ExitCode> {
             "max": steady.max() as f64 / 1000.0,
         },
         "login_retries": login_retries,
+        "hj212_at_the_same_time": (loggers > 0).then(|| json!({
+            "loggers": loggers,
+            "packets": logger_packets,
+            "values_per_s": ((logger_packets * 32) as f64 / elapsed).round(),
+            "ack_latency_ms": {
+                "p50": percentile(&logger_latencies, 0.50),
+                "p99": percentile(&logger_latencies, 0.99),
+                "max": logger_latencies.max() as f64 / 1000.0,
+            },
+            "errors": logger_errors,
+        })),
         "server_cpu_s": (cpu * 100.0).round() / 100.0,
         "client_cpu_s": (client_cpu * 100.0).round() / 100.0,
         "obd_db_bytes": obd_db,
@@ -694,7 +750,7 @@ fn obd(args: ObdArgs) -> Result<ExitCode> {
         "first_error": errors.first(),
     });
     println!("{report}");
-    Ok(if errors.is_empty() {
+    Ok(if errors.is_empty() && logger_errors == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
