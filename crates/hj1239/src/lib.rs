@@ -34,6 +34,6 @@ pub mod vin;
 mod proptests;
 
 pub use frame::{Frame, FrameError, Framer};
-pub use message::{Command, Message, MessageError};
+pub use message::{Activation, Command, Message, MessageError};
 pub use time::Time;
 pub use vin::VinError;

@@ -104,6 +104,41 @@ pub enum ActivationResult {
     UnknownError,
 }
 
+/// An activation (filing) message: the terminal's security chip introduces itself and its
+/// public key for a VIN, signed by the chip when signing is on (`obd.md` §3, §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Activation {
+    /// When.
+    pub time: Time,
+    /// The security chip's ID (16 ASCII characters).
+    pub chip_id: String,
+    /// The chip's SM2 public key, X then Y.
+    #[cfg_attr(feature = "serde", serde(with = "crate::json::hex_array"))]
+    pub public_key: [u8; 64],
+    /// The VIN being filed.
+    pub vin: String,
+    /// The chip's signature over everything before it.
+    pub signature: Option<crate::report::Signature>,
+}
+
+impl Activation {
+    /// Checks the chip's signature with the public key the message itself carries (a chip
+    /// proves it holds the key it files).
+    pub fn verify(&self, signer_id: &str) -> Result<(), crate::sign::SignError> {
+        let sig = self.signature.ok_or(crate::sign::SignError::Unsigned)?;
+        let unsigned = Activation {
+            signature: None,
+            ..self.clone()
+        };
+        let bytes = Message::Activation(unsigned).data_unit();
+        crate::sign::verify(&bytes, &sig, &self.public_key, signer_id)
+    }
+}
+
+/// An activation's length without and with its signature block.
+const ACTIVATION_LEN: [usize; 2] = [6 + 16 + 64 + 17, 6 + 16 + 64 + 17 + 66];
+
 /// A decoded command unit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -152,8 +187,8 @@ pub enum Message {
         /// Where.
         position: Position,
     },
-    /// Activation (filing with the national platform): kept as bytes.
-    Activation(#[cfg_attr(feature = "serde", serde(with = "crate::json::hex"))] Vec<u8>),
+    /// Activation (filing with the national platform).
+    Activation(Activation),
     /// The national platform's answer to an activation.
     ActivationReply(ActivationResult),
     /// A command unit this crate does not read: its code and data unit.
@@ -185,6 +220,9 @@ pub enum MessageError {
     /// The ICCID is not 20 ASCII characters.
     #[error("login: the ICCID is not ASCII: {0:02X?}")]
     Iccid(Vec<u8>),
+    /// An activation's chip ID or VIN is not ASCII, or its signature block is malformed.
+    #[error("activation: chip ID, VIN or signature block malformed: {0:02X?}")]
+    Ascii(Vec<u8>),
     /// The data unit is encrypted and cannot be read without the key.
     #[error("encrypted data unit (encryption {0:02X}): needs the key")]
     Encrypted(u8),
@@ -277,7 +315,33 @@ impl Message {
                     },
                 }
             }
-            Command::Activation => Message::Activation(d.to_vec()),
+            Command::Activation => {
+                need(
+                    ACTIVATION_LEN.contains(&d.len()),
+                    "103, or 169 with a signature",
+                )?;
+                let (chip, vin) = (&d[6..22], &d[86..103]);
+                if !chip.is_ascii() || !vin.is_ascii() {
+                    return Err(MessageError::Ascii(d[6..103].to_vec()));
+                }
+                let mut public_key = [0u8; 64];
+                public_key.copy_from_slice(&d[22..86]);
+                let signature = if d.len() == ACTIVATION_LEN[1] {
+                    Some(
+                        crate::report::Signature::read(&d[103..])
+                            .ok_or_else(|| MessageError::Ascii(d[103..].to_vec()))?,
+                    )
+                } else {
+                    None
+                };
+                Message::Activation(Activation {
+                    time: time_at(d, 0)?,
+                    chip_id: String::from_utf8_lossy(chip).into_owned(),
+                    public_key,
+                    vin: String::from_utf8_lossy(vin).into_owned(),
+                    signature,
+                })
+            }
             Command::ActivationReply => Message::ActivationReply(match d {
                 [0x01] => ActivationResult::Success,
                 [0x02, 0x01] => ActivationResult::AlreadyFiled,
@@ -345,7 +409,27 @@ impl Message {
                 d.extend_from_slice(&position.longitude.unwrap_or(u32::MAX).to_be_bytes());
                 d.extend_from_slice(&position.latitude.unwrap_or(u32::MAX).to_be_bytes());
             }
-            Message::Activation(b) | Message::Other(_, b) => d.extend_from_slice(b),
+            Message::Activation(a) => {
+                d.extend_from_slice(&a.time.encode());
+                let mut chip = [b' '; 16];
+                for (f, c) in chip.iter_mut().zip(a.chip_id.bytes()) {
+                    *f = c;
+                }
+                d.extend_from_slice(&chip);
+                d.extend_from_slice(&a.public_key);
+                let mut vin = [b' '; 17];
+                for (f, c) in vin.iter_mut().zip(a.vin.bytes()) {
+                    *f = c;
+                }
+                d.extend_from_slice(&vin);
+                if let Some(sig) = &a.signature {
+                    d.push(0x20);
+                    d.extend_from_slice(&sig.r);
+                    d.push(0x20);
+                    d.extend_from_slice(&sig.s);
+                }
+            }
+            Message::Other(_, b) => d.extend_from_slice(b),
             Message::ActivationReply(r) => d.extend_from_slice(match r {
                 ActivationResult::Success => &[0x01],
                 ActivationResult::AlreadyFiled => &[0x02, 0x01],
@@ -452,6 +536,16 @@ mod tests {
                 },
             },
             Message::ActivationReply(ActivationResult::VinError),
+            Message::Activation(Activation {
+                time: t,
+                chip_id: "CHIP000000000001".into(),
+                public_key: [7; 64],
+                vin: "LGDCHA1G8MA127733".into(),
+                signature: Some(crate::report::Signature {
+                    r: [1; 32],
+                    s: [2; 32],
+                }),
+            }),
             Message::Other(0x80, vec![1, 2, 3]),
         ];
         for m in messages {
@@ -459,6 +553,32 @@ mod tests {
             let f = Frame::parse(&bytes).expect("frame");
             assert_eq!(Message::decode(&f), Ok(m));
         }
+    }
+
+    #[test]
+    fn an_activation_carries_the_key_that_verifies_its_signature() {
+        let secret = [5u8; 32];
+        let mut a = Activation {
+            time: Time::from_unix(1_800_000_000),
+            chip_id: "CHIP000000000001".into(),
+            public_key: crate::sign::public_key(&secret).expect("key"),
+            vin: "LGDCHA1G8MA127733".into(),
+            signature: None,
+        };
+        let bytes = Message::Activation(a.clone()).data_unit();
+        a.signature = Some(crate::sign::sign(&bytes, &secret, &a.chip_id).expect("sign"));
+        let frame = Message::Activation(a.clone())
+            .encode(&a.vin, 1)
+            .expect("encode");
+        let Ok(Message::Activation(back)) = Message::decode(&Frame::parse(&frame).expect("frame"))
+        else {
+            panic!("an activation")
+        };
+        assert_eq!(back.verify(&a.chip_id), Ok(()));
+        assert_eq!(
+            back.verify(crate::sign::DEFAULT_SIGNER_ID),
+            Err(crate::sign::SignError::Mismatch)
+        );
     }
 
     #[test]

@@ -518,6 +518,16 @@ impl ObdGateway {
                 return control(ack(&now.encode()), false);
             }
             Message::AntiRemoval { .. } => return control(ack(time_field), false),
+            Message::Activation(a) => {
+                // Filing is the national platform's; the frame is kept with what it proves.
+                let signer = vehicle.signer(&self.config.signer_id);
+                let mut d = control(None, false);
+                d.ingest.frame.reason = Some(match a.verify(&signer) {
+                    Ok(()) => format!("activation of chip {}: signature verified", a.chip_id),
+                    Err(e) => format!("activation of chip {}: {e}", a.chip_id),
+                });
+                return d;
+            }
             Message::RealTime { time, body } | Message::Reissue { time, body } => (*time, body),
             _ => return control(None, false),
         };
