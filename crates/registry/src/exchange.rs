@@ -766,6 +766,7 @@ mod tests {
             min: None,
             max: None,
             secret: false,
+            format: None,
         };
         for t in ["2026-03-05", "2026/3/5", "2026年3月5日", "2026.03.05"] {
             assert_eq!(

@@ -73,6 +73,17 @@ pub struct Field {
     /// change's before/after as returned by the API; an update without it keeps the stored one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub secret: bool,
+    /// A text field's format checked on input: `vin` (17 characters, GB 16735 check digit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<TextFormat>,
+}
+
+/// Formats a text field can be held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextFormat {
+    /// A vehicle identification number with a valid check digit.
+    Vin,
 }
 
 /// The status lifecycle of a registry.
@@ -446,7 +457,13 @@ impl Field {
         };
         match self.kind {
             FieldType::String => match v {
-                Value::String(s) => Ok(Value::String(s.trim().to_owned())),
+                Value::String(s) => {
+                    let s = s.trim();
+                    if self.format == Some(TextFormat::Vin) {
+                        hj1239::vin::check(s).map_err(|e| e.to_string())?;
+                    }
+                    Ok(Value::String(s.to_owned()))
+                }
                 _ => Err("must be text".into()),
             },
             FieldType::Integer => {
@@ -535,6 +552,29 @@ impl Field {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_vin_field_is_held_to_the_check_digit() {
+        let schema = crate::schema("heavy_duty_vehicles").expect("schema");
+        let vin = schema
+            .fields
+            .iter()
+            .find(|f| f.name == "vin")
+            .expect("vin field");
+        assert_eq!(
+            vin.check(&json!(" LGDCHA1G8MA127733 ")),
+            Ok(json!("LGDCHA1G8MA127733"))
+        );
+        let e = vin
+            .check(&json!("LWHTEST1234567895"))
+            .expect_err("check digit");
+        assert!(e.contains("check digit"), "{e}");
+        assert!(
+            vin.check(&json!("LGDCHA1G8MA12773")).is_err(),
+            "16 characters"
+        );
+    }
+
     use super::*;
     use serde_json::json;
 
@@ -646,6 +686,7 @@ mod tests {
             min: None,
             max: None,
             secret: false,
+            format: None,
         };
         let square = json!({"type": "Polygon", "coordinates": [[[0,0],[1,0],[1,1],[0,1],[0,0]]]});
         assert!(f.check(&square).is_ok());
