@@ -110,15 +110,25 @@ fn latest_view(ts: i64, kind: u8, body: &[u8]) -> Option<LatestView> {
     })
 }
 
-/// The trucks the caller may see, as views.
-async fn views(state: &AppState, caller: &access::Principal) -> ApiResult<Vec<VehicleView>> {
+/// The trucks the caller may see, as views (only `vin`, when given: one registry entry read,
+/// not the list).
+async fn views(
+    state: &AppState,
+    caller: &access::Principal,
+    vin: Option<&str>,
+) -> ApiResult<Vec<VehicleView>> {
     let registries = state.registries();
     let obd = state.obd_store();
+    let vin = vin.map(str::to_owned);
     let (entries, latest) = tokio::task::spawn_blocking(move || {
-        Ok::<_, store::StoreError>((
-            registries.entries(obd_gateway::VEHICLE_REGISTRY)?,
-            obd.latest()?,
-        ))
+        let entries = match &vin {
+            Some(v) => registries
+                .entry(obd_gateway::VEHICLE_REGISTRY, v)?
+                .into_iter()
+                .collect(),
+            None => registries.entries(obd_gateway::VEHICLE_REGISTRY)?,
+        };
+        Ok::<_, store::StoreError>((entries, obd.latest()?))
     })
     .await
     .map_err(|e| ApiError::Internal(format!("vehicle task: {e}")))??;
@@ -169,7 +179,7 @@ async fn list_vehicles(
     Query(q): Query<VehicleParams>,
 ) -> ApiResult<Json<Vec<VehicleView>>> {
     let needle = q.q.as_deref().map(str::to_uppercase);
-    let mut list = views(&state, &caller).await?;
+    let mut list = views(&state, &caller, None).await?;
     list.retain(|v| {
         let text = |k: &str| v.registry.get(k).and_then(Value::as_str).unwrap_or("");
         q.state.is_none_or(|s| v.state == s)
@@ -186,10 +196,10 @@ async fn visible(
     caller: &access::Principal,
     vin: &str,
 ) -> ApiResult<VehicleView> {
-    views(state, caller)
+    views(state, caller, Some(vin))
         .await?
         .into_iter()
-        .find(|v| v.vin == vin)
+        .next()
         .ok_or_else(|| ApiError::NotFound(format!("vehicle {vin}")))
 }
 

@@ -756,23 +756,7 @@ impl ObdStore {
         )?;
         let mut out = Vec::new();
         for id in wanted {
-            let row = st
-                .query_row([id], |r| {
-                    let status: String = r.get(5)?;
-                    Ok(StoredFrame {
-                        id: r.get(0)?,
-                        frame: ObdFrame {
-                            received_ms: r.get(1)?,
-                            peer: r.get(2)?,
-                            vin: r.get(3)?,
-                            command: r.get(4)?,
-                            status: FrameStatus::parse(&status).unwrap_or(FrameStatus::Quarantined),
-                            reason: r.get(6)?,
-                            raw: r.get(7)?,
-                        },
-                    })
-                })
-                .optional()?;
+            let row = st.query_row([id], stored_frame).optional()?;
             out.extend(row);
         }
         out.sort_by_key(|f| f.id);
